@@ -1,0 +1,135 @@
+//===- compiler/driver/Run.cpp - `ninc run`: classify Fashion-MNIST ---------===//
+//
+// Classifies images with a backend (for now the reference interpreter) and
+// prints the accuracy. Weights come from --weights, else the model file, else
+// Xavier initialisation from the spec's seed (chance-level accuracy).
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/driver/Commands.h"
+#include "compiler/frontend/Frontend.h"
+#include "compiler/reference/Interpreter.h"
+#include "runtime/data/FashionMnist.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+
+namespace ninc {
+
+namespace {
+
+using reference::Params;
+
+/// The weights to run with, and a phrase saying where they came from.
+Expected<std::pair<Params<float>, std::string>> chooseWeights(const Model &model,
+                                                              const std::string &weightsPath) {
+  if (weightsPath.empty()) {
+    if (!model.weights.empty())
+      return std::make_pair(reference::paramsFromModel<float>(model),
+                            std::string("weights from ") + model.sourcePath);
+    return std::make_pair(reference::initParams<float>(model, model.training.seed),
+                          "untrained: Xavier init, seed " + std::to_string(model.training.seed));
+  }
+  Expected<Model> source = loadModel(weightsPath);
+  if (!source)
+    return source.error();
+  if (source->weights.empty())
+    return Error{weightsPath + ": error: --weights: expected a model file with weights, found "
+                 "none"};
+  std::vector<ParamInfo> want = parameterList(model);
+  if (source->weights.size() != want.size())
+    return Error{weightsPath + ": error: --weights: expected " + std::to_string(want.size()) +
+                 " parameter tensors for model '" + model.name + "', found " +
+                 std::to_string(source->weights.size())};
+  for (size_t i = 0; i < want.size(); ++i) {
+    const TensorData &t = source->weights[i];
+    if (t.name != want[i].name || t.shape != want[i].shape)
+      return Error{weightsPath + ": error: --weights: expected parameter '" + want[i].name +
+                   "' " + formatShape(want[i].shape) + ", found '" + t.name + "' " +
+                   formatShape(t.shape)};
+  }
+  Model withWeights = model;
+  withWeights.weights = source->weights;
+  return std::make_pair(reference::paramsFromModel<float>(withWeights),
+                        "weights from " + weightsPath);
+}
+
+Status checkFitsDataset(const Model &model) {
+  if (model.channels != 1 || model.numClasses != data::kNumClasses)
+    return Error{model.sourcePath + ": error: Fashion-MNIST needs a model with 1 input channel "
+                 "and 10 classes, found " + std::to_string(model.channels) + " channels and " +
+                 std::to_string(model.numClasses) + " classes"};
+  return Status::ok();
+}
+
+} // namespace
+
+int runClassify(const ClassifyOptions &opts) {
+  Expected<Model> model = loadModel(opts.model);
+  if (!model) {
+    printError(model.message());
+    return kExitInvalidInput;
+  }
+  if (Status s = checkFitsDataset(*model); !s) {
+    printError(s.message());
+    return kExitInvalidInput;
+  }
+  auto weights = chooseWeights(*model, opts.weights);
+  if (!weights) {
+    printError(weights.message());
+    return kExitInvalidInput;
+  }
+  std::string dir = opts.dataDir.empty() ? data::defaultDataDir() : opts.dataDir;
+  Expected<data::Dataset> ds = data::loadFashionMnist(
+      dir, opts.split == "train" ? data::Split::Train : data::Split::Test);
+  if (!ds) {
+    printError(ds.message());
+    return kExitInvalidInput;
+  }
+  if (opts.threads > 0)
+    omp_set_num_threads(opts.threads);
+
+  const int64_t total = opts.limit > 0 ? std::min(opts.limit, ds->count) : ds->count;
+  const int64_t h = model->height, w = model->width;
+  std::vector<int64_t> order(total);
+  std::iota(order.begin(), order.end(), 0);
+  reference::Interpreter<float> interp(*model);
+  const bool progress = !opts.quiet && isatty(fileno(stderr));
+  if (!opts.quiet)
+    std::printf("classifying %lld %s images (%lldx%lld) with backend '%s', %s\n",
+                (long long)total, opts.split.c_str(), (long long)h, (long long)w,
+                opts.backend.c_str(), weights->second.c_str());
+  std::fflush(stdout);
+
+  int64_t correct = 0;
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> images;
+  std::vector<int32_t> labels;
+  for (int64_t first = 0; first < total; first += opts.batch) {
+    int n = static_cast<int>(std::min<int64_t>(opts.batch, total - first));
+    images.resize(static_cast<size_t>(n) * h * w);
+    labels.resize(n);
+    data::makeBatch(*ds, order.data() + first, n, h, w, images.data(), labels.data());
+    interp.forward(weights->first, images.data(), n);
+    std::vector<int32_t> predicted = interp.predictions();
+    for (int i = 0; i < n; ++i)
+      correct += predicted[i] == labels[i];
+    if (progress)
+      std::fprintf(stderr, "\r  %lld/%lld images", (long long)(first + n), (long long)total);
+  }
+  if (progress)
+    std::fprintf(stderr, "\n");
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("accuracy %.4f (%lld/%lld %s images), %.1f images/s\n",
+              total ? double(correct) / double(total) : 0.0, (long long)correct,
+              (long long)total, opts.split.c_str(), seconds > 0 ? total / seconds : 0.0);
+  return kExitOk;
+}
+
+} // namespace ninc

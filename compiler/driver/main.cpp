@@ -1,0 +1,155 @@
+//===- compiler/driver/main.cpp - The ninc command line --------------------===//
+//
+// ninc <command> [options]. Commands: inspect, validate, convert, run.
+// Exit codes: 0 ok, 1 invalid input, 2 usage error.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/driver/Commands.h"
+#include "compiler/frontend/Frontend.h"
+#include "compiler/model/Shapes.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace ninc {
+
+void printError(const std::string &message) {
+  if (message.find("error: ") != std::string::npos)
+    std::fprintf(stderr, "%s\n", message.c_str());
+  else
+    std::fprintf(stderr, "ninc: error: %s\n", message.c_str());
+}
+
+namespace {
+
+int runValidate(const std::vector<std::string> &models) {
+  int code = kExitOk;
+  for (const std::string &path : models) {
+    Expected<Model> model = loadModel(path);
+    if (!model) {
+      printError(model.message());
+      code = kExitInvalidInput;
+      continue;
+    }
+    int64_t params = 0;
+    for (const ParamInfo &p : parameterList(*model))
+      params += p.numel();
+    std::printf("%s: ok: model '%s', %zu layers (%zu after expanding NiN blocks), %lld "
+                "parameters%s\n",
+                path.c_str(), model->name.c_str(), model->specLayers.size(),
+                model->layers.size(), static_cast<long long>(params),
+                model->weights.empty() ? ", no weights (seeded init)" : ", with weights");
+  }
+  return code;
+}
+
+SpecFormat parseFormat(const std::string &s) {
+  if (s == "text") return SpecFormat::Text;
+  if (s == "binary") return SpecFormat::Binary;
+  return SpecFormat::Auto;
+}
+
+} // namespace
+} // namespace ninc
+
+int main(int argc, char **argv) {
+  using namespace ninc;
+  CLI::App app{"ninc: a compiler for Network-in-Network models (d2l 7.3).\n"
+               "Reads models/*.pbtxt (text) or *.pb (binary); see docs/model-spec.md."};
+  app.set_version_flag("--version", "ninc 0.1.0");
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 ok, 1 invalid input (model, data, weights), 2 usage error.\n"
+             "Run 'ninc <command> --help' for a command's options.");
+
+  InspectOptions inspect;
+  CLI::App *inspectCmd = app.add_subcommand(
+      "inspect", "Print the per-layer shape table, parameters, FLOPs and memory (d2l 7.3 "
+                 "exercise 3)");
+  inspectCmd->add_option("model", inspect.model, "Model file (.pbtxt or .pb)")->required();
+  inspectCmd->add_option("--batch,-b", inspect.batch, "Batch size for shapes, FLOPs and memory")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(1), ShapeLimits::kMaxBatch));
+  inspectCmd->add_flag("--json", inspect.json, "Machine-readable output");
+  inspectCmd->add_flag("--expand", inspect.expand,
+                       "One row per convolution inside NiN blocks");
+
+  std::vector<std::string> validateModels;
+  CLI::App *validateCmd =
+      app.add_subcommand("validate", "Check model files; print a summary or the first error");
+  validateCmd->add_option("models", validateModels, "Model files")->required();
+
+  std::string convertIn, convertOut, convertFrom = "auto", convertTo = "auto";
+  bool noValidate = false;
+  CLI::App *convertCmd = app.add_subcommand(
+      "convert", "Convert a model between text (.pbtxt) and binary (.pb), losslessly");
+  convertCmd->add_option("input", convertIn, "Model file to read")->required();
+  convertCmd->add_option("output", convertOut, "File to write (written atomically)")->required();
+  convertCmd->add_option("--from", convertFrom, "Input encoding")
+      ->check(CLI::IsMember({"auto", "text", "binary"}))
+      ->capture_default_str();
+  convertCmd->add_option("--to", convertTo, "Output encoding (auto: from the output's extension)")
+      ->check(CLI::IsMember({"auto", "text", "binary"}))
+      ->capture_default_str();
+  convertCmd->add_flag("--no-validate", noValidate, "Convert even if the model is invalid");
+
+  ClassifyOptions run;
+  CLI::App *runCmd = app.add_subcommand(
+      "run", "Classify Fashion-MNIST images with a backend and print the accuracy");
+  runCmd->add_option("model", run.model, "Model file (.pbtxt or .pb)")->required();
+  runCmd->add_option("--backend", run.backend, "Execution backend")
+      ->check(CLI::IsMember({"interp"}))
+      ->capture_default_str();
+  runCmd->add_option("--weights", run.weights,
+                     "Model file whose trained weights to use (default: the model's own "
+                     "weights, else Xavier init from the spec's seed)");
+  runCmd->add_option("--data-dir", run.dataDir,
+                     "Folder with the Fashion-MNIST IDX files (default: $NINC_DATA_DIR or "
+                     "/usr/share/datasets/fashion-mnist)");
+  runCmd->add_option("--split", run.split, "Which images")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  runCmd->add_option("--limit,-n", run.limit, "Classify only the first N images (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  runCmd->add_option("--batch,-b", run.batch, "Images per batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  runCmd->add_option("--threads,-j", run.threads, "OpenMP threads (0: all cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  runCmd->add_flag("--quiet,-q", run.quiet, "Print only the result line");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp &e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion &e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError &e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  if (inspectCmd->parsed())
+    return runInspect(inspect);
+  if (validateCmd->parsed())
+    return runValidate(validateModels);
+  if (convertCmd->parsed()) {
+    ConvertOptions opts{parseFormat(convertFrom), parseFormat(convertTo), !noValidate};
+    if (Status s = convertModelFile(convertIn, convertOut, opts); !s) {
+      printError(s.message());
+      // An output we cannot name is a usage error; everything else is input.
+      return s.message().find("expected an output name") != std::string::npos ? kExitUsage
+                                                                               : kExitInvalidInput;
+    }
+    return kExitOk;
+  }
+  if (runCmd->parsed())
+    return runClassify(run);
+  return kExitUsage;
+}

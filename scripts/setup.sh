@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ninc needs (only those missing), then configures and
+# builds a Release tree in build/ with -j2.
+#
+#   scripts/setup.sh            install + configure + build
+#   scripts/setup.sh --deps     install only
+#
+# Environment: BUILD_DIR (default build), BUILD_TYPE (default Release), JOBS (default 2).
+set -euo pipefail
+
+PACKAGES=(
+  cmake g++ make python3
+  libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools
+  libprotobuf-dev protobuf-compiler
+  libcli11-dev libgtest-dev zlib1g-dev libomp-19-dev
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#PACKAGES[@]} packages already installed"
+fi
+
+[ "${1:-}" = "--deps" ] && exit 0
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}"
+cmake --build "$BUILD_DIR" -j "${JOBS:-2}"

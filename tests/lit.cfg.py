@@ -1,0 +1,20 @@
+# lit configuration for ninc: tests/lit (command-line and, later, IR tests)
+# and tests/bad-models (every malformed model must exit 1 with a named error).
+import os
+
+import lit.formats
+
+config.name = "ninc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".test", ".pbtxt", ".mlir"]
+config.excludes = ["unit", "integration", "CMakeLists.txt", "lit.cfg.py", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ninc_binary_dir, "tests")
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.ninc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
+config.environment["NINC_DATA_DIR"] = config.ninc_data_dir
+
+config.substitutions.append(("%models", os.path.join(config.ninc_source_dir, "models")))
+config.substitutions.append(
+    ("%expect-exit", os.path.join(config.ninc_source_dir, "tests", "lit", "expect-exit.sh")))
