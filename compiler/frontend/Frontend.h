@@ -44,6 +44,12 @@ struct ConvertOptions {
 Status convertModelFile(const std::string &input, const std::string &output,
                         const ConvertOptions &options = {});
 
+/// Writes `model` back as a self-contained model file: its spec as read,
+/// with `model.weights` (all parameters, parameterList order) as its weights,
+/// or none if empty. The encoding comes from `format`, else the extension
+/// (binary when it implies none). Written atomically: complete or absent.
+Status saveModel(const Model &model, const std::string &path, SpecFormat format = SpecFormat::Auto);
+
 /// The encoding a path's extension implies, or Auto when it implies none.
 SpecFormat formatFromExtension(const std::string &path);
 

@@ -237,6 +237,22 @@ Expected<Model> loadModel(const std::string &path, SpecFormat format) {
   return validateSpec(**file);
 }
 
+Status saveModel(const Model &model, const std::string &path, SpecFormat format) {
+  spec::Model message;
+  if (!message.ParseFromString(model.specBytes))
+    return Error{path + ": error: cannot save model '" + model.name +
+                 "': it carries no spec (was it read by loadModel?)"};
+  for (const TensorData &t : model.weights) {
+    spec::Tensor *w = message.add_weights();
+    w->set_name(t.name);
+    w->mutable_shape()->Add(t.shape.begin(), t.shape.end());
+    w->mutable_data()->Add(t.data.begin(), t.data.end());
+  }
+  if (format == SpecFormat::Auto)
+    format = formatFromExtension(path);
+  return writeSpecFile(message, path, format == SpecFormat::Text ? format : SpecFormat::Binary);
+}
+
 Status convertModelFile(const std::string &input, const std::string &output,
                         const ConvertOptions &options) {
   Expected<std::unique_ptr<SpecFile>> file = readSpecFile(input, options.from);

@@ -59,6 +59,9 @@ public:
                    shapes.message()};
     if (Status s = params(); !s) return s.error();
     if (Status s = weights(); !s) return s.error();
+    spec::Model withoutWeights = spec_;
+    withoutWeights.clear_weights();
+    withoutWeights.SerializeToString(&model_.specBytes);
     return std::move(model_);
   }
 

@@ -85,6 +85,9 @@ struct Model {
   /// Trained parameters in parameterList() order, or empty (seeded init).
   std::vector<TensorData> weights;
   TrainingConfig training;
+  /// The spec as read, binary-encoded without its weights: an opaque record
+  /// the frontend uses to write the model back (with new weights) unchanged.
+  std::string specBytes;
 };
 
 /// A learnable tensor: a convolution's weight [O, I, KH, KW] or bias [O].
