@@ -31,6 +31,7 @@ struct ClassifyOptions {
   int64_t limit = 0;     ///< 0: all images of the split.
   int64_t batch = 32;
   int threads = 0;       ///< 0: OpenMP's default.
+  std::string saveLogits; ///< Write the logits [N, classes] as .npy here.
   bool quiet = false;
 };
 int runClassify(const ClassifyOptions &opts);

@@ -10,6 +10,7 @@
 #include "compiler/frontend/Frontend.h"
 #include "compiler/reference/Interpreter.h"
 #include "runtime/data/FashionMnist.h"
+#include "runtime/support/Npy.h"
 
 #include <omp.h>
 #include <unistd.h>
@@ -110,12 +111,15 @@ int runClassify(const ClassifyOptions &opts) {
   auto start = std::chrono::steady_clock::now();
   std::vector<float> images;
   std::vector<int32_t> labels;
+  std::vector<float> allLogits;
   for (int64_t first = 0; first < total; first += opts.batch) {
     int n = static_cast<int>(std::min<int64_t>(opts.batch, total - first));
     images.resize(static_cast<size_t>(n) * h * w);
     labels.resize(n);
     data::makeBatch(*ds, order.data() + first, n, h, w, images.data(), labels.data());
-    interp.forward(weights->first, images.data(), n);
+    const std::vector<float> &logits = interp.forward(weights->first, images.data(), n);
+    if (!opts.saveLogits.empty())
+      allLogits.insert(allLogits.end(), logits.begin(), logits.end());
     std::vector<int32_t> predicted = interp.predictions();
     for (int i = 0; i < n; ++i)
       correct += predicted[i] == labels[i];
@@ -129,6 +133,12 @@ int runClassify(const ClassifyOptions &opts) {
   std::printf("accuracy %.4f (%lld/%lld %s images), %.1f images/s\n",
               total ? double(correct) / double(total) : 0.0, (long long)correct,
               (long long)total, opts.split.c_str(), seconds > 0 ? total / seconds : 0.0);
+  if (!opts.saveLogits.empty()) {
+    if (Status s = writeNpy(opts.saveLogits, {total, model->numClasses}, allLogits.data()); !s) {
+      printError(s.message());
+      return kExitInvalidInput;
+    }
+  }
   return kExitOk;
 }
 

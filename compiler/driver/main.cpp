@@ -120,6 +120,8 @@ int main(int argc, char **argv) {
   runCmd->add_option("--threads,-j", run.threads, "OpenMP threads (0: all cores)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
+  runCmd->add_option("--save-logits", run.saveLogits,
+                     "Write the logits [N, classes], in file order, as a NumPy .npy file");
   runCmd->add_flag("--quiet,-q", run.quiet, "Print only the result line");
 
   try {

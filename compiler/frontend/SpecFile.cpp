@@ -239,7 +239,7 @@ Expected<Model> loadModel(const std::string &path, SpecFormat format) {
 
 Status saveModel(const Model &model, const std::string &path, SpecFormat format) {
   spec::Model message;
-  if (!message.ParseFromString(model.specBytes))
+  if (model.specBytes.empty() || !message.ParseFromString(model.specBytes))
     return Error{path + ": error: cannot save model '" + model.name +
                  "': it carries no spec (was it read by loadModel?)"};
   for (const TensorData &t : model.weights) {

@@ -44,6 +44,22 @@ bool isIdentifier(const std::string &s, bool allowDash) {
   return true;
 }
 
+/// Offset of the first byte that breaks UTF-8 (protobuf's text parser does
+/// not check; its binary writer and reader do), or npos.
+size_t invalidUtf8(const std::string &s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size())
+      return i;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2)
+        return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+
 class Validator {
 public:
   explicit Validator(const SpecFile &file) : file_(file), spec_(file.message) {}
@@ -86,6 +102,9 @@ private:
                   "a model name of letters, digits, '_' or '-' (not starting with a digit)",
                   spec_.name().empty() ? "none" : "\"" + spec_.name() + "\"");
     model_.name = spec_.name();
+    if (size_t bad = invalidUtf8(spec_.description()); bad != std::string::npos)
+      return fail({{"description"}}, "", "description", "UTF-8 text",
+                  "a byte that is not UTF-8 at offset " + str(int64_t(bad)));
     model_.description = spec_.description();
     if (!spec_.has_input())
       return fail({{"input"}}, "", "input", "the input shape input { channels height width }",
@@ -300,6 +319,12 @@ private:
       return p;
     };
     const std::string ctx = "training";
+    // proto3 enums are open: a binary file can carry numbers the schema lacks.
+    if (!spec::Training::Loss_IsValid(tr.loss()))
+      return fail(at({"loss"}), ctx, "loss", "SOFTMAX_CROSS_ENTROPY", str(int64_t(tr.loss())));
+    if (!spec::Initializer::Kind_IsValid(tr.init().kind()))
+      return fail(at({"init", "kind"}), ctx, "init.kind", "XAVIER_UNIFORM",
+                  str(int64_t(tr.init().kind())));
     if (tr.sgd().has_learning_rate()) {
       float lr = tr.sgd().learning_rate();
       if (!(std::isfinite(lr) && lr > 0.0f && lr <= 1e4f))
