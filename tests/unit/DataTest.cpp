@@ -9,6 +9,8 @@
 
 #include "runtime/data/FashionMnist.h"
 
+#include "tests/unit/TestSupport.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -33,36 +35,12 @@ namespace fs = std::filesystem;
 using namespace ninc;
 using namespace ninc::data;
 
+using ninc::test::TempDir;
+
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-/// A fresh directory under the system temp folder, removed on destruction.
-class TempDir {
-public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("ninc-data-test-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-
-  std::string file(const std::string &name) const {
-    return (path_ / name).string();
-  }
-  std::string path() const { return path_.string(); }
-
-private:
-  fs::path path_;
-};
 
 void writeRaw(const std::string &path, const Bytes &bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -175,7 +153,7 @@ struct SmallPair {
   std::string images, labels;
 };
 SmallPair writeSmallPair(const TempDir &dir) {
-  SmallPair p{dir.file("img.gz"), dir.file("lbl.gz")};
+  SmallPair p{dir.path("img.gz"), dir.path("lbl.gz")};
   writeGzip(p.images, idxImages(3, 2, 2, noise(12)));
   writeGzip(p.labels, idxLabels(3, {7, 0, 9}));
   return p;
@@ -234,10 +212,10 @@ TEST(FashionMnist, RawFilesLoadLikeGzipOnes) {
        {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
     Bytes raw = gunzip(dataFile(std::string(name) + ".gz"));
     ASSERT_GT(raw.size(), 16u) << name;
-    writeRaw(dir.file(name), raw);
+    writeRaw(dir.path(name), raw);
   }
   // Only the uncompressed names exist here, so this also tests the fallback.
-  Expected<Dataset> raw = loadFashionMnist(dir.path(), Split::Test);
+  Expected<Dataset> raw = loadFashionMnist(dir.dir(), Split::Test);
   ASSERT_TRUE(raw) << raw.message();
   const Dataset &gz = testSplit();
   EXPECT_EQ(raw->count, gz.count);
@@ -275,7 +253,7 @@ TEST(FashionMnist, DefaultDataDirHonoursEnvironment) {
 
 TEST(FashionMnistErrors, MissingDirectorySuggestsInstall) {
   TempDir dir;
-  const std::string missing = dir.file("no-such-dir");
+  const std::string missing = dir.path("no-such-dir");
   expectError(loadFashionMnist(missing, Split::Test),
               {missing, "does not exist",
                "apt-get install dataset-fashion-mnist", "--data-dir"});
@@ -283,20 +261,20 @@ TEST(FashionMnistErrors, MissingDirectorySuggestsInstall) {
 
 TEST(FashionMnistErrors, MissingFileNamesBothCandidates) {
   TempDir dir;
-  expectError(loadFashionMnist(dir.path(), Split::Train),
-              {dir.file("train-images-idx3-ubyte.gz"),
-               dir.file("train-images-idx3-ubyte") + ")", "not found",
+  expectError(loadFashionMnist(dir.dir(), Split::Train),
+              {dir.path("train-images-idx3-ubyte.gz"),
+               dir.path("train-images-idx3-ubyte") + ")", "not found",
                "apt-get install dataset-fashion-mnist", "--data-dir"});
   // With the images present, the labels are the missing piece.
-  writeGzip(dir.file("t10k-images-idx3-ubyte.gz"), idxImages(1, 1, 1, {0}));
-  expectError(loadFashionMnist(dir.path(), Split::Test),
-              {dir.file("t10k-labels-idx1-ubyte.gz"), "not found"});
+  writeGzip(dir.path("t10k-images-idx3-ubyte.gz"), idxImages(1, 1, 1, {0}));
+  expectError(loadFashionMnist(dir.dir(), Split::Test),
+              {dir.path("t10k-labels-idx1-ubyte.gz"), "not found"});
 }
 
 TEST(FashionMnistErrors, NonexistentFile) {
   TempDir dir;
   SmallPair p = writeSmallPair(dir);
-  const std::string missing = dir.file("missing.gz");
+  const std::string missing = dir.path("missing.gz");
   expectError(loadIdx(missing, p.labels),
               {missing, "cannot open", "No such file or directory"});
   expectError(loadIdx(p.images, missing),
@@ -306,15 +284,15 @@ TEST(FashionMnistErrors, NonexistentFile) {
 TEST(FashionMnistErrors, EmptyAndShortHeaders) {
   TempDir dir;
   SmallPair p = writeSmallPair(dir);
-  const std::string empty = dir.file("empty");
+  const std::string empty = dir.path("empty");
   writeRaw(empty, {});
   expectError(loadIdx(empty, p.labels),
               {empty, "expected a 16-byte IDX image header, found 0 bytes"});
-  const std::string emptyGz = dir.file("empty.gz");
+  const std::string emptyGz = dir.path("empty.gz");
   writeGzip(emptyGz, {});
   expectError(loadIdx(p.images, emptyGz),
               {emptyGz, "expected a 8-byte IDX label header, found 0 bytes"});
-  const std::string shortHeader = dir.file("short");
+  const std::string shortHeader = dir.path("short");
   Bytes header = idxImages(3, 2, 2, {});
   header.resize(10);
   writeRaw(shortHeader, header);
@@ -329,7 +307,7 @@ TEST(FashionMnistErrors, BadMagic) {
   expectError(loadIdx(p.labels, p.images),
               {p.labels, "expected IDX magic 0x00000803 (unsigned byte, 3 "
                          "dimensions), found 0x00000801"});
-  const std::string badLabels = dir.file("bad-labels.gz");
+  const std::string badLabels = dir.path("bad-labels.gz");
   writeGzip(badLabels, idxLabels(3, {1, 2, 3}, 0x00000803));
   expectError(loadIdx(p.images, badLabels),
               {badLabels, "expected IDX magic 0x00000801 (unsigned byte, 1 "
@@ -339,15 +317,15 @@ TEST(FashionMnistErrors, BadMagic) {
 TEST(FashionMnistErrors, DimensionsOutOfBounds) {
   TempDir dir;
   SmallPair p = writeSmallPair(dir);
-  const std::string zeroRows = dir.file("zero-rows.gz");
+  const std::string zeroRows = dir.path("zero-rows.gz");
   writeGzip(zeroRows, idxImages(3, 0, 2, {}));
   expectError(loadIdx(zeroRows, p.labels),
               {zeroRows, "expected rows between 1 and 4096, found 0"});
-  const std::string wide = dir.file("wide.gz");
+  const std::string wide = dir.path("wide.gz");
   writeGzip(wide, idxImages(3, 2, 4097, {}));
   expectError(loadIdx(wide, p.labels),
               {wide, "expected columns between 1 and 4096, found 4097"});
-  const std::string noLabels = dir.file("no-labels.gz");
+  const std::string noLabels = dir.path("no-labels.gz");
   writeGzip(noLabels, idxLabels(0, {}));
   expectError(
       loadIdx(p.images, noLabels),
@@ -357,9 +335,9 @@ TEST(FashionMnistErrors, DimensionsOutOfBounds) {
 TEST(FashionMnistErrors, TruncatedPixelData) {
   TempDir dir;
   // The header claims 100 images of 28x28; only 10 follow.
-  const std::string images = dir.file("images.gz");
+  const std::string images = dir.path("images.gz");
   writeGzip(images, idxImages(100, 28, 28, noise(10 * 784)));
-  const std::string labels = dir.file("labels.gz");
+  const std::string labels = dir.path("labels.gz");
   writeGzip(labels, idxLabels(100, cyclicLabels(100)));
   expectError(
       loadIdx(images, labels),
@@ -368,9 +346,9 @@ TEST(FashionMnistErrors, TruncatedPixelData) {
 
 TEST(FashionMnistErrors, TruncatedLabelData) {
   TempDir dir;
-  const std::string images = dir.file("images.gz");
+  const std::string images = dir.path("images.gz");
   writeGzip(images, idxImages(3, 2, 2, noise(12)));
-  const std::string labels = dir.file("labels");
+  const std::string labels = dir.path("labels");
   writeRaw(labels, idxLabels(3, {1, 2}));
   expectError(loadIdx(images, labels),
               {labels, "expected 3 label bytes after the header, found 2"});
@@ -379,7 +357,7 @@ TEST(FashionMnistErrors, TruncatedLabelData) {
 TEST(FashionMnistErrors, HugeCountIsRejectedBeforeAllocating) {
   TempDir dir;
   SmallPair p = writeSmallPair(dir);
-  const std::string absurd = dir.file("absurd.gz");
+  const std::string absurd = dir.path("absurd.gz");
   writeGzip(absurd, idxImages(0xFFFFFFFFu, 28, 28, noise(100)));
   expectError(
       loadIdx(absurd, p.labels),
@@ -388,9 +366,9 @@ TEST(FashionMnistErrors, HugeCountIsRejectedBeforeAllocating) {
 
   // Within every bound, but claiming 10^7 * 4096 * 4096 bytes (~168 TB, more
   // than the address space): allocating up front would throw or abort.
-  const std::string lying = dir.file("lying.gz");
+  const std::string lying = dir.path("lying.gz");
   writeGzip(lying, idxImages(10'000'000, 4096, 4096, noise(100)));
-  const std::string labels = dir.file("labels.gz");
+  const std::string labels = dir.path("labels.gz");
   writeGzip(labels, idxLabels(10'000'000, {}));
   const auto start = std::chrono::steady_clock::now();
   Expected<Dataset> r = loadIdx(lying, labels);
@@ -404,9 +382,9 @@ TEST(FashionMnistErrors, HugeCountIsRejectedBeforeAllocating) {
 
 TEST(FashionMnistErrors, LabelOutOfRange) {
   TempDir dir;
-  const std::string images = dir.file("images.gz");
+  const std::string images = dir.path("images.gz");
   writeGzip(images, idxImages(8, 2, 2, noise(32)));
-  const std::string labels = dir.file("labels.gz");
+  const std::string labels = dir.path("labels.gz");
   writeGzip(labels, idxLabels(8, {0, 1, 2, 3, 9, 17, 4, 200}));
   expectError(loadIdx(images, labels),
               {labels, "label 17 at index 5 is not a class (expected 0..9)"});
@@ -418,9 +396,9 @@ TEST(FashionMnistErrors, LabelOutOfRange) {
 
 TEST(FashionMnistErrors, CountMismatchNamesBothFiles) {
   TempDir dir;
-  const std::string images = dir.file("images.gz");
+  const std::string images = dir.path("images.gz");
   writeGzip(images, idxImages(10, 2, 2, noise(40)));
-  const std::string labels = dir.file("labels.gz");
+  const std::string labels = dir.path("labels.gz");
   writeGzip(labels, idxLabels(9, cyclicLabels(9)));
   expectError(loadIdx(images, labels),
               {images, labels, "has 10 images", "has 9 labels"});
@@ -433,7 +411,7 @@ TEST(FashionMnistErrors, CorruptGzipStream) {
   // (0xFF starts a block of the reserved type 3).
   Bytes bytes = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
   bytes.insert(bytes.end(), 64, 0xFF);
-  const std::string corrupt = dir.file("corrupt.gz");
+  const std::string corrupt = dir.path("corrupt.gz");
   writeRaw(corrupt, bytes);
   expectError(loadIdx(corrupt, p.labels),
               {corrupt, "corrupt gzip data", "invalid block type"});
@@ -441,14 +419,14 @@ TEST(FashionMnistErrors, CorruptGzipStream) {
 
 TEST(FashionMnistErrors, TruncatedGzipStream) {
   TempDir dir;
-  const std::string full = dir.file("full.gz");
+  const std::string full = dir.path("full.gz");
   writeGzip(full, idxImages(50, 28, 28, noise(50 * 784)));
   Bytes compressed = readRaw(full);
   ASSERT_GT(compressed.size(), 30000u); // Noise does not compress.
   compressed.resize(compressed.size() / 2);
-  const std::string cut = dir.file("cut.gz");
+  const std::string cut = dir.path("cut.gz");
   writeRaw(cut, compressed);
-  const std::string labels = dir.file("labels.gz");
+  const std::string labels = dir.path("labels.gz");
   writeGzip(labels, idxLabels(50, cyclicLabels(50)));
   ASSERT_TRUE(loadIdx(full, labels)) << "the uncut file must load";
   expectError(loadIdx(cut, labels),
@@ -460,15 +438,15 @@ TEST(FashionMnistErrors, GzipChecksumMismatch) {
   // so the loader must read on to the trailer and let zlib verify it.
   TempDir dir;
   const uint32_t count = 200000;
-  const std::string good = dir.file("good.gz");
+  const std::string good = dir.path("good.gz");
   writeGzip(good, idxImages(count, 1, 1, noise(count)));
-  const std::string labels = dir.file("labels.gz");
+  const std::string labels = dir.path("labels.gz");
   writeGzip(labels, idxLabels(count, cyclicLabels(count)));
   ASSERT_TRUE(loadIdx(good, labels)) << "the intact file must load";
   Bytes compressed = readRaw(good);
   ASSERT_GT(compressed.size(), 8u);
   compressed[compressed.size() - 8] ^= 0x01; // The CRC-32 of the trailer.
-  const std::string bad = dir.file("bad-crc.gz");
+  const std::string bad = dir.path("bad-crc.gz");
   writeRaw(bad, compressed);
   expectError(loadIdx(bad, labels),
               {bad, "corrupt gzip data", "incorrect data check"});
@@ -477,7 +455,7 @@ TEST(FashionMnistErrors, GzipChecksumMismatch) {
 TEST(FashionMnistErrors, TrailingBytesAreReported) {
   TempDir dir;
   SmallPair p = writeSmallPair(dir);
-  const std::string images = dir.file("images");
+  const std::string images = dir.path("images");
   writeRaw(images, idxImages(3, 2, 2, noise(12 + 5)));
   expectError(loadIdx(images, p.labels),
               {images, "expected end of file after 12 pixel bytes, found 5 "
@@ -487,7 +465,7 @@ TEST(FashionMnistErrors, TrailingBytesAreReported) {
 TEST(FashionMnistErrors, DirectoryInsteadOfFile) {
   TempDir dir;
   SmallPair p = writeSmallPair(dir);
-  expectError(loadIdx(dir.path(), p.labels), {dir.path(), "Is a directory"});
+  expectError(loadIdx(dir.dir(), p.labels), {dir.dir(), "Is a directory"});
 }
 
 //===----------------------------------------------------------------------===//

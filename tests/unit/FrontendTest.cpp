@@ -12,6 +12,8 @@
 #include "compiler/frontend/Frontend.h"
 #include "compiler/model/Shapes.h"
 
+#include "tests/unit/TestSupport.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,53 +36,12 @@
 namespace fs = std::filesystem;
 using namespace ninc;
 
+using ninc::test::TempDir;
+
 namespace {
 
 const std::string kModels = NINC_SOURCE_DIR "/models/";
 
-/// A fresh directory under the system temp folder, removed on destruction.
-class TempDir {
-public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("ninc-frontend-test-" + std::to_string(::getpid()) + "-" +
-            std::to_string(counter++) + "-" + std::to_string(rd()));
-    fs::create_directories(dir_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-
-  std::string path(const std::string &name) const { return (dir_ / name).string(); }
-  std::string dir() const { return dir_.string(); }
-
-  /// Writes `bytes` to `name` in this directory (replacing it); returns the path.
-  std::string write(const std::string &name, const std::string &bytes) const {
-    std::string p = path(name);
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    EXPECT_TRUE(out.good()) << p;
-    return p;
-  }
-
-  /// Names of the files now in the directory, sorted.
-  std::vector<std::string> list() const {
-    std::vector<std::string> names;
-    for (const auto &e : fs::directory_iterator(dir_))
-      names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-private:
-  fs::path dir_;
-};
 
 std::string readFile(const std::string &path) {
   std::ifstream in(path, std::ios::binary);

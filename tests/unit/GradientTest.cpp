@@ -18,6 +18,8 @@
 #include "compiler/reference/Interpreter.h"
 #include "runtime/support/Random.h"
 
+#include "tests/unit/TestSupport.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,55 +30,13 @@
 
 using namespace ninc;
 using namespace ninc::reference;
+using namespace ninc::test;
 
 namespace {
 
 constexpr double kEps = 1e-6, kTolerance = 1e-4, kFloor = 1e-4;
 constexpr int64_t kBatch = 2;
 
-Layer convLayer(int64_t out, HW kernel, HW stride, HW padding, bool bias, bool relu) {
-  Layer l;
-  l.kind = OpKind::Conv2D;
-  l.conv.outChannels = out;
-  l.conv.kernel = kernel;
-  l.conv.stride = stride;
-  l.conv.padding = padding;
-  l.conv.bias = bias;
-  l.conv.relu = relu;
-  return l;
-}
-
-Layer poolLayer(OpKind kind, HW kernel, HW stride, HW padding) {
-  Layer l;
-  l.kind = kind;
-  l.pool = Pool2DAttrs{kernel, stride, padding};
-  return l;
-}
-
-Layer opLayer(OpKind kind, float dropoutRate = 0) {
-  Layer l;
-  l.kind = kind;
-  l.dropoutRate = dropoutRate;
-  return l;
-}
-
-/// A model over [c, h, w] images with one spec layer per layer.
-Model makeModel(int64_t c, int64_t h, int64_t w, int64_t classes, std::vector<Layer> layers) {
-  Model m;
-  m.name = "gradcheck";
-  m.channels = c;
-  m.height = h;
-  m.width = w;
-  m.numClasses = classes;
-  m.layers = std::move(layers);
-  for (int i = 0; i < int(m.layers.size()); ++i) {
-    Layer &l = m.layers[i];
-    l.name = "l" + std::to_string(i);
-    l.specIndex = i;
-    m.specLayers.push_back(SpecLayer{l.name, opKindName(l.kind), i, i + 1});
-  }
-  return m;
-}
 
 /// Compares analytic and numeric gradients of one tensor (parameters or
 /// images) element by element, keeping the worst relative error.

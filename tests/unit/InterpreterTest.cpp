@@ -9,6 +9,8 @@
 #include "compiler/reference/Interpreter.h"
 #include "runtime/support/Random.h"
 
+#include "tests/unit/TestSupport.h"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -18,56 +20,10 @@
 
 using namespace ninc;
 using namespace ninc::reference;
+using namespace ninc::test;
 
 namespace {
 
-Layer convLayer(int64_t out, HW kernel, HW stride, HW padding, bool bias, bool relu) {
-  Layer l;
-  l.kind = OpKind::Conv2D;
-  l.conv.outChannels = out;
-  l.conv.kernel = kernel;
-  l.conv.stride = stride;
-  l.conv.padding = padding;
-  l.conv.bias = bias;
-  l.conv.relu = relu;
-  return l;
-}
-
-Layer poolLayer(OpKind kind, HW kernel, HW stride, HW padding) {
-  Layer l;
-  l.kind = kind;
-  l.pool = Pool2DAttrs{kernel, stride, padding};
-  return l;
-}
-
-Layer opLayer(OpKind kind, float dropoutRate = 0) {
-  Layer l;
-  l.kind = kind;
-  l.dropoutRate = dropoutRate;
-  return l;
-}
-
-/// A model over [c, h, w] images with one spec layer per layer, checked
-/// against the shape rules.
-Model makeModel(int64_t c, int64_t h, int64_t w, int64_t classes, std::vector<Layer> layers) {
-  Model m;
-  m.name = "test";
-  m.channels = c;
-  m.height = h;
-  m.width = w;
-  m.numClasses = classes;
-  m.layers = std::move(layers);
-  for (int i = 0; i < int(m.layers.size()); ++i) {
-    Layer &l = m.layers[i];
-    l.name = "l" + std::to_string(i);
-    l.specIndex = i;
-    m.specLayers.push_back(SpecLayer{l.name, opKindName(l.kind), i, i + 1});
-  }
-  Expected<std::vector<Shape>> shapes = inferShapes(m, 1);
-  if (!shapes)
-    ADD_FAILURE() << shapes.message();
-  return m;
-}
 
 /// n values uniform in [lo, hi) from a fixed stream, for test inputs.
 template <typename T> std::vector<T> randomVector(int64_t n, uint64_t seed, double lo, double hi) {
