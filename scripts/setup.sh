@@ -5,6 +5,10 @@
 #   scripts/setup.sh            install + configure + build
 #   scripts/setup.sh --deps     install only
 #
+# PEERS are references for cross-checks and benchmarks only (the tests compare
+# the reference interpreter with PyTorch); ninc never links them. Set
+# NINC_NO_PEERS=1 to skip them (the cross-check test then reports "skipped").
+#
 # Environment: BUILD_DIR (default build), BUILD_TYPE (default Release), JOBS (default 2).
 set -euo pipefail
 
@@ -15,6 +19,10 @@ PACKAGES=(
   libcli11-dev libgtest-dev zlib1g-dev libomp-19-dev
   dataset-fashion-mnist
 )
+PEERS=(python3-torch python3-numpy)
+if [ -z "${NINC_NO_PEERS:-}" ]; then
+  PACKAGES+=("${PEERS[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
