@@ -8,6 +8,7 @@
 #include "compiler/driver/Commands.h"
 #include "compiler/frontend/Frontend.h"
 #include "compiler/model/Shapes.h"
+#include "compiler/pipeline/Compile.h"
 
 #include <CLI/CLI.hpp>
 
@@ -95,6 +96,33 @@ int main(int argc, char **argv) {
       ->capture_default_str();
   convertCmd->add_flag("--no-validate", noValidate, "Convert even if the model is invalid");
 
+  CompileOptions compile;
+  CLI::App *compileCmd = app.add_subcommand(
+      "compile", "Compile a model through the nin dialect to native code (--emit stops at a "
+                 "stage and writes it)");
+  compileCmd->add_option("model", compile.model, "Model file (.pbtxt or .pb)")->required();
+  compileCmd->add_option("-o,--output", compile.output,
+                         "Output file (text stages: default standard output)");
+  compileCmd->add_option("--target", compile.target, "Code generation target")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  compileCmd->add_option("--emit", compile.emit,
+                         "Stop after this stage and write it: nin (imported graph), nin-opt "
+                         "(after the graph passes), linalg, llvm-mlir, llvm-ir, asm, obj, exe, "
+                         "lib, dot")
+      ->check(CLI::IsMember(kEmitStages))
+      ->capture_default_str();
+  compileCmd->add_option("--batch,-b", compile.batch,
+                         "Static batch size of the compiled code (default: the spec's "
+                         "training batch_size)")
+      ->check(CLI::Range(int64_t(0), ShapeLimits::kMaxBatch));
+  compileCmd->add_flag("--print-ir-after-all", compile.printIrAfterAll,
+                       "Print the IR after every pass (to standard error)");
+  compileCmd->add_option("--print-ir-after", compile.printIrAfter,
+                         "Print the IR after this pass (e.g. nin-fuse-conv-relu); repeatable");
+  compileCmd->add_option("--print-ir-before", compile.printIrBefore,
+                         "Print the IR before this pass; repeatable");
+
   ClassifyOptions run;
   CLI::App *runCmd = app.add_subcommand(
       "run", "Classify Fashion-MNIST images with a backend and print the accuracy");
@@ -153,5 +181,12 @@ int main(int argc, char **argv) {
   }
   if (runCmd->parsed())
     return runClassify(run);
+  if (compileCmd->parsed()) {
+    if (compile.target == "cuda") {
+      std::fprintf(stderr, "ninc: error: --target=cuda: the CUDA backend is not built yet\n");
+      return kExitUsage;
+    }
+    return runCompile(compile);
+  }
   return kExitUsage;
 }

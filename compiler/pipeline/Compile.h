@@ -1,0 +1,35 @@
+//===- compiler/pipeline/Compile.h - `ninc compile` ---------------*- C++ -*-===//
+//
+// The compile command behind the CLI: builds the pass manager up to the stage
+// `--emit` names (as the Toy tutorial's toyc does) and writes that stage.
+// No MLIR types in this header: the CLI (with exceptions and RTTI) calls it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_PIPELINE_COMPILE_H
+#define NINC_COMPILER_PIPELINE_COMPILE_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ninc {
+
+/// Stages `--emit` can stop at, in pipeline order.
+extern const std::vector<std::string> kEmitStages;
+
+struct CompileOptions {
+  std::string model;
+  std::string output;         ///< Empty or "-": standard output (text stages).
+  std::string target = "cpu";
+  std::string emit = "exe";
+  int64_t batch = 0;          ///< 0: the spec's training.batch_size.
+  bool printIrAfterAll = false;
+  std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
+};
+
+/// Runs the compiler; returns the exit code (0 ok, 1 invalid input, 2 usage).
+int runCompile(const CompileOptions &options);
+
+} // namespace ninc
+
+#endif // NINC_COMPILER_PIPELINE_COMPILE_H

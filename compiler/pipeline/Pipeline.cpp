@@ -1,0 +1,34 @@
+//===- compiler/pipeline/Pipeline.cpp - Pass pipelines per stage ----------===//
+
+#include "compiler/pipeline/Pipeline.h"
+#include "compiler/dialect/NinOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace ninc {
+
+void buildGraphPipeline(mlir::OpPassManager &pm) {
+  mlir::OpPassManager &fpm = pm.nest<mlir::func::FuncOp>();
+  fpm.addPass(createInferShapes());
+  fpm.addPass(mlir::createCanonicalizerPass());
+  fpm.addPass(createFuseConvRelu());
+  fpm.addPass(createFuse1x1Chains());
+  fpm.addPass(mlir::createCanonicalizerPass());
+  fpm.addPass(mlir::createCSEPass());
+}
+
+void registerGraphDialects(mlir::DialectRegistry &registry) {
+  registry.insert<nin::NinDialect, mlir::func::FuncDialect>();
+}
+
+void registerNincPassesAndPipelines() {
+  registerNinPasses();
+  mlir::PassPipelineRegistration<>("nin-graph-opt",
+                                   "The nin graph optimisations of `--emit=nin-opt`",
+                                   buildGraphPipeline);
+}
+
+} // namespace ninc

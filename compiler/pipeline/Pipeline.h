@@ -1,0 +1,28 @@
+//===- compiler/pipeline/Pipeline.h - Pass pipelines per stage ----*- C++ -*-===//
+//
+// Pass pipelines as plain functions (as ONNX-MLIR does), shared by `ninc
+// compile` and `ninc-opt` (registered there as named pipelines for lit).
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_PIPELINE_PIPELINE_H
+#define NINC_COMPILER_PIPELINE_PIPELINE_H
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace ninc {
+
+/// The `nin` graph optimisations, in order: shape inference, canonicalise
+/// (dropout folds away in inference), conv+bias+ReLU fusion, 1x1-chain
+/// fusion, canonicalise + CSE. Its output is what `--emit=nin-opt` prints.
+void buildGraphPipeline(mlir::OpPassManager &pm);
+
+/// Dialects the graph stage needs.
+void registerGraphDialects(mlir::DialectRegistry &registry);
+
+/// Registers ninc's passes and named pipelines (`nin-graph-opt`) for ninc-opt.
+void registerNincPassesAndPipelines();
+
+} // namespace ninc
+
+#endif // NINC_COMPILER_PIPELINE_PIPELINE_H
