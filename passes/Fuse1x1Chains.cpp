@@ -65,10 +65,30 @@ struct GrowMlpChain : OpRewritePattern<Conv2DOp> {
   }
 };
 
+/// pointwise_mlp(conv1x1(x)) -> pointwise_mlp(x): grows a chain at its start
+/// (the greedy driver may build the tail of a chain first).
+struct PrependToMlpChain : OpRewritePattern<PointwiseMlpOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(PointwiseMlpOp mlp, PatternRewriter &rewriter) const override {
+    auto prev = mlp.getInput().getDefiningOp<Conv2DOp>();
+    if (!prev || !isMlpLayer(prev) || !prev->hasOneUse())
+      return rewriter.notifyMatchFailure(mlp, "input is not a single-use 1x1 layer");
+    SmallVector<Value> weights{prev.getWeight()}, biases{prev.getBias()};
+    llvm::append_range(weights, mlp.getWeights());
+    llvm::append_range(biases, mlp.getBiases());
+    Location loc = rewriter.getFusedLoc({prev.getLoc(), mlp.getLoc()});
+    auto grown = rewriter.create<PointwiseMlpOp>(loc, mlp.getType(), prev.getInput(), weights,
+                                                 biases);
+    rewriter.replaceOp(mlp, grown.getResult());
+    return success();
+  }
+};
+
 struct Fuse1x1ChainsPass : ninc::impl::Fuse1x1ChainsBase<Fuse1x1ChainsPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GrowMlpChain>(&getContext());
+    patterns.add<GrowMlpChain, PrependToMlpChain>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
