@@ -98,17 +98,20 @@ int runCompile(const CompileOptions &opts) {
 
   mlir::PassManager pm(&ctx);
   configureIrPrinting(pm, opts);
-  buildGraphPipeline(pm);
+  if (opts.emit == "nin-opt")
+    buildGraphPipeline(pm);
+  else
+    buildLinalgPipeline(pm);
   if (mlir::failed(pm.run(*module))) {
-    std::fprintf(stderr, "%s: error: the graph passes failed (see above)\n", opts.model.c_str());
+    std::fprintf(stderr, "%s: error: compilation failed (see above)\n", opts.model.c_str());
     return kInvalidInput;
   }
-  if (opts.emit == "nin-opt")
+  if (opts.emit == "nin-opt" || opts.emit == "linalg")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
   std::fprintf(stderr,
                "ninc: error: --emit=%s: this stage is not built yet (the CPU backend is in "
-               "progress); available now: nin, nin-opt\n",
+               "progress); available now: nin, nin-opt, linalg\n",
                opts.emit.c_str());
   return kUsage;
 }

@@ -2,6 +2,7 @@
 
 #include "compiler/pipeline/Pipeline.h"
 #include "compiler/dialect/NinOps.h"
+#include "compiler/lowering/NinToLinalg.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,15 +21,27 @@ void buildGraphPipeline(mlir::OpPassManager &pm) {
   fpm.addPass(mlir::createCSEPass());
 }
 
+void buildLinalgPipeline(mlir::OpPassManager &pm) {
+  buildGraphPipeline(pm);
+  pm.addPass(createNinToLinalgPass());
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}
+
 void registerGraphDialects(mlir::DialectRegistry &registry) {
   registry.insert<nin::NinDialect, mlir::func::FuncDialect>();
+  registerNinToLinalgDialects(registry);
 }
 
 void registerNincPassesAndPipelines() {
   registerNinPasses();
+  registerNinToLinalgPass();
   mlir::PassPipelineRegistration<>("nin-graph-opt",
                                    "The nin graph optimisations of `--emit=nin-opt`",
                                    buildGraphPipeline);
+  mlir::PassPipelineRegistration<>("nin-to-linalg-pipeline",
+                                   "Graph optimisations, then nin -> linalg (`--emit=linalg`)",
+                                   buildLinalgPipeline);
 }
 
 } // namespace ninc

@@ -17,6 +17,10 @@ namespace ninc {
 /// fusion, canonicalise + CSE. Its output is what `--emit=nin-opt` prints.
 void buildGraphPipeline(mlir::OpPassManager &pm);
 
+/// Graph pipeline, then nin -> linalg on NHWC tensors in destination-passing
+/// form (what `--emit=linalg` prints and the backends take).
+void buildLinalgPipeline(mlir::OpPassManager &pm);
+
 /// Dialects the graph stage needs.
 void registerGraphDialects(mlir::DialectRegistry &registry);
 

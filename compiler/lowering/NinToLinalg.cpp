@@ -1,0 +1,367 @@
+//===- compiler/lowering/NinToLinalg.cpp - nin -> linalg (NHWC) -----------===//
+//
+// An emitter rather than a pattern set: the layout changes (NCHW -> NHWC)
+// and the signature gains an output buffer, so each function is rebuilt op by
+// op, mapping every nin value to its NHWC tensor.
+//
+//   conv2d         -> tensor.pad? + fill + linalg.conv_2d_nhwc_hwcf + generic(bias, relu)
+//   pointwise_mlp  -> per layer: [N*H*W, C] x [C, F] linalg.matmul + generic(bias, relu)
+//   max/avg pool   -> tensor.pad? + fill + linalg.pooling_nhwc_max/sum (+ scale)
+//   global_avg_pool-> generic reduction over H, W + scale
+//   flatten        -> collapse_shape (after a transpose to NCHW order if H*W > 1)
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/lowering/NinToLinalg.h"
+#include "compiler/dialect/NinOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+#include <limits>
+
+using namespace mlir;
+
+namespace ninc {
+
+namespace {
+
+using nin::Conv2DOp;
+
+class FunctionLowering {
+public:
+  FunctionLowering(func::FuncOp func) : src_(func), b_(func.getContext()) {}
+
+  LogicalResult run() {
+    Location loc = src_.getLoc();
+    auto srcType = src_.getFunctionType();
+    if (srcType.getNumResults() != 1)
+      return src_.emitError("expected one result (the logits)");
+    auto logitsType = dyn_cast<RankedTensorType>(srcType.getResult(0));
+    if (!logitsType)
+      return src_.emitError("expected static shapes: run nin-infer-shapes first");
+
+    // New signature: every argument as a memref (weights repacked), + logits.
+    SmallVector<Type> argTypes;
+    for (unsigned i = 0; i < srcType.getNumInputs(); ++i)
+      argTypes.push_back(memrefFor(i));
+    argTypes.push_back(MemRefType::get(logitsType.getShape(), b_.getF32Type()));
+    b_.setInsertionPoint(src_);
+    dst_ = b_.create<func::FuncOp>(loc, src_.getName(), b_.getFunctionType(argTypes, {}));
+    copyArgAttrs();
+    Block *entry = dst_.addEntryBlock();
+    b_.setInsertionPointToStart(entry);
+
+    for (unsigned i = 0; i < srcType.getNumInputs(); ++i) {
+      Value t = b_.create<bufferization::ToTensorOp>(loc, entry->getArgument(i), /*restrict=*/true,
+                                                     /*writable=*/false);
+      map_[src_.getArgument(i)] = i == 0 ? inputToNhwc(t) : t;
+    }
+    for (Operation &op : src_.getBody().front().without_terminator())
+      if (failed(lower(&op)))
+        return failure();
+    Value result = map_.lookup(src_.getBody().front().getTerminator()->getOperand(0));
+    b_.create<bufferization::MaterializeInDestinationOp>(loc, TypeRange{}, result,
+                                                         entry->getArguments().back(),
+                                                         /*restrict=*/true, /*writable=*/true);
+    b_.create<func::ReturnOp>(loc);
+    src_.erase();
+    return success();
+  }
+
+private:
+  // --- Types and layouts --------------------------------------------------
+
+  /// Argument i of the source function as a memref: the input as is (NCHW),
+  /// conv weights OIHW -> HWCF, everything else unchanged.
+  Type memrefFor(unsigned i) {
+    auto t = cast<RankedTensorType>(src_.getArgumentTypes()[i]);
+    SmallVector<int64_t> shape(t.getShape());
+    if (i > 0 && shape.size() == 4)
+      shape = {shape[2], shape[3], shape[1], shape[0]};
+    return MemRefType::get(shape, b_.getF32Type());
+  }
+
+  void copyArgAttrs() {
+    for (unsigned i = 0; i < src_.getNumArguments(); ++i) {
+      for (NamedAttribute a : src_.getArgAttrDict(i) ? src_.getArgAttrDict(i).getValue()
+                                                      : ArrayRef<NamedAttribute>{})
+        dst_.setArgAttr(i, a.getName(), a.getValue());
+      if (i > 0 && cast<ShapedType>(src_.getArgumentTypes()[i]).getRank() == 4)
+        dst_.setArgAttr(i, "nin.layout", b_.getStringAttr("HWCF"));
+    }
+    dst_.setArgAttr(src_.getNumArguments(), "nin.output", b_.getUnitAttr());
+  }
+
+  RankedTensorType tensor(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, b_.getF32Type());
+  }
+
+  /// NCHW batch -> NHWC: a reshape when C == 1, else a transpose.
+  Value inputToNhwc(Value nchw) {
+    auto s = cast<RankedTensorType>(nchw.getType()).getShape();
+    Location loc = nchw.getLoc();
+    if (s[1] == 1) {
+      Value nhw = b_.create<tensor::CollapseShapeOp>(
+          loc, tensor({s[0], s[2], s[3]}), nchw, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}});
+      return b_.create<tensor::ExpandShapeOp>(loc, tensor({s[0], s[2], s[3], 1}), nhw,
+                                              SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    }
+    Value init = b_.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{s[0], s[2], s[3], s[1]},
+                                            b_.getF32Type());
+    return b_.create<linalg::TransposeOp>(loc, nchw, init, ArrayRef<int64_t>{0, 2, 3, 1})
+        ->getResult(0);
+  }
+
+  // --- Small builders -----------------------------------------------------
+
+  Value constant(Location loc, float v) {
+    return b_.create<arith::ConstantOp>(loc, b_.getF32FloatAttr(v));
+  }
+
+  Value filled(Location loc, ArrayRef<int64_t> shape, float v) {
+    Value empty = b_.create<tensor::EmptyOp>(loc, shape, b_.getF32Type());
+    return b_.create<linalg::FillOp>(loc, constant(loc, v), empty).getResult(0);
+  }
+
+  /// Pads H and W of an NHWC tensor with `value` on both sides.
+  Value padHW(Location loc, Value x, ArrayRef<int64_t> pad, float value) {
+    if (pad[0] == 0 && pad[1] == 0)
+      return x;
+    auto s = cast<RankedTensorType>(x.getType()).getShape();
+    SmallVector<OpFoldResult> lo{b_.getIndexAttr(0), b_.getIndexAttr(pad[0]),
+                                 b_.getIndexAttr(pad[1]), b_.getIndexAttr(0)};
+    auto type = tensor({s[0], s[1] + 2 * pad[0], s[2] + 2 * pad[1], s[3]});
+    return b_.create<tensor::PadOp>(loc, type, x, lo, lo, constant(loc, value));
+  }
+
+  /// out[..., f] = max(out[..., f] + bias[f], 0) (bias and/or relu optional),
+  /// in place on `x` (rank r, channels last).
+  Value epilogue(Location loc, Value x, Value bias, bool relu) {
+    if (!bias && !relu)
+      return x;
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t rank = type.getRank();
+    MLIRContext *ctx = b_.getContext();
+    SmallVector<AffineMap> maps;
+    SmallVector<Value> ins;
+    if (bias) {
+      ins.push_back(bias);
+      maps.push_back(AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)}, ctx));
+    }
+    maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    return b_
+        .create<linalg::GenericOp>(
+            loc, TypeRange{type}, ins, ValueRange{x}, maps, iters,
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value v = args.back();
+              if (bias)
+                v = nb.create<arith::AddFOp>(nl, v, args[0]);
+              if (relu)
+                v = nb.create<arith::MaximumFOp>(nl, v,
+                                                  nb.create<arith::ConstantOp>(nl, nb.getF32FloatAttr(0)));
+              nb.create<linalg::YieldOp>(nl, v);
+            })
+        .getResult(0);
+  }
+
+  /// x * s elementwise, in place.
+  Value scale(Location loc, Value x, float s) {
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t rank = type.getRank();
+    auto id = AffineMap::getMultiDimIdentityMap(rank, b_.getContext());
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    return b_
+        .create<linalg::GenericOp>(loc, TypeRange{type}, ValueRange{}, ValueRange{x},
+                                   ArrayRef<AffineMap>{id}, iters,
+                                   [&](OpBuilder &nb, Location nl, ValueRange args) {
+                                     Value c = nb.create<arith::ConstantOp>(nl, nb.getF32FloatAttr(s));
+                                     nb.create<linalg::YieldOp>(
+                                         nl, ValueRange{nb.create<arith::MulFOp>(nl, args[0], c)});
+                                   })
+        .getResult(0);
+  }
+
+  // --- Ops -----------------------------------------------------------------
+
+  LogicalResult lower(Operation *op) {
+    Location loc = op->getLoc();
+    Value out;
+    if (auto conv = dyn_cast<Conv2DOp>(op)) {
+      out = lowerConv(loc, conv);
+    } else if (auto mlp = dyn_cast<nin::PointwiseMlpOp>(op)) {
+      out = lowerMlp(loc, mlp);
+    } else if (auto relu = dyn_cast<nin::ReluOp>(op)) {
+      out = epilogue(loc, copyOf(loc, map_.lookup(relu.getInput())), Value(), true);
+    } else if (auto pool = dyn_cast<nin::MaxPool2DOp>(op)) {
+      out = lowerPool(loc, pool.getInput(), pool.getKernel(), pool.getStride(), pool.getPadding(),
+                      pool.getType(), /*isMax=*/true);
+    } else if (auto pool = dyn_cast<nin::AvgPool2DOp>(op)) {
+      out = lowerPool(loc, pool.getInput(), pool.getKernel(), pool.getStride(), pool.getPadding(),
+                      pool.getType(), /*isMax=*/false);
+    } else if (auto gap = dyn_cast<nin::GlobalAvgPoolOp>(op)) {
+      out = lowerGlobalAvgPool(loc, map_.lookup(gap.getInput()));
+    } else if (auto flat = dyn_cast<nin::FlattenOp>(op)) {
+      out = lowerFlatten(loc, map_.lookup(flat.getInput()));
+    } else if (auto drop = dyn_cast<nin::DropoutOp>(op)) {
+      if (drop.getTraining())
+        return op->emitError("expected an inference graph: training dropout is lowered by the "
+                             "training pipeline");
+      out = map_.lookup(drop.getInput());
+    } else {
+      return op->emitError("no lowering to linalg for this op");
+    }
+    map_[op->getResult(0)] = out;
+    return success();
+  }
+
+  /// A fresh tensor holding x (so an in-place epilogue does not clobber a
+  /// value that is used elsewhere).
+  Value copyOf(Location loc, Value x) {
+    auto t = cast<RankedTensorType>(x.getType());
+    Value init = b_.create<tensor::EmptyOp>(loc, t.getShape(), b_.getF32Type());
+    return b_.create<linalg::CopyOp>(loc, x, init).getResult(0);
+  }
+
+  Value lowerConv(Location loc, Conv2DOp conv) {
+    auto outNchw = cast<RankedTensorType>(conv.getType()).getShape();
+    SmallVector<int64_t> out{outNchw[0], outNchw[2], outNchw[3], outNchw[1]};
+    Value x = padHW(loc, map_.lookup(conv.getInput()), conv.getPadding(), 0.0f);
+    Value acc = filled(loc, out, 0.0f);
+    Value y = b_.create<linalg::Conv2DNhwcHwcfOp>(
+                    loc, TypeRange{tensor(out)}, ValueRange{x, map_.lookup(conv.getWeight())},
+                    ValueRange{acc}, b_.getI64TensorAttr(conv.getStride()),
+                    b_.getI64TensorAttr({1, 1}))
+                  .getResult(0);
+    Value bias = conv.getBias() ? map_.lookup(conv.getBias()) : Value();
+    return epilogue(loc, y, bias, conv.getRelu());
+  }
+
+  /// [N, H, W, C] -> [N*H*W, C] -> matmul chain -> [N, H, W, F].
+  Value lowerMlp(Location loc, nin::PointwiseMlpOp mlp) {
+    Value x = map_.lookup(mlp.getInput());
+    auto s = cast<RankedTensorType>(x.getType()).getShape();
+    int64_t m = s[0] * s[1] * s[2];
+    Value rows = b_.create<tensor::CollapseShapeOp>(
+        loc, tensor({m, s[3]}), x, SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
+    int64_t f = s[3];
+    for (auto [w, bias] : llvm::zip(mlp.getWeights(), mlp.getBiases())) {
+      // HWCF [1, 1, C, F] -> [C, F]
+      Value hwcf = map_.lookup(w);
+      auto ws = cast<RankedTensorType>(hwcf.getType()).getShape();
+      f = ws[3];
+      Value matrix = b_.create<tensor::CollapseShapeOp>(
+          loc, tensor({ws[2], f}), hwcf, SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
+      Value acc = filled(loc, {m, f}, 0.0f);
+      rows = b_.create<linalg::MatmulOp>(loc, TypeRange{tensor({m, f})}, ValueRange{rows, matrix},
+                                         ValueRange{acc})
+                 .getResult(0);
+      rows = epilogue(loc, rows, map_.lookup(bias), /*relu=*/true);
+    }
+    return b_.create<tensor::ExpandShapeOp>(loc, tensor({s[0], s[1], s[2], f}), rows,
+                                            SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
+  }
+
+  Value lowerPool(Location loc, Value input, ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+                  ArrayRef<int64_t> padding, Type resultNchw, bool isMax) {
+    auto o = cast<RankedTensorType>(resultNchw).getShape();
+    SmallVector<int64_t> out{o[0], o[2], o[3], o[1]};
+    float init = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+    Value x = padHW(loc, map_.lookup(input), padding, init);
+    Value acc = filled(loc, out, init);
+    Value window = b_.create<tensor::EmptyOp>(loc, kernel, b_.getF32Type());
+    auto strides = b_.getI64TensorAttr(stride);
+    auto dilations = b_.getI64TensorAttr({1, 1});
+    if (isMax)
+      return b_.create<linalg::PoolingNhwcMaxOp>(loc, TypeRange{tensor(out)}, ValueRange{x, window},
+                                                 ValueRange{acc}, strides, dilations)
+          .getResult(0);
+    Value sum = b_.create<linalg::PoolingNhwcSumOp>(loc, TypeRange{tensor(out)},
+                                                    ValueRange{x, window}, ValueRange{acc},
+                                                    strides, dilations)
+                    .getResult(0);
+    return scale(loc, sum, 1.0f / static_cast<float>(kernel[0] * kernel[1]));
+  }
+
+  /// [N, H, W, C] -> mean over H, W -> [N, 1, 1, C].
+  Value lowerGlobalAvgPool(Location loc, Value x) {
+    auto s = cast<RankedTensorType>(x.getType()).getShape();
+    MLIRContext *ctx = b_.getContext();
+    Value acc = filled(loc, {s[0], s[3]}, 0.0f);
+    AffineExpr n = getAffineDimExpr(0, ctx), h = getAffineDimExpr(1, ctx),
+               w = getAffineDimExpr(2, ctx), c = getAffineDimExpr(3, ctx);
+    SmallVector<AffineMap> maps{AffineMap::get(4, 0, {n, h, w, c}, ctx),
+                                AffineMap::get(4, 0, {n, c}, ctx)};
+    SmallVector<utils::IteratorType> iters{utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction,
+                                           utils::IteratorType::reduction,
+                                           utils::IteratorType::parallel};
+    Value sum = b_.create<linalg::GenericOp>(
+                      loc, TypeRange{tensor({s[0], s[3]})}, ValueRange{x}, ValueRange{acc}, maps,
+                      iters,
+                      [](OpBuilder &nb, Location nl, ValueRange args) {
+                        nb.create<linalg::YieldOp>(
+                            nl, ValueRange{nb.create<arith::AddFOp>(nl, args[0], args[1])});
+                      })
+                    .getResult(0);
+    Value mean = scale(loc, sum, 1.0f / static_cast<float>(s[1] * s[2]));
+    return b_.create<tensor::ExpandShapeOp>(loc, tensor({s[0], 1, 1, s[3]}), mean,
+                                            SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+  }
+
+  /// NHWC [N, H, W, C] -> [N, C*H*W] in NCHW order.
+  Value lowerFlatten(Location loc, Value x) {
+    auto s = cast<RankedTensorType>(x.getType()).getShape();
+    if (s[1] * s[2] != 1) {
+      Value init = b_.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{s[0], s[3], s[1], s[2]},
+                                              b_.getF32Type());
+      x = b_.create<linalg::TransposeOp>(loc, x, init, ArrayRef<int64_t>{0, 3, 1, 2})
+              ->getResult(0);
+    }
+    return b_.create<tensor::CollapseShapeOp>(loc, tensor({s[0], s[1] * s[2] * s[3]}), x,
+                                              SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+  }
+
+  func::FuncOp src_, dst_;
+  OpBuilder b_;
+  DenseMap<Value, Value> map_;
+};
+
+struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(NinToLinalgPass)
+
+  StringRef getArgument() const override { return "nin-to-linalg"; }
+  StringRef getDescription() const override {
+    return "Lower nin functions to linalg on NHWC tensors in destination-passing form";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registerNinToLinalgDialects(registry);
+  }
+  void runOnOperation() override {
+    SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
+    for (func::FuncOp f : funcs)
+      if (failed(FunctionLowering(f).run()))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createNinToLinalgPass() { return std::make_unique<NinToLinalgPass>(); }
+
+void registerNinToLinalgDialects(DialectRegistry &registry) {
+  registry.insert<arith::ArithDialect, bufferization::BufferizationDialect, func::FuncDialect,
+                  linalg::LinalgDialect, memref::MemRefDialect, tensor::TensorDialect>();
+}
+
+void registerNinToLinalgPass() { PassRegistration<NinToLinalgPass>(); }
+
+} // namespace ninc

@@ -1,0 +1,38 @@
+//===- compiler/lowering/NinToLinalg.h - nin -> linalg (NHWC) -----*- C++ -*-===//
+//
+// Lowers each `nin` function (after the graph passes: static shapes, fused
+// ops) to upstream linalg/tensor ops on NHWC activations and HWCF filters,
+// in the destination-passing form the backends take:
+//
+//   func.func @<model>_infer(%input: memref<NxCxHxW>, %p0: memref<...>, ...,
+//                            %logits: memref<NxK>)
+//
+// Inputs are read with `bufferization.to_tensor restrict`, the result written
+// with `bufferization.materialize_in_destination ... restrict writable`.
+// Convolution weights arrive pre-packed as HWCF ([KH, KW, C, F]; the runtime
+// repacks the spec's OIHW once at load time, argument attribute
+// `nin.layout = "HWCF"`), biases as [F]. A 1-channel NCHW input is already
+// NHWC in memory, so the common case has no per-batch layout conversion.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_LOWERING_NINTOLINALG_H
+#define NINC_COMPILER_LOWERING_NINTOLINALG_H
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+
+namespace ninc {
+
+/// The pass `nin-to-linalg` (module level: it rewrites function signatures).
+std::unique_ptr<mlir::Pass> createNinToLinalgPass();
+
+/// Dialects the lowered IR uses.
+void registerNinToLinalgDialects(mlir::DialectRegistry &registry);
+
+void registerNinToLinalgPass();
+
+} // namespace ninc
+
+#endif // NINC_COMPILER_LOWERING_NINTOLINALG_H
