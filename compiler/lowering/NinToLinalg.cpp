@@ -25,6 +25,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
+#include <algorithm>
 #include <limits>
 
 using namespace mlir;
@@ -48,28 +49,36 @@ public:
     if (!logitsType)
       return src_.emitError("expected static shapes: run nin-infer-shapes first");
 
-    // New signature: every argument as a memref (weights repacked), + logits.
-    SmallVector<Type> argTypes;
-    for (unsigned i = 0; i < srcType.getNumInputs(); ++i)
-      argTypes.push_back(memrefFor(i));
-    argTypes.push_back(MemRefType::get(logitsType.getShape(), b_.getF32Type()));
+    // New signature: (input, weights blob, logits). Each parameter, repacked
+    // (conv weights HWCF), lives at a static, 64-byte aligned offset of the blob.
+    SmallVector<int64_t> offsets;
+    int64_t blobSize = layoutParams(offsets);
+    auto inputType = cast<RankedTensorType>(srcType.getInput(0));
+    SmallVector<Type> argTypes{MemRefType::get(inputType.getShape(), b_.getF32Type()),
+                               MemRefType::get({blobSize}, b_.getF32Type()),
+                               MemRefType::get(logitsType.getShape(), b_.getF32Type())};
     b_.setInsertionPoint(src_);
     dst_ = b_.create<func::FuncOp>(loc, src_.getName(), b_.getFunctionType(argTypes, {}));
-    copyArgAttrs();
+    dst_.setArgAttr(0, "nin.input", b_.getUnitAttr());
+    dst_.setArgAttr(1, "nin.weights", b_.getUnitAttr());
+    dst_.setArgAttr(2, "nin.output", b_.getUnitAttr());
+    dst_->setAttr("nin.params", paramTable(offsets));
     Block *entry = dst_.addEntryBlock();
     b_.setInsertionPointToStart(entry);
 
-    for (unsigned i = 0; i < srcType.getNumInputs(); ++i) {
-      Value t = b_.create<bufferization::ToTensorOp>(loc, entry->getArgument(i), /*restrict=*/true,
-                                                     /*writable=*/false);
-      map_[src_.getArgument(i)] = i == 0 ? inputToNhwc(t) : t;
-    }
+    Value input = b_.create<bufferization::ToTensorOp>(loc, entry->getArgument(0),
+                                                       /*restrict=*/true, /*writable=*/false);
+    map_[src_.getArgument(0)] = inputToNhwc(input);
+    Value blob = b_.create<bufferization::ToTensorOp>(loc, entry->getArgument(1),
+                                                      /*restrict=*/true, /*writable=*/false);
+    for (unsigned i = 1; i < srcType.getNumInputs(); ++i)
+      map_[src_.getArgument(i)] = paramView(loc, blob, offsets[i - 1], packedShape(i));
     for (Operation &op : src_.getBody().front().without_terminator())
       if (failed(lower(&op)))
         return failure();
     Value result = map_.lookup(src_.getBody().front().getTerminator()->getOperand(0));
     b_.create<bufferization::MaterializeInDestinationOp>(loc, TypeRange{}, result,
-                                                         entry->getArguments().back(),
+                                                         entry->getArgument(2),
                                                          /*restrict=*/true, /*writable=*/true);
     b_.create<func::ReturnOp>(loc);
     src_.erase();
@@ -79,25 +88,62 @@ public:
 private:
   // --- Types and layouts --------------------------------------------------
 
-  /// Argument i of the source function as a memref: the input as is (NCHW),
-  /// conv weights OIHW -> HWCF, everything else unchanged.
-  Type memrefFor(unsigned i) {
-    auto t = cast<RankedTensorType>(src_.getArgumentTypes()[i]);
-    SmallVector<int64_t> shape(t.getShape());
-    if (i > 0 && shape.size() == 4)
-      shape = {shape[2], shape[3], shape[1], shape[0]};
-    return MemRefType::get(shape, b_.getF32Type());
+  /// Alignment of each parameter in the weights blob: 16 floats (64 bytes).
+  static constexpr int64_t kParamAlign = 16;
+
+  /// Shape of parameter argument i as the kernels want it: conv weights
+  /// OIHW -> HWCF, everything else unchanged.
+  SmallVector<int64_t> packedShape(unsigned i) {
+    auto shape = cast<RankedTensorType>(src_.getArgumentTypes()[i]).getShape();
+    if (shape.size() == 4)
+      return {shape[2], shape[3], shape[1], shape[0]};
+    return SmallVector<int64_t>(shape);
   }
 
-  void copyArgAttrs() {
-    for (unsigned i = 0; i < src_.getNumArguments(); ++i) {
-      for (NamedAttribute a : src_.getArgAttrDict(i) ? src_.getArgAttrDict(i).getValue()
-                                                      : ArrayRef<NamedAttribute>{})
-        dst_.setArgAttr(i, a.getName(), a.getValue());
-      if (i > 0 && cast<ShapedType>(src_.getArgumentTypes()[i]).getRank() == 4)
-        dst_.setArgAttr(i, "nin.layout", b_.getStringAttr("HWCF"));
+  /// Offsets of the parameters in the blob; returns its size.
+  int64_t layoutParams(SmallVectorImpl<int64_t> &offsets) {
+    int64_t next = 0;
+    for (unsigned i = 1; i < src_.getNumArguments(); ++i) {
+      offsets.push_back(next);
+      int64_t n = cast<RankedTensorType>(src_.getArgumentTypes()[i]).getNumElements();
+      next += (n + kParamAlign - 1) / kParamAlign * kParamAlign;
     }
-    dst_.setArgAttr(src_.getNumArguments(), "nin.output", b_.getUnitAttr());
+    return std::max<int64_t>(next, 1);
+  }
+
+  /// The blob layout, for the runtime's descriptor: one dictionary per
+  /// parameter {name, offset, shape (as in the spec), layout}.
+  ArrayAttr paramTable(ArrayRef<int64_t> offsets) {
+    SmallVector<Attribute> entries;
+    for (unsigned i = 1; i < src_.getNumArguments(); ++i) {
+      auto shape = cast<RankedTensorType>(src_.getArgumentTypes()[i]).getShape();
+      auto name = src_.getArgAttrOfType<StringAttr>(i, "nin.param");
+      entries.push_back(b_.getDictionaryAttr({
+          b_.getNamedAttr("name", name ? name : b_.getStringAttr("arg" + Twine(i))),
+          b_.getNamedAttr("offset", b_.getI64IntegerAttr(offsets[i - 1])),
+          b_.getNamedAttr("shape", b_.getDenseI64ArrayAttr(shape)),
+          b_.getNamedAttr("layout", b_.getStringAttr(shape.size() == 4 ? "HWCF" : "plain")),
+      }));
+    }
+    return b_.getArrayAttr(entries);
+  }
+
+  /// blob[offset : offset + numel] viewed as a tensor of `shape`.
+  Value paramView(Location loc, Value blob, int64_t offset, ArrayRef<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    Value flat = b_.create<tensor::ExtractSliceOp>(loc, tensor({n}), blob,
+                                                   ArrayRef<OpFoldResult>{b_.getIndexAttr(offset)},
+                                                   ArrayRef<OpFoldResult>{b_.getIndexAttr(n)},
+                                                   ArrayRef<OpFoldResult>{b_.getIndexAttr(1)});
+    if (shape.size() == 1)
+      return flat;
+    ReassociationIndices all;
+    for (size_t d = 0; d < shape.size(); ++d)
+      all.push_back(d);
+    return b_.create<tensor::ExpandShapeOp>(loc, tensor(shape), flat,
+                                            SmallVector<ReassociationIndices>{all});
   }
 
   RankedTensorType tensor(ArrayRef<int64_t> shape) {

@@ -4,15 +4,19 @@
 // ops) to upstream linalg/tensor ops on NHWC activations and HWCF filters,
 // in the destination-passing form the backends take:
 //
-//   func.func @<model>_infer(%input: memref<NxCxHxW>, %p0: memref<...>, ...,
+//   func.func @<model>_infer(%input: memref<NxCxHxW>, %weights: memref<Pxf32>,
 //                            %logits: memref<NxK>)
 //
-// Inputs are read with `bufferization.to_tensor restrict`, the result written
-// with `bufferization.materialize_in_destination ... restrict writable`.
-// Convolution weights arrive pre-packed as HWCF ([KH, KW, C, F]; the runtime
-// repacks the spec's OIHW once at load time, argument attribute
-// `nin.layout = "HWCF"`), biases as [F]. A 1-channel NCHW input is already
-// NHWC in memory, so the common case has no per-batch layout conversion.
+// so every model has the same C ABI, void f(const float *input, const float
+// *weights, float *logits). Inputs are read with `bufferization.to_tensor
+// restrict`, the result written with `bufferization.materialize_in_destination
+// ... restrict writable`. `weights` is one blob holding every parameter at a
+// static 64-byte aligned offset; convolution weights are packed HWCF
+// ([KH, KW, C, F]; the runtime repacks the spec's OIHW once at load time),
+// biases [F]. The function attribute `nin.params` lists each parameter's
+// name, offset, spec shape and layout: the runtime's descriptor is made from
+// it. A 1-channel NCHW input is already NHWC in memory, so the common case
+// has no per-batch layout conversion.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_COMPILER_LOWERING_NINTOLINALG_H
