@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/reference/Interpreter.h"
+#include "runtime/support/Init.h"
 
 #include "runtime/support/Random.h"
 
@@ -309,10 +310,9 @@ template <typename T> Params<T> initParams(const Model &model, uint64_t seed) {
     params[p].assign(info.numel(), T(0));
     if (info.isBias)
       continue;
-    double s = std::sqrt(double(model.training.xavierMagnitude) /
-                         (double(info.fanIn + info.fanOut) / 2.0));
+    double s = xavierScale(info.fanIn, info.fanOut, model.training.xavierMagnitude);
     for (int64_t j = 0; j < info.numel(); ++j)
-      params[p][j] = T(-s + 2.0 * s * double(randomUniform01(seed, kStreamInit + p, j)));
+      params[p][j] = T(xavierValue(seed, p, j, s));
   }
   return params;
 }

@@ -1,0 +1,88 @@
+//===- runtime/program/Descriptor.cpp - What a compiled model is ----------===//
+
+#include "runtime/program/Descriptor.h"
+
+#include <sstream>
+
+namespace ninc::rt {
+
+int64_t ParamSlot::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
+  ModelDescriptor d;
+  std::istringstream lines(text);
+  std::string line;
+  int number = 0;
+  bool header = false;
+  while (std::getline(lines, line)) {
+    ++number;
+    if (line.empty())
+      continue;
+    std::istringstream in(line);
+    std::string key;
+    in >> key;
+    auto fail = [&](const std::string &what) {
+      return Error{"model descriptor line " + std::to_string(number) + ": " + what + ": '" +
+                   line + "'"};
+    };
+    if (key == "ninc-descriptor") {
+      int version = 0;
+      if (!(in >> version) || version != 1)
+        return fail("expected version 1");
+      header = true;
+    } else if (key == "model") {
+      in >> d.model;
+    } else if (key == "batch") {
+      in >> d.batch;
+    } else if (key == "input") {
+      in >> d.channels >> d.height >> d.width;
+    } else if (key == "classes") {
+      in >> d.classes;
+    } else if (key == "seed") {
+      in >> d.seed;
+    } else if (key == "magnitude") {
+      in >> d.magnitude;
+    } else if (key == "weights") {
+      in >> d.blobSize;
+    } else if (key == "param") {
+      ParamSlot p;
+      in >> p.name >> p.offset >> p.layout;
+      for (int64_t v; in >> v;)
+        p.shape.push_back(v);
+      if (p.shape.empty() || p.offset < 0 || p.offset + p.numel() > d.blobSize)
+        return fail("expected a parameter inside the weights blob");
+      d.params.push_back(p);
+      continue;
+    } else {
+      return fail("unknown record");
+    }
+    if (in.fail())
+      return fail("malformed record");
+  }
+  if (!header || d.batch < 1 || d.channels < 1 || d.classes < 1 || d.blobSize < 1)
+    return Error{"model descriptor: incomplete (expected header, batch, input, classes, weights)"};
+  return d;
+}
+
+std::string formatDescriptor(const ModelDescriptor &d) {
+  std::ostringstream os;
+  os.precision(17);
+  os << "ninc-descriptor 1\nmodel " << d.model << "\nbatch " << d.batch << "\ninput "
+     << d.channels << " " << d.height << " " << d.width << "\nclasses " << d.classes
+     << "\nseed " << d.seed << "\nmagnitude " << d.magnitude << "\nweights " << d.blobSize
+     << "\n";
+  for (const ParamSlot &p : d.params) {
+    os << "param " << p.name << " " << p.offset << " " << p.layout;
+    for (int64_t v : p.shape)
+      os << " " << v;
+    os << "\n";
+  }
+  return os.str();
+}
+
+} // namespace ninc::rt

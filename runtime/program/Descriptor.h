@@ -1,0 +1,58 @@
+//===- runtime/program/Descriptor.h - What a compiled model is ----*- C++ -*-===//
+//
+// Every compiled model carries a small text descriptor (the symbol
+// `ninc_descriptor`, written by `ninc compile`) so the runtime never
+// hard-codes a model: the batch and input shape the code was compiled for,
+// the classes, the training recipe's seed, and where each parameter lives in
+// the weights blob and in which layout. Format, one record per line:
+//
+//   ninc-descriptor 1
+//   model nin
+//   batch 128
+//   input 1 224 224
+//   classes 10
+//   seed 0
+//   magnitude 3
+//   weights 1992208                       (floats in the blob)
+//   param block1.0.weight 0 HWCF 96 1 11 11   (name offset layout spec-shape...)
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_RUNTIME_PROGRAM_DESCRIPTOR_H
+#define NINC_RUNTIME_PROGRAM_DESCRIPTOR_H
+
+#include "runtime/support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ninc::rt {
+
+/// One parameter: its spec shape (OIHW for conv weights) and where and how
+/// it is stored in the blob ("HWCF" repacked, or "plain").
+struct ParamSlot {
+  std::string name;
+  int64_t offset = 0;
+  std::string layout;
+  std::vector<int64_t> shape;
+  int64_t numel() const;
+};
+
+struct ModelDescriptor {
+  std::string model;
+  int64_t batch = 0, channels = 0, height = 0, width = 0, classes = 0;
+  uint64_t seed = 0;
+  double magnitude = 3.0;
+  int64_t blobSize = 0;
+  std::vector<ParamSlot> params;  ///< Canonical order (weight, bias per conv).
+};
+
+/// Parses a descriptor; errors name the line.
+Expected<ModelDescriptor> parseDescriptor(const std::string &text);
+
+/// Renders a descriptor (used by the compiler; parse(format(d)) == d).
+std::string formatDescriptor(const ModelDescriptor &d);
+
+} // namespace ninc::rt
+
+#endif // NINC_RUNTIME_PROGRAM_DESCRIPTOR_H

@@ -1,0 +1,188 @@
+//===- runtime/program/Weights.cpp - The weights blob of a compiled model -===//
+
+#include "runtime/program/Weights.h"
+#include "runtime/support/Init.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace ninc::rt {
+
+void packParam(const ParamSlot &slot, const float *src, float *blob) {
+  float *dst = blob + slot.offset;
+  if (slot.layout != "HWCF") {
+    std::memcpy(dst, src, sizeof(float) * slot.numel());
+    return;
+  }
+  // OIHW [O, I, KH, KW] -> HWCF [KH, KW, I, O]
+  const int64_t o = slot.shape[0], c = slot.shape[1], kh = slot.shape[2], kw = slot.shape[3];
+  for (int64_t f = 0; f < o; ++f)
+    for (int64_t i = 0; i < c; ++i)
+      for (int64_t y = 0; y < kh; ++y)
+        for (int64_t x = 0; x < kw; ++x)
+          dst[((y * kw + x) * c + i) * o + f] = src[((f * c + i) * kh + y) * kw + x];
+}
+
+std::vector<float> initialWeights(const ModelDescriptor &d) {
+  std::vector<float> blob(d.blobSize, 0.0f);
+  std::vector<float> spec;
+  for (size_t p = 0; p < d.params.size(); ++p) {
+    const ParamSlot &slot = d.params[p];
+    spec.assign(slot.numel(), 0.0f);
+    if (slot.shape.size() == 4) { // conv weight; biases stay zero
+      int64_t area = slot.shape[2] * slot.shape[3];
+      double s = xavierScale(slot.shape[1] * area, slot.shape[0] * area, d.magnitude);
+      for (int64_t j = 0; j < slot.numel(); ++j)
+        spec[j] = static_cast<float>(xavierValue(d.seed, p, j, s));
+    }
+    packParam(slot, spec.data(), blob.data());
+  }
+  return blob;
+}
+
+namespace {
+
+/// Reads protobuf's wire format (only what Model.weights needs).
+class WireReader {
+public:
+  WireReader(const uint8_t *p, const uint8_t *end) : p_(p), end_(end) {}
+  bool done() const { return p_ >= end_; }
+
+  bool varint(uint64_t &v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= end_)
+        return false;
+      uint8_t byte = *p_++;
+      v |= uint64_t(byte & 0x7f) << shift;
+      if (!(byte & 0x80))
+        return true;
+    }
+    return false;
+  }
+
+  /// The next field: its number, wire type and, for LEN fields, the bytes.
+  bool field(uint32_t &number, uint32_t &type, const uint8_t *&data, uint64_t &size) {
+    uint64_t tag;
+    if (!varint(tag))
+      return false;
+    number = uint32_t(tag >> 3);
+    type = uint32_t(tag & 7);
+    data = p_;
+    switch (type) {
+    case 0: return varint(size);
+    case 1: size = 8; break;
+    case 2:
+      if (!varint(size))
+        return false;
+      data = p_;
+      break;
+    case 5: size = 4; break;
+    default: return false;
+    }
+    if (size > uint64_t(end_ - p_))
+      return false;
+    p_ += size;
+    return true;
+  }
+
+private:
+  const uint8_t *p_, *end_;
+};
+
+struct TensorRecord {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+bool parseTensor(const uint8_t *p, uint64_t n, TensorRecord &t) {
+  WireReader r(p, p + n);
+  while (!r.done()) {
+    uint32_t number, type;
+    const uint8_t *data;
+    uint64_t size;
+    if (!r.field(number, type, data, size))
+      return false;
+    if (number == 1 && type == 2) {
+      t.name.assign(reinterpret_cast<const char *>(data), size);
+    } else if (number == 2 && type == 2) { // packed int64
+      WireReader dims(data, data + size);
+      for (uint64_t v; !dims.done();) {
+        if (!dims.varint(v))
+          return false;
+        t.shape.push_back(int64_t(v));
+      }
+    } else if (number == 2 && type == 0) {
+      t.shape.push_back(int64_t(size));
+    } else if (number == 3 && type == 2) { // packed float
+      if (size % 4)
+        return false;
+      size_t old = t.data.size();
+      t.data.resize(old + size / 4);
+      std::memcpy(t.data.data() + old, data, size);
+    } else if (number == 3 && type == 5) {
+      float v;
+      std::memcpy(&v, data, 4);
+      t.data.push_back(v);
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+Expected<std::vector<float>> loadWeights(const std::string &path, const ModelDescriptor &d) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error{path + ": error: cannot open weights file: " + std::strerror(errno)};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string bytes = buf.str();
+  auto fail = [&](const std::string &what) { return Error{path + ": error: " + what}; };
+  if (bytes.empty())
+    return fail("expected a binary model file with weights, found an empty file");
+
+  std::map<std::string, TensorRecord> tensors;
+  const auto *p = reinterpret_cast<const uint8_t *>(bytes.data());
+  WireReader r(p, p + bytes.size());
+  while (!r.done()) {
+    uint32_t number, type;
+    const uint8_t *data;
+    uint64_t size;
+    if (!r.field(number, type, data, size))
+      return fail("expected a binary ninc model (.pb), found bytes that are not protobuf (a "
+                  "text model can be converted with `ninc convert model.pbtxt model.pb`)");
+    if (number != 5 || type != 2) // Model.weights
+      continue;
+    TensorRecord t;
+    if (!parseTensor(data, size, t))
+      return fail("a weights tensor is malformed");
+    tensors[t.name] = std::move(t);
+  }
+  if (tensors.empty())
+    return fail("expected a model file with weights, found none");
+
+  std::vector<float> blob(d.blobSize, 0.0f);
+  for (const ParamSlot &slot : d.params) {
+    auto it = tensors.find(slot.name);
+    if (it == tensors.end())
+      return fail("weights: expected a tensor named '" + slot.name + "', found none");
+    const TensorRecord &t = it->second;
+    if (t.shape != slot.shape || int64_t(t.data.size()) != slot.numel())
+      return fail("weights '" + slot.name + "': expected " + std::to_string(slot.numel()) +
+                  " values in the shape the model was compiled for, found " +
+                  std::to_string(t.data.size()));
+    for (size_t j = 0; j < t.data.size(); ++j)
+      if (!std::isfinite(t.data[j]))
+        return fail("weights '" + slot.name + "'[" + std::to_string(j) +
+                    "]: expected a finite value");
+    packParam(slot, t.data.data(), blob.data());
+  }
+  return blob;
+}
+
+} // namespace ninc::rt

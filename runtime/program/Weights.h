@@ -1,0 +1,36 @@
+//===- runtime/program/Weights.h - The weights blob of a compiled model -*- C++ -*-===//
+//
+// A compiled model reads its parameters from one float blob laid out as its
+// descriptor says (conv weights repacked OIHW -> HWCF once, here, at load
+// time). The blob is filled either by seeded Xavier initialisation
+// (bit-identical to the reference interpreter's) or from the `weights` of a
+// binary model file (.pb), read with a small protobuf wire-format reader so
+// compiled programs do not need libprotobuf.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_RUNTIME_PROGRAM_WEIGHTS_H
+#define NINC_RUNTIME_PROGRAM_WEIGHTS_H
+
+#include "runtime/program/Descriptor.h"
+
+#include <string>
+#include <vector>
+
+namespace ninc::rt {
+
+/// Copies one parameter given in spec layout (OIHW for conv weights) into
+/// its place and layout in `blob`.
+void packParam(const ParamSlot &slot, const float *specData, float *blob);
+
+/// The blob with Xavier-uniform weights from the descriptor's seed and zero
+/// biases.
+std::vector<float> initialWeights(const ModelDescriptor &d);
+
+/// The blob with the weights of a binary model file (all parameters, names
+/// and shapes as the descriptor says, finite values). Errors name the file
+/// and the tensor.
+Expected<std::vector<float>> loadWeights(const std::string &path, const ModelDescriptor &d);
+
+} // namespace ninc::rt
+
+#endif // NINC_RUNTIME_PROGRAM_WEIGHTS_H
