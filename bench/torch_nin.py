@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN/cuBLAS")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    ap.add_argument("--modes", default="infer,train", help="comma-separated: infer, train")
+    ap.add_argument("--variants", default="", help="comma-separated variant names (default: all)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,7 +122,10 @@ def main():
     variants = [("eager NCHW", False, False), ("eager channels-last", False, True)]
     if not args.no_compile:
         variants.append(("torch.compile channels-last", True, True))
-    for mode in ("infer", "train"):
+    if args.variants:
+        wanted = args.variants.split(",")
+        variants = [v for v in variants if v[0] in wanted]
+    for mode in args.modes.split(","):
         for name, compiled, cl in variants:
             try:
                 ips, sec, peak = run(args, mode, compiled, cl)

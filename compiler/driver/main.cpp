@@ -116,6 +116,14 @@ int main(int argc, char **argv) {
                          "Static batch size of the compiled code (default: the spec's "
                          "training batch_size)")
       ->check(CLI::Range(int64_t(0), ShapeLimits::kMaxBatch));
+  compileCmd->add_option("--threads,-j", compile.threads,
+                         "Threads of the generated code (1: single-threaded, no OpenMP)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  bool noSchedule = false;
+  compileCmd->add_flag("--no-schedule", noSchedule,
+                       "Plain loops instead of the tiled, vectorised schedules (debugging)");
+  compileCmd->add_option("--cpu", compile.cpu, "LLVM CPU to generate for (default: this host)");
   compileCmd->add_flag("--print-ir-after-all", compile.printIrAfterAll,
                        "Print the IR after every pass (to standard error)");
   compileCmd->add_option("--print-ir-after", compile.printIrAfter,
@@ -186,6 +194,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "ninc: error: --target=cuda: the CUDA backend is not built yet\n");
       return kExitUsage;
     }
+    compile.schedule = !noSchedule;
     return runCompile(compile);
   }
   return kExitUsage;

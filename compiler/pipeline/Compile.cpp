@@ -3,7 +3,18 @@
 #include "compiler/pipeline/Compile.h"
 #include "compiler/frontend/Frontend.h"
 #include "compiler/importer/Importer.h"
+#include "compiler/lowering/cpu/CpuCodegen.h"
+#include "compiler/pipeline/Link.h"
 #include "compiler/pipeline/Pipeline.h"
+#include "runtime/program/Descriptor.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalAlias.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Path.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -70,6 +81,67 @@ void configureIrPrinting(mlir::PassManager &pm, const CompileOptions &opts) {
       /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
 }
 
+/// Prints a failed Status; the exit code for it.
+int report(const Status &s) {
+  if (s)
+    return kOk;
+  std::fprintf(stderr, "%s\n", s.message().c_str());
+  return kInvalidInput;
+}
+
+/// Output path for file stages: -o, else named after the model, next to it
+/// in the current directory ("nin", "nin.o", "nin.s").
+std::string defaultOutput(const CompileOptions &opts, const std::string &model) {
+  if (!opts.output.empty() && opts.output != "-")
+    return opts.output;
+  if (opts.emit == "obj")
+    return model + ".o";
+  if (opts.emit == "asm")
+    return model + ".s";
+  return model;
+}
+
+/// The text descriptor a compiled program carries (runtime/program/Descriptor.h),
+/// from the model and the lowered function's `nin.params` table.
+Expected<std::string> makeDescriptor(mlir::ModuleOp module, const Model &model, int64_t batch) {
+  rt::ModelDescriptor d;
+  d.model = model.name;
+  d.batch = batch;
+  d.channels = model.channels;
+  d.height = model.height;
+  d.width = model.width;
+  d.classes = model.numClasses;
+  d.seed = model.training.seed;
+  d.magnitude = model.training.xavierMagnitude;
+  auto func = module.lookupSymbol<mlir::func::FuncOp>(model.name + "_infer");
+  auto table = func ? func->getAttrOfType<mlir::ArrayAttr>("nin.params") : nullptr;
+  if (!table)
+    return Error{"ninc: internal error: the lowered function has no weight layout"};
+  d.blobSize = mlir::cast<mlir::MemRefType>(func.getArgumentTypes()[1]).getNumElements();
+  for (mlir::Attribute a : table) {
+    auto entry = mlir::cast<mlir::DictionaryAttr>(a);
+    rt::ParamSlot slot;
+    slot.name = entry.getAs<mlir::StringAttr>("name").str();
+    slot.offset = entry.getAs<mlir::IntegerAttr>("offset").getInt();
+    slot.layout = entry.getAs<mlir::StringAttr>("layout").str();
+    auto shape = entry.getAs<mlir::DenseI64ArrayAttr>("shape").asArrayRef();
+    slot.shape.assign(shape.begin(), shape.end());
+    d.params.push_back(slot);
+  }
+  return rt::formatDescriptor(d);
+}
+
+/// The fixed symbols the runtime's main() links against: ninc_infer (an
+/// alias of <model>_infer) and ninc_descriptor.
+void addProgramSymbols(llvm::Module &m, const std::string &entry, const std::string &descriptor) {
+  llvm::LLVMContext &ctx = m.getContext();
+  auto *text = llvm::ConstantDataArray::getString(ctx, descriptor, /*AddNull=*/true);
+  new llvm::GlobalVariable(m, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text, "ninc_descriptor");
+  if (llvm::Function *f = m.getFunction(entry))
+    llvm::GlobalAlias::create("ninc_infer", f);
+}
+
 } // namespace
 
 int runCompile(const CompileOptions &opts) {
@@ -87,6 +159,7 @@ int runCompile(const CompileOptions &opts) {
 
   mlir::DialectRegistry registry;
   registerGraphDialects(registry);
+  cpu::registerCpuCodegenDialects(registry);
   mlir::MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
 
@@ -108,12 +181,57 @@ int runCompile(const CompileOptions &opts) {
   }
   if (opts.emit == "nin-opt" || opts.emit == "linalg")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
+  if (opts.emit == "lib" || opts.emit == "dot") {
+    std::fprintf(stderr, "ninc: error: --emit=%s: this stage is not built yet\n", opts.emit.c_str());
+    return kUsage;
+  }
 
-  std::fprintf(stderr,
-               "ninc: error: --emit=%s: this stage is not built yet (the CPU backend is in "
-               "progress); available now: nin, nin-opt, linalg\n",
-               opts.emit.c_str());
-  return kUsage;
+  // The runtime's descriptor comes from the lowered function's weight layout.
+  Expected<std::string> descriptor = makeDescriptor(*module, *model, importOpts.batch);
+  if (!descriptor) {
+    std::fprintf(stderr, "%s\n", descriptor.message().c_str());
+    return kInvalidInput;
+  }
+  cpu::CpuOptions cpuOpts;
+  cpuOpts.threads = opts.threads;
+  cpuOpts.schedule = opts.schedule;
+  cpuOpts.cpu = opts.cpu;
+  if (Status s = cpu::lowerToLLVMDialect(*module, cpuOpts); !s) {
+    std::fprintf(stderr, "%s: error: CPU code generation failed: %s\n", opts.model.c_str(),
+                 s.message().c_str());
+    return kInvalidInput;
+  }
+  if (opts.emit == "llvm-mlir")
+    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
+
+  llvm::LLVMContext llvmCtx;
+  auto llvmModule = cpu::translateToLLVMIR(*module, llvmCtx, cpuOpts);
+  if (!llvmModule) {
+    std::fprintf(stderr, "%s: error: %s\n", opts.model.c_str(), llvmModule.message().c_str());
+    return kInvalidInput;
+  }
+  addProgramSymbols(**llvmModule, model->name + "_infer", *descriptor);
+  if (opts.emit == "llvm-ir")
+    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+
+  std::string output = defaultOutput(opts, model->name);
+  if (opts.emit == "asm")
+    return report(cpu::emitAssembly(**llvmModule, output, cpuOpts));
+  if (opts.emit == "obj")
+    return report(cpu::emitObjectFile(**llvmModule, output, cpuOpts));
+
+  // exe: object in a temporary, then link.
+  llvm::SmallString<128> object;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ninc", "o", object)) {
+    std::fprintf(stderr, "ninc: error: cannot create a temporary object: %s\n",
+                 ec.message().c_str());
+    return kInvalidInput;
+  }
+  Status s = cpu::emitObjectFile(**llvmModule, object.str().str(), cpuOpts);
+  if (s)
+    s = linkExecutable(object.str().str(), output);
+  llvm::sys::fs::remove(object);
+  return report(s);
 }
 
 } // namespace ninc

@@ -23,6 +23,9 @@ struct CompileOptions {
   std::string target = "cpu";
   std::string emit = "exe";
   int64_t batch = 0;          ///< 0: the spec's training.batch_size.
+  int threads = 2;            ///< Threads of the generated code (1: no OpenMP).
+  bool schedule = true;       ///< false: plain linalg -> loops (debugging).
+  std::string cpu;            ///< LLVM CPU name; empty: the host.
   bool printIrAfterAll = false;
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
 };

@@ -1,0 +1,116 @@
+//===- compiler/lowering/cpu/CpuInternal.h - Backend internals --*- C++ -*-===//
+//
+// Pieces of the CPU backend shared between its files (not a public API):
+// tile-size heuristics, the schedule builder, and the IR rewrites around
+// bufferization.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_LOWERING_CPU_CPUINTERNAL_H
+#define NINC_COMPILER_LOWERING_CPU_CPUINTERNAL_H
+
+#include "compiler/lowering/cpu/CpuCodegen.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class ModuleOp;
+}
+
+namespace ninc::cpu::detail {
+
+/// Lanes of one fp32 vector register (AVX-512).
+constexpr int64_t kVectorLanes = 16;
+/// Accumulator registers a register tile may use (of 32 zmm: the rest hold
+/// the filter row and the broadcast input).
+constexpr int64_t kAccumulatorBudget = 26;
+
+/// Weights up to this size are kept in L2 while the image is swept in order
+/// (half of a 2 MiB L2: the packed weights plus the streaming input).
+constexpr int64_t kImageOrderWeightBytes = 512 * 1024;
+
+/// A register tile of an output row: `rows` outputs along W (conv) or M
+/// (matmul) times `cols` channels along F (or N).
+struct RegisterTile {
+  int64_t rows = 1;
+  int64_t cols = 1;
+  /// True when `rows` does not divide the row extent: the tiled loop is
+  /// peeled into full tiles plus one static remainder tile.
+  bool peel = false;
+};
+
+/// Chooses the register tile for an output of `rowExtent` x `colExtent`
+/// (conv: OW x F, matmul: M x N, pooling: OW x C): `cols` a divisor of
+/// colExtent, preferably 32 or 16 lanes; `rows` the largest divisor of
+/// rowExtent that keeps rows * ceil(cols / 16) within the accumulator budget,
+/// or, when no divisor gives at least 8 accumulators, the largest fitting
+/// non-divisor (peeled).
+RegisterTile chooseRegisterTile(int64_t rowExtent, int64_t colExtent);
+
+/// Largest divisor of `extent` that is at most `limit` (>= 1).
+int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
+
+/// The attribute that tags the ops a schedule refers to.
+constexpr const char *kScheduleTag = "ninc.sched";
+
+/// The schedule of one module, applied in two transform scripts with the
+/// operand packing (C++) in between:
+///   tilingScript    - forall over the batch, register tiles, producer and
+///                     consumer fusion, peeling;
+///   packOperands    - gives the filter (conv) / B (matmul) slice each tile
+///                     reads a contiguous layout [F/TF][KH][KW][C][TF]: the
+///                     HWCF slice is 128 B out of every F*4 bytes, and with
+///                     F = 256 that 1 KiB stride maps the slice onto 1/8 of
+///                     the L2 sets (a 300 KB slice thrashes a 2 MB L2);
+///   finishingScript - reduction tiling, decomposition, the other linalg ops,
+///                     vectorization, bufferization, vector lowering.
+/// Ops are tagged with `ninc.sched = <id>`; the scripts match them by tag.
+class Scheduler {
+public:
+  /// Tags the linalg ops of `module` (static shapes) and plans their tiles.
+  Scheduler(mlir::ModuleOp module, const CpuOptions &opts);
+
+  std::string tilingScript() const;
+  void packOperands(mlir::ModuleOp module);
+  std::string finishingScript() const;
+
+  /// The plan for one tagged anchor op (and what is fused with it); `Rows`:
+  /// any other linalg op, tiled to vector rows along its innermost dim.
+  struct Group {
+    enum class Kind { Conv, Matmul, Pool, Rows };
+    Kind kind = Kind::Rows;
+    int64_t anchorTag = -1, rootTag = -1, fillTag = -1, consumerTag = -1;
+    std::vector<int64_t> forallSizes; // empty: no scf.forall
+    std::vector<int64_t> tileSizes;   // register tile (or vector row)
+    std::vector<int64_t> interchange;
+    std::vector<int64_t> reductionSizes;
+    int64_t peelLoop = -1; // index of the loop to peel, -1: none
+    int64_t packTile = 0;  // column tile of the packed operand, 0: none
+  };
+
+private:
+  std::vector<Group> groups_;
+  int64_t nextTag_ = 0;
+  int threads_;
+};
+
+/// The plan for a `Rows` op with static loop `ranges`: [forall over dim 0
+/// when it is parallel], then tiles of one vector row (up to 64 lanes) along
+/// the innermost dim when it is parallel, single elements otherwise.
+Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
+                          bool innerParallel, bool outerParallel, int threads);
+
+/// Rewrites `materialize_in_destination(tensor.expand_shape/collapse_shape(x))
+/// in %out` into a materialization of `x` in the reshaped memref, so empty
+/// tensor elimination can write the producer straight into %out.
+void sinkOutputReshapes(mlir::ModuleOp module);
+
+/// Replaces memref.copy ops whose operands are not both contiguous by
+/// linalg.copy (lowered to loops later): MLIR would otherwise call the
+/// `memrefCopy` runtime function, which the object cannot link against.
+void rewriteStridedCopies(mlir::ModuleOp module);
+
+} // namespace ninc::cpu::detail
+
+#endif // NINC_COMPILER_LOWERING_CPU_CPUINTERNAL_H

@@ -1,0 +1,160 @@
+//===- compiler/lowering/cpu/Emit.cpp - llvm dialect -> LLVM IR -> object -===//
+//
+// Translation to LLVM IR, LLVM's optimisation pipeline and code emission, all
+// for one target machine: the host CPU with its features (or opts.cpu),
+// position-independent code.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/lowering/cpu/CpuCodegen.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <mutex>
+
+namespace ninc::cpu {
+namespace {
+
+void initializeNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+llvm::CodeGenOptLevel codeGenLevel(int optLevel) {
+  switch (optLevel) {
+  case 0:
+    return llvm::CodeGenOptLevel::None;
+  case 1:
+    return llvm::CodeGenOptLevel::Less;
+  case 2:
+    return llvm::CodeGenOptLevel::Default;
+  default:
+    return llvm::CodeGenOptLevel::Aggressive;
+  }
+}
+
+Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(const CpuOptions &opts) {
+  initializeNativeTarget();
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return Error{"cpu backend: no LLVM target for '" + triple + "': " + error};
+  std::string cpu = opts.cpu;
+  std::string features;
+  if (cpu.empty()) {
+    cpu = llvm::sys::getHostCPUName().str();
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features += (feature.second ? ",+" : ",-") + feature.first().str();
+    if (!features.empty())
+      features.erase(0, 1);
+  }
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, codeGenLevel(opts.optLevel)));
+  if (!machine)
+    return Error{"cpu backend: cannot create a target machine for CPU '" +
+                 cpu + "'"};
+  return Expected<std::unique_ptr<llvm::TargetMachine>>(std::move(machine));
+}
+
+llvm::OptimizationLevel optimizationLevel(int optLevel) {
+  switch (optLevel) {
+  case 0:
+    return llvm::OptimizationLevel::O0;
+  case 1:
+    return llvm::OptimizationLevel::O1;
+  case 2:
+    return llvm::OptimizationLevel::O2;
+  default:
+    return llvm::OptimizationLevel::O3;
+  }
+}
+
+void optimize(llvm::Module &module, llvm::TargetMachine &machine, int level) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder(&machine);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager pm =
+      level == 0 ? builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0)
+                 : builder.buildPerModuleDefaultPipeline(
+                       optimizationLevel(level));
+  pm.run(module, mam);
+}
+
+Status emit(llvm::Module &module, const std::string &path,
+            const CpuOptions &opts, llvm::CodeGenFileType type) {
+  Expected<std::unique_ptr<llvm::TargetMachine>> machine =
+      createTargetMachine(opts);
+  if (!machine)
+    return machine.error();
+  module.setDataLayout((*machine)->createDataLayout());
+  module.setTargetTriple((*machine)->getTargetTriple().str());
+  std::error_code ec;
+  llvm::ToolOutputFile out(path, ec,
+                           type == llvm::CodeGenFileType::ObjectFile
+                               ? llvm::sys::fs::OF_None
+                               : llvm::sys::fs::OF_Text);
+  if (ec)
+    return Error{"cpu backend: cannot write '" + path + "': " + ec.message()};
+  llvm::legacy::PassManager pm;
+  if ((*machine)->addPassesToEmitFile(pm, out.os(), nullptr, type))
+    return Error{"cpu backend: the target cannot emit this file type"};
+  pm.run(module);
+  out.keep();
+  return Status::ok();
+}
+
+} // namespace
+
+Expected<std::unique_ptr<llvm::Module>>
+translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
+                  const CpuOptions &opts) {
+  Expected<std::unique_ptr<llvm::TargetMachine>> machine =
+      createTargetMachine(opts);
+  if (!machine)
+    return machine.error();
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, ctx);
+  if (!llvmModule)
+    return Error{"cpu backend: translating the llvm dialect to LLVM IR "
+                 "failed (is the module fully lowered?)"};
+  llvmModule->setDataLayout((*machine)->createDataLayout());
+  llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
+  optimize(*llvmModule, **machine, opts.optLevel);
+  return Expected<std::unique_ptr<llvm::Module>>(std::move(llvmModule));
+}
+
+Status emitObjectFile(llvm::Module &module, const std::string &path,
+                      const CpuOptions &opts) {
+  return emit(module, path, opts, llvm::CodeGenFileType::ObjectFile);
+}
+
+Status emitAssembly(llvm::Module &module, const std::string &path,
+                    const CpuOptions &opts) {
+  return emit(module, path, opts, llvm::CodeGenFileType::AssemblyFile);
+}
+
+} // namespace ninc::cpu

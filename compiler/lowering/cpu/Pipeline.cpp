@@ -1,0 +1,194 @@
+//===- compiler/lowering/cpu/Pipeline.cpp - Schedules + lowering to LLVM --===//
+//
+// lowerToLLVMDialect: runs the transform script (Schedule.cpp) with the
+// transform interpreter, or plain one-shot bufferization when scheduling is
+// off, then the fixed pass list down to the llvm dialect.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/lowering/cpu/CpuInternal.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/Transform/IR/TransformOps.h"
+#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace ninc::cpu {
+namespace {
+
+/// Collects the context's diagnostics while alive, for an Error message.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(MLIRContext *ctx)
+      : handler_(ctx, [this](Diagnostic &diag) {
+          append(diag);
+          for (Diagnostic &note : diag.getNotes())
+            append(note);
+          return success();
+        }) {}
+
+  Error error(const std::string &what) const {
+    return Error{"cpu backend: " + what + (text_.empty() ? "" : ":\n" + text_)};
+  }
+
+private:
+  void append(Diagnostic &diag) {
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    os << diag.getLocation();
+    text_ += os.str() + ": " + diag.str() + "\n";
+  }
+
+  std::string text_;
+  ScopedDiagnosticHandler handler_;
+};
+
+/// apply_registered_pass in the schedule looks passes up by name.
+void registerScheduledPasses() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    registerLoopInvariantSubsetHoistingPass();
+    bufferization::registerEmptyTensorEliminationPass();
+  });
+}
+
+void stripScheduleTags(ModuleOp module) {
+  module.walk([](Operation *op) { op->removeAttr(detail::kScheduleTag); });
+}
+
+Status applyScript(ModuleOp module, const std::string &script,
+                   const DiagnosticCollector &diags, const char *what) {
+  OwningOpRef<ModuleOp> library =
+      parseSourceString<ModuleOp>(script, ParserConfig(module.getContext()));
+  if (!library)
+    return diags.error(std::string("the generated ") + what +
+                       " script does not parse");
+  auto entry = library->lookupSymbol<transform::NamedSequenceOp>(
+      "__transform_main");
+  transform::TransformOptions options;
+  options.enableExpensiveChecks(false);
+  if (failed(transform::applyTransformNamedSequence(module, entry, *library,
+                                                    options)))
+    return diags.error(std::string("applying the ") + what +
+                       " script failed");
+  return Status::ok();
+}
+
+Status applySchedule(ModuleOp module, const CpuOptions &opts,
+                     const DiagnosticCollector &diags) {
+  registerScheduledPasses();
+  detail::Scheduler scheduler(module, opts);
+  if (Status s = applyScript(module, scheduler.tilingScript(), diags, "tiling");
+      !s)
+    return s;
+  scheduler.packOperands(module);
+  if (Status s = applyScript(module, scheduler.finishingScript(), diags,
+                             "finishing");
+      !s)
+    return s;
+  stripScheduleTags(module);
+  return Status::ok();
+}
+
+Status bufferizeUnscheduled(ModuleOp module, const DiagnosticCollector &diags) {
+  PassManager pm(module.getContext());
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  pm.addPass(bufferization::createOneShotBufferizePass());
+  pm.addPass(createCanonicalizerPass());
+  if (failed(pm.run(module)))
+    return diags.error("one-shot bufferization failed");
+  return Status::ok();
+}
+
+/// Buffers -> loops -> [OpenMP] -> llvm dialect.
+void buildLoweringPipeline(PassManager &pm, const CpuOptions &opts) {
+  bool threaded = opts.threads > 1;
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  if (threaded && !opts.schedule)
+    pm.addPass(createConvertLinalgToParallelLoopsPass());
+  else
+    pm.addPass(createConvertLinalgToLoopsPass());
+  if (threaded) {
+    pm.addPass(createForallToParallelLoopPass());
+    ConvertSCFToOpenMPPassOptions omp;
+    omp.numThreads = static_cast<unsigned>(opts.threads);
+    pm.addPass(createConvertSCFToOpenMPPass(omp));
+    // Inlines the memref.alloca_scope the conversion wraps bodies in, which
+    // otherwise breaks verification after scf-to-cf.
+    pm.addPass(createCanonicalizerPass());
+  }
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertSCFToCFPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  // Before convert-openmp-to-llvm: that pass also converts func.func, with
+  // the default (descriptor) calling convention.
+  ConvertFuncToLLVMPassOptions func;
+  func.useBarePtrCallConv = true;
+  pm.addPass(createConvertFuncToLLVMPass(func));
+  if (threaded)
+    pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+} // namespace
+
+Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
+  MLIRContext *ctx = module.getContext();
+  // Dialects load lazily; extensions register their ops on load.
+  if (!ctx->getOrLoadDialect("transform") || !ctx->getOrLoadDialect("omp") ||
+      !ctx->isOperationRegistered("transform.structured.tile_using_for"))
+    return Error{"cpu backend: the MLIRContext lacks the backend's dialects; "
+                 "create it with registerCpuCodegenDialects"};
+  if (opts.threads < 1)
+    return Error{"cpu backend: expected threads >= 1, got " +
+                 std::to_string(opts.threads)};
+  DiagnosticCollector diags(ctx);
+  detail::sinkOutputReshapes(module);
+  Status bufferized = opts.schedule ? applySchedule(module, opts, diags)
+                                    : bufferizeUnscheduled(module, diags);
+  if (!bufferized)
+    return bufferized;
+  detail::rewriteStridedCopies(module);
+  PassManager pm(ctx);
+  buildLoweringPipeline(pm, opts);
+  if (failed(pm.run(module)))
+    return diags.error("lowering to the llvm dialect failed");
+  return Status::ok();
+}
+
+} // namespace ninc::cpu

@@ -1,0 +1,23 @@
+//===- compiler/pipeline/Link.h - Linking compiled programs -------*- C++ -*-===//
+//
+// A compiled program is the generated object + the runtime archives
+// (ninc_program: main(); ninc_runtime: data, weights, descriptor) + zlib and,
+// for threaded code, LLVM's OpenMP runtime. The system C++ compiler driver
+// links them (as clang drives the system linker).
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_PIPELINE_LINK_H
+#define NINC_COMPILER_PIPELINE_LINK_H
+
+#include "runtime/support/Error.h"
+
+#include <string>
+
+namespace ninc {
+
+/// Links `object` into the executable `output` (written atomically).
+Status linkExecutable(const std::string &object, const std::string &output);
+
+} // namespace ninc
+
+#endif // NINC_COMPILER_PIPELINE_LINK_H
