@@ -181,7 +181,7 @@ int runCompile(const CompileOptions &opts) {
   }
   if (opts.emit == "nin-opt" || opts.emit == "linalg")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
-  if (opts.emit == "lib" || opts.emit == "dot") {
+  if (opts.emit == "dot") {
     std::fprintf(stderr, "ninc: error: --emit=%s: this stage is not built yet\n", opts.emit.c_str());
     return kUsage;
   }
@@ -215,12 +215,20 @@ int runCompile(const CompileOptions &opts) {
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 
   std::string output = defaultOutput(opts, model->name);
+  if (std::string dir = llvm::sys::path::parent_path(output).str(); !dir.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
+      std::fprintf(stderr, "%s: error: cannot create the output folder: %s\n", dir.c_str(),
+                   ec.message().c_str());
+      return kInvalidInput;
+    }
   if (opts.emit == "asm")
     return report(cpu::emitAssembly(**llvmModule, output, cpuOpts));
+  if (opts.emit == "lib" && (opts.output.empty() || opts.output == "-"))
+    output = "lib" + model->name + ".so";
   if (opts.emit == "obj")
     return report(cpu::emitObjectFile(**llvmModule, output, cpuOpts));
 
-  // exe: object in a temporary, then link.
+  // exe and lib: object in a temporary, then link.
   llvm::SmallString<128> object;
   if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ninc", "o", object)) {
     std::fprintf(stderr, "ninc: error: cannot create a temporary object: %s\n",
@@ -229,7 +237,8 @@ int runCompile(const CompileOptions &opts) {
   }
   Status s = cpu::emitObjectFile(**llvmModule, object.str().str(), cpuOpts);
   if (s)
-    s = linkExecutable(object.str().str(), output);
+    s = opts.emit == "lib" ? linkSharedLibrary(object.str().str(), output)
+                           : linkExecutable(object.str().str(), output);
   llvm::sys::fs::remove(object);
   return report(s);
 }

@@ -4,6 +4,7 @@
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
 #include <cstdlib>
@@ -20,23 +21,19 @@ std::string runtimeDir() {
   return NINC_RUNTIME_DIR;
 }
 
-} // namespace
-
-Status linkExecutable(const std::string &object, const std::string &output) {
+/// Runs the C++ driver on `inputs` (objects, archives, flags) into `output`.
+Status link(llvm::ArrayRef<std::string> inputs, const std::string &output) {
   llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName(NINC_CXX);
   if (!cxx)
     return Error{"ninc: error: cannot find the C++ compiler driver '" + std::string(NINC_CXX) +
                  "' to link with"};
-  std::string dir = runtimeDir();
-  for (const char *lib : {"libninc_program.a", "libninc_runtime.a"})
-    if (!llvm::sys::fs::exists(dir + "/" + lib))
-      return Error{"ninc: error: runtime library " + dir + "/" + lib +
-                   " not found (set NINC_RUNTIME_DIR to the build's runtime folder)"};
   std::string tmp = output + ".tmp";
-  std::string program = dir + "/libninc_program.a", runtime = dir + "/libninc_runtime.a";
-  llvm::SmallVector<llvm::StringRef> args = {*cxx, "-o", tmp, object, program, runtime,
-                                             "-lz", "-L" NINC_OPENMP_DIR, "-lomp",
-                                             "-Wl,-rpath," NINC_OPENMP_DIR, "-lpthread"};
+  llvm::SmallVector<llvm::StringRef> args = {*cxx, "-o", tmp};
+  for (const std::string &in : inputs)
+    args.push_back(in);
+  for (const char *flag : {"-lz", "-L" NINC_OPENMP_DIR, "-lomp", "-Wl,-rpath," NINC_OPENMP_DIR,
+                           "-lpthread"})
+    args.push_back(flag);
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0) {
@@ -48,6 +45,42 @@ Status linkExecutable(const std::string &object, const std::string &output) {
     llvm::sys::fs::remove(tmp);
     return Error{output + ": error: cannot write output: " + ec.message()};
   }
+  return Status::ok();
+}
+
+/// Path of a runtime archive, checked to exist.
+Expected<std::string> runtimeArchive(const char *name) {
+  std::string path = runtimeDir() + "/" + name;
+  if (!llvm::sys::fs::exists(path))
+    return Error{"ninc: error: runtime library " + path +
+                 " not found (set NINC_RUNTIME_DIR to the build's runtime folder)"};
+  return path;
+}
+
+} // namespace
+
+Status linkExecutable(const std::string &object, const std::string &output) {
+  Expected<std::string> program = runtimeArchive("libninc_program.a");
+  Expected<std::string> runtime = runtimeArchive("libninc_runtime.a");
+  if (!program || !runtime)
+    return !program ? program.error() : runtime.error();
+  return link({object, *program, *runtime}, output);
+}
+
+Status linkSharedLibrary(const std::string &object, const std::string &output) {
+  Expected<std::string> capi = runtimeArchive("libninc_capi.a");
+  Expected<std::string> runtime = runtimeArchive("libninc_runtime.a");
+  if (!capi || !runtime)
+    return !capi ? capi.error() : runtime.error();
+  if (Status s = link({"-shared", object, "-Wl,--whole-archive", *capi, "-Wl,--no-whole-archive",
+                       *runtime},
+                      output);
+      !s)
+    return s;
+  std::string header = llvm::sys::path::parent_path(output).str();
+  header = (header.empty() ? std::string(".") : header) + "/ninc.h";
+  if (std::error_code ec = llvm::sys::fs::copy_file(NINC_CAPI_HEADER, header))
+    return Error{header + ": error: cannot write the C header: " + ec.message()};
   return Status::ok();
 }
 

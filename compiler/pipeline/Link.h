@@ -18,6 +18,10 @@ namespace ninc {
 /// Links `object` into the executable `output` (written atomically).
 Status linkExecutable(const std::string &object, const std::string &output);
 
+/// Links `object` into the shared library `output` behind the C API of
+/// runtime/include/ninc.h, and copies that header next to it.
+Status linkSharedLibrary(const std::string &object, const std::string &output);
+
 } // namespace ninc
 
 #endif // NINC_COMPILER_PIPELINE_LINK_H

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <ostream>
 #include <random>
 
 namespace ninc::cputest {
@@ -24,6 +25,10 @@ struct Variant {
   bool schedule;
   int threads;
 };
+
+void PrintTo(const Variant &v, std::ostream *os) {
+  *os << (v.schedule ? "schedule" : "loops") << ", threads " << v.threads;
+}
 
 std::vector<TestFunction> allCases() {
   return {

@@ -22,11 +22,6 @@ int main(int argc, char **argv) {
   int runs = argc > 2 ? std::atoi(argv[2]) : 10;
   std::filesystem::create_directories(dir);
   std::vector<TestFunction> cases = {
-      convBiasRelu("x5x5_256_384_12", {8, 12, 12, 256, 384, 5, 1, 2}),
-      convBiasRelu("x3x3_96_256_26", {8, 26, 26, 96, 256, 3, 1, 1}),
-      convBiasRelu("x5x5_96_256_26_nopad", {8, 30, 30, 96, 256, 5, 1, 0}),
-      convBiasRelu("x5x5_96_256_24", {8, 24, 24, 96, 256, 5, 1, 2}),
-      convBiasRelu("x5x5_128_256_26", {8, 26, 26, 128, 256, 5, 1, 2}),
       convBiasRelu("conv5x5_96_256_26", {8, 26, 26, 96, 256, 5, 1, 2}),
       convBiasRelu("conv3x3_256_384_12", {8, 12, 12, 256, 384, 3, 1, 1}),
       conv1x1AsMatmul("mm1x1_256_256_26", {8, 26, 26, 256, 256, 1, 1, 0}),

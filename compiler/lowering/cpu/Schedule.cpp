@@ -7,9 +7,11 @@
 // the linalg.fill of their init and a fusable bias/ReLU generic consumer:
 //   [threads > 1] tile_using_forall over the batch (conv) or M (matmul) and
 //                 fuse_into_containing_op the anchor and its fill;
-//   fuse the root with register tiles [1, 1, TW, TF] (interchange F first,
-//   so one filter slice stays in cache while the images are swept) or
-//   [TM, TN] (N first); [peel the W / M loop when TW does not divide];
+//   fuse the root with register tiles [1, 1, TW, TF] or [TM, TN], looping
+//   over the image in order when the weights fit in L2 (each input window
+//   is reused by every column tile) and with the column tiles outermost
+//   otherwise (one weight slice stays in L2 while the images stream past);
+//   [peel the W / M loop when TW does not divide];
 //   -- operand packing --
 //   tile_using_for the reduction dims to 1; decompose 2-D conv -> 1-D.
 // pooling_nhwc_max/sum (n, oh, ow, c, kh, kw): the same without packing, in
