@@ -3,12 +3,14 @@
 //   testtool random-weights MODEL OUT.pb SEED   He-scaled random weights (so
 //       activations stay O(1) through deep ReLU stacks), biases U(-0.1, 0.1)
 //   testtool compare GOT.npy REF.npy            max|diff| <= 1e-4 max|ref| + 1e-5
+//   testtool argmax LOGITS.npy                   the predicted class of each row
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/frontend/Frontend.h"
 #include "runtime/support/Random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -93,6 +95,20 @@ int compare(const std::string &gotPath, const std::string &refPath) {
   return ok ? 0 : 1;
 }
 
+int argmax(const std::string &path) {
+  std::vector<int64_t> shape;
+  std::vector<float> logits;
+  if (!readNpy(path, shape, logits) || shape.size() != 2) {
+    std::fprintf(stderr, "cannot read %s as [N, K] float32 .npy\n", path.c_str());
+    return 1;
+  }
+  for (int64_t i = 0; i < shape[0]; ++i) {
+    const float *row = logits.data() + i * shape[1];
+    std::printf("%d\n", int(std::max_element(row, row + shape[1]) - row));
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -100,6 +116,8 @@ int main(int argc, char **argv) {
     return randomWeights(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10));
   if (argc == 4 && std::strcmp(argv[1], "compare") == 0)
     return compare(argv[2], argv[3]);
+  if (argc == 3 && std::strcmp(argv[1], "argmax") == 0)
+    return argmax(argv[2]);
   std::fprintf(stderr, "usage: testtool random-weights MODEL OUT.pb SEED | compare GOT.npy REF.npy\n");
   return 2;
 }
