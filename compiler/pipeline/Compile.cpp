@@ -4,6 +4,7 @@
 #include "compiler/frontend/Frontend.h"
 #include "compiler/importer/Importer.h"
 #include "compiler/lowering/cpu/CpuCodegen.h"
+#include "compiler/pipeline/Dot.h"
 #include "compiler/pipeline/Link.h"
 #include "compiler/pipeline/Pipeline.h"
 #include "runtime/program/Descriptor.h"
@@ -171,7 +172,7 @@ int runCompile(const CompileOptions &opts) {
 
   mlir::PassManager pm(&ctx);
   configureIrPrinting(pm, opts);
-  if (opts.emit == "nin-opt")
+  if (opts.emit == "nin-opt" || opts.emit == "dot")
     buildGraphPipeline(pm);
   else
     buildLinalgPipeline(pm);
@@ -181,10 +182,8 @@ int runCompile(const CompileOptions &opts) {
   }
   if (opts.emit == "nin-opt" || opts.emit == "linalg")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
-  if (opts.emit == "dot") {
-    std::fprintf(stderr, "ninc: error: --emit=%s: this stage is not built yet\n", opts.emit.c_str());
-    return kUsage;
-  }
+  if (opts.emit == "dot")
+    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { printDot(*module, os); });
 
   // The runtime's descriptor comes from the lowered function's weight layout.
   Expected<std::string> descriptor = makeDescriptor(*module, *model, importOpts.batch);

@@ -122,10 +122,11 @@ compileAndLoad(const std::string &mlir, const cpu::CpuOptions &opts,
   });
   if (!compiled)
     return compiled.error();
+  // Only threaded code calls the OpenMP runtime (__kmpc_*).
   std::string link = std::string(NINC_CC) + " -shared -o '" + library +
-                     "' '" + object +
-                     "' -Wl,--wrap=malloc -Wl,--wrap=free -L" NINC_OMP_LIBDIR
-                     " -Wl,-rpath," NINC_OMP_LIBDIR " -lomp";
+                     "' '" + object + "' -Wl,--wrap=malloc -Wl,--wrap=free";
+  if (opts.threads > 1)
+    link += " -L" NINC_OMP_LIBDIR " -Wl,-rpath," NINC_OMP_LIBDIR " -lomp";
   if (std::system(link.c_str()) != 0)
     return Error{"linking failed: " + link};
   auto loaded = std::unique_ptr<CompiledModule>(new CompiledModule());

@@ -230,7 +230,7 @@ std::string Scheduler::tilingScript() const {
   std::string funcs = s.matchFuncs("%root");
   s.canonicalize(funcs);
   s.cse(funcs);
-  return s.text();
+  return s.text(/*consumesRoot=*/false);
 }
 
 std::string Scheduler::finishingScript() const {
@@ -296,7 +296,7 @@ std::string Scheduler::finishingScript() const {
       "      transform.apply_patterns.vector.lower_transpose "
       "lowering_strategy = \"shuffle_1d\"\n"
       "    } : !transform.any_op");
-  return s.text();
+  return s.text(/*consumesRoot=*/true);
 }
 
 } // namespace ninc::cpu::detail

@@ -122,11 +122,12 @@ void TransformScript::cse(const std::string &op) {
   line("transform.apply_cse to " + op + " : " + kAny);
 }
 
-std::string TransformScript::text() const {
-  return "module attributes {transform.with_named_sequence} {\n"
-         "  transform.named_sequence @__transform_main(%root: "
-         "!transform.any_op {transform.consumed}) {\n" +
-         body_ + "    transform.yield\n  }\n}\n";
+std::string TransformScript::text(bool consumesRoot) const {
+  return std::string("module attributes {transform.with_named_sequence} {\n"
+                     "  transform.named_sequence @__transform_main(%root: "
+                     "!transform.any_op {transform.") +
+         (consumesRoot ? "consumed" : "readonly") + "}) {\n" + body_ +
+         "    transform.yield\n  }\n}\n";
 }
 
 } // namespace ninc::cpu::detail

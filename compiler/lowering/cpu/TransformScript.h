@@ -50,8 +50,9 @@ public:
   void canonicalize(const std::string &op);
   void cse(const std::string &op);
 
-  /// The whole script module.
-  std::string text() const;
+  /// The whole script module; `consumesRoot` when a transform in it (the
+  /// bufferization) consumes the %root handle.
+  std::string text(bool consumesRoot) const;
 
 private:
   std::string body_;
