@@ -56,8 +56,9 @@ void printDot(mlir::ModuleOp module, llvm::raw_ostream &os) {
       std::string name = op.hasTrait<mlir::OpTrait::IsTerminator>() ? "output"
                                                                     : "op" + std::to_string(id++);
       std::vector<std::string> layers;
-      layerNames(op.getLoc(), layers);
-      std::string label = op.getName().getStringRef().str();
+      if (name != "output")
+        layerNames(op.getLoc(), layers);
+      std::string label = name == "output" ? "logits" : op.getName().getStringRef().str();
       if (!layers.empty()) {
         label += "\\n";
         for (size_t i = 0; i < layers.size(); ++i)
