@@ -36,6 +36,16 @@ struct ClassifyOptions {
 };
 int runClassify(const ClassifyOptions &opts);
 
+struct CheckOptions {
+  std::string model;
+  std::string weights;
+  std::string dataDir;
+  int64_t images = 4;    ///< Test images (also the compiled batch).
+  int threads = 2;
+  double rtol = 1e-4, atol = 1e-5;
+};
+int runCheck(const CheckOptions &opts);
+
 /// Prints "error: ..." messages of bad input consistently.
 void printError(const std::string &message);
 

@@ -131,6 +131,25 @@ int main(int argc, char **argv) {
   compileCmd->add_option("--print-ir-before", compile.printIrBefore,
                          "Print the IR before this pass; repeatable");
 
+  CheckOptions check;
+  CLI::App *checkCmd = app.add_subcommand(
+      "check", "Compile every layer prefix for the CPU and compare each layer's output with the "
+               "reference interpreter; names the first layer beyond tolerance");
+  checkCmd->add_option("model", check.model, "Model file (.pbtxt or .pb)")->required();
+  checkCmd->add_option("--weights", check.weights,
+                       "Model file whose weights to use (default: the model's own, else "
+                       "Xavier init from the spec's seed)");
+  checkCmd->add_option("--images,-n", check.images, "Fashion-MNIST test images to run")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  checkCmd->add_option("--data-dir", check.dataDir, "Folder with the Fashion-MNIST IDX files");
+  checkCmd->add_option("--threads,-j", check.threads, "Threads of the generated code")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  checkCmd->add_option("--rtol", check.rtol, "Relative tolerance (times max|ref|)")
+      ->capture_default_str();
+  checkCmd->add_option("--atol", check.atol, "Absolute tolerance")->capture_default_str();
+
   ClassifyOptions run;
   CLI::App *runCmd = app.add_subcommand(
       "run", "Classify Fashion-MNIST images with a backend and print the accuracy");
@@ -189,6 +208,8 @@ int main(int argc, char **argv) {
   }
   if (runCmd->parsed())
     return runClassify(run);
+  if (checkCmd->parsed())
+    return runCheck(check);
   if (compileCmd->parsed()) {
     if (compile.target == "cuda") {
       std::fprintf(stderr, "ninc: error: --target=cuda: the CUDA backend is not built yet\n");

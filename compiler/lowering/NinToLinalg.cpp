@@ -77,6 +77,8 @@ public:
       if (failed(lower(&op)))
         return failure();
     Value result = map_.lookup(src_.getBody().front().getTerminator()->getOperand(0));
+    if (cast<RankedTensorType>(result.getType()).getRank() == 4)
+      result = nhwcToNchw(loc, result); // a 4-D result leaves in the spec's NCHW
     b_.create<bufferization::MaterializeInDestinationOp>(loc, TypeRange{}, result,
                                                          entry->getArgument(2),
                                                          /*restrict=*/true, /*writable=*/true);
@@ -163,6 +165,14 @@ private:
     Value init = b_.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{s[0], s[2], s[3], s[1]},
                                             b_.getF32Type());
     return b_.create<linalg::TransposeOp>(loc, nchw, init, ArrayRef<int64_t>{0, 2, 3, 1})
+        ->getResult(0);
+  }
+
+  Value nhwcToNchw(Location loc, Value x) {
+    auto s = cast<RankedTensorType>(x.getType()).getShape();
+    Value init = b_.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{s[0], s[3], s[1], s[2]},
+                                            b_.getF32Type());
+    return b_.create<linalg::TransposeOp>(loc, x, init, ArrayRef<int64_t>{0, 3, 1, 2})
         ->getResult(0);
   }
 
@@ -366,12 +376,8 @@ private:
   /// NHWC [N, H, W, C] -> [N, C*H*W] in NCHW order.
   Value lowerFlatten(Location loc, Value x) {
     auto s = cast<RankedTensorType>(x.getType()).getShape();
-    if (s[1] * s[2] != 1) {
-      Value init = b_.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{s[0], s[3], s[1], s[2]},
-                                              b_.getF32Type());
-      x = b_.create<linalg::TransposeOp>(loc, x, init, ArrayRef<int64_t>{0, 3, 1, 2})
-              ->getResult(0);
-    }
+    if (s[1] * s[2] != 1)
+      x = nhwcToNchw(loc, x);
     return b_.create<tensor::CollapseShapeOp>(loc, tensor({s[0], s[1] * s[2] * s[3]}), x,
                                               SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
   }

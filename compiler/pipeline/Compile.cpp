@@ -157,7 +157,11 @@ int runCompile(const CompileOptions &opts) {
     std::fprintf(stderr, "%s\n", model.message().c_str());
     return kInvalidInput;
   }
+  return compileModel(*model, opts);
+}
 
+int compileModel(const Model &spec, const CompileOptions &opts) {
+  const Model *model = &spec;
   mlir::DialectRegistry registry;
   registerGraphDialects(registry);
   cpu::registerCpuCodegenDialects(registry);

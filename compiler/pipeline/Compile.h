@@ -33,6 +33,11 @@ struct CompileOptions {
 /// Runs the compiler; returns the exit code (0 ok, 1 invalid input, 2 usage).
 int runCompile(const CompileOptions &options);
 
+struct Model;
+
+/// Compiles an already loaded model (options.model names it in messages).
+int compileModel(const Model &model, const CompileOptions &options);
+
 } // namespace ninc
 
 #endif // NINC_COMPILER_PIPELINE_COMPILE_H

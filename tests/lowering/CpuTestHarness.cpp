@@ -10,11 +10,11 @@
 #include "llvm/IR/Module.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <dlfcn.h>
 #include <fstream>
 #include <functional>
 #include <sstream>
-#include <cstdlib>
-#include <dlfcn.h>
 
 #ifndef NINC_CC
 #define NINC_CC "cc"
@@ -56,9 +56,15 @@ Status CompiledModule::call(const std::string &name,
     return Error{"no symbol '" + name + "' in the compiled module"};
   using P = float *;
   switch (a.size()) {
-  case 1: reinterpret_cast<void (*)(P)>(symbol)(a[0]); break;
-  case 2: reinterpret_cast<void (*)(P, P)>(symbol)(a[0], a[1]); break;
-  case 3: reinterpret_cast<void (*)(P, P, P)>(symbol)(a[0], a[1], a[2]); break;
+  case 1:
+    reinterpret_cast<void (*)(P)>(symbol)(a[0]);
+    break;
+  case 2:
+    reinterpret_cast<void (*)(P, P)>(symbol)(a[0], a[1]);
+    break;
+  case 3:
+    reinterpret_cast<void (*)(P, P, P)>(symbol)(a[0], a[1], a[2]);
+    break;
   case 4:
     reinterpret_cast<void (*)(P, P, P, P)>(symbol)(a[0], a[1], a[2], a[3]);
     break;
@@ -123,8 +129,8 @@ compileAndLoad(const std::string &mlir, const cpu::CpuOptions &opts,
   if (!compiled)
     return compiled.error();
   // Only threaded code calls the OpenMP runtime (__kmpc_*).
-  std::string link = std::string(NINC_CC) + " -shared -o '" + library +
-                     "' '" + object + "' -Wl,--wrap=malloc -Wl,--wrap=free";
+  std::string link = std::string(NINC_CC) + " -shared -o '" + library + "' '" +
+                     object + "' -Wl,--wrap=malloc -Wl,--wrap=free";
   if (opts.threads > 1)
     link += " -L" NINC_OMP_LIBDIR " -Wl,-rpath," NINC_OMP_LIBDIR " -lomp";
   if (std::system(link.c_str()) != 0)

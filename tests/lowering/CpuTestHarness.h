@@ -1,4 +1,4 @@
-//===- tests/lowering/CpuTestHarness.h - Compile, link, load, call -*- C++ -*-===//
+//===- tests/lowering/CpuTestHarness.h - Compile, load, call ----*- C++ -*-===//
 //
 // Runs the CPU backend on MLIR text, links the object into a shared library
 // with the system `cc` (plus libomp), dlopens it and calls the function with

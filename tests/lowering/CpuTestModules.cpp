@@ -92,8 +92,9 @@ public:
   std::string conv(const std::string &x, const Shape &xs, const std::string &w,
                    const Shape &ws, int64_t stride, const Shape &out) {
     std::string init = filled(0.0f, out), v = fresh();
-    emit(v + " = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : "
-             "tensor<2xi64>, strides = dense<" +
+    emit(v +
+         " = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : "
+         "tensor<2xi64>, strides = dense<" +
          std::to_string(stride) + "> : tensor<2xi64>} ins(" + x + ", " + w +
          " : " + tensorType(xs) + ", " + tensorType(ws) + ") outs(" + init +
          " : " + tensorType(out) + ") -> " + tensorType(out));
@@ -131,11 +132,10 @@ public:
     size_t rank = shape.size();
     emit(e + " = tensor.empty() : " + tensorType(shape));
     emit(v + " = linalg.generic {indexing_maps = [" + identityMap(rank) + ", " +
-         lastDimMap(rank) + ", " + identityMap(rank) +
-         "], iterator_types = " + parallelIterators(rank) + "} ins(" + x +
-         ", " + bias + " : " + tensorType(shape) + ", " +
-         tensorType({shape.back()}) + ") outs(" + e + " : " +
-         tensorType(shape) + ") {\n" +
+         lastDimMap(rank) + ", " + identityMap(rank) + "], iterator_types = " +
+         parallelIterators(rank) + "} ins(" + x + ", " + bias + " : " +
+         tensorType(shape) + ", " + tensorType({shape.back()}) + ") outs(" + e +
+         " : " + tensorType(shape) + ") {\n" +
          "    ^bb0(%in: f32, %b: f32, %o: f32):\n"
          "      %s = arith.addf %in, %b : f32\n"
          "      %m = arith.maximumf %s, " +
@@ -149,9 +149,9 @@ public:
     size_t rank = shape.size();
     emit(e + " = tensor.empty() : " + tensorType(shape));
     emit(v + " = linalg.generic {indexing_maps = [" + identityMap(rank) + ", " +
-         identityMap(rank) + "], iterator_types = " +
-         parallelIterators(rank) + "} ins(" + x + " : " + tensorType(shape) +
-         ") outs(" + e + " : " + tensorType(shape) + ") {\n" +
+         identityMap(rank) + "], iterator_types = " + parallelIterators(rank) +
+         "} ins(" + x + " : " + tensorType(shape) + ") outs(" + e + " : " +
+         tensorType(shape) + ") {\n" +
          "    ^bb0(%in: f32, %o: f32):\n      %m = arith.mulf %in, " + c +
          " : f32\n      linalg.yield %m : f32\n    } -> " + tensorType(shape));
     return v;
@@ -162,8 +162,9 @@ public:
     std::string filledInit = filled(init, out), win = fresh(), v = fresh();
     Shape window = {k, k};
     emit(win + " = tensor.empty() : " + tensorType(window));
-    emit(v + " = " + op + " {dilations = dense<1> : tensor<2xi64>, strides = "
-                          "dense<" +
+    emit(v + " = " + op +
+         " {dilations = dense<1> : tensor<2xi64>, strides = "
+         "dense<" +
          std::to_string(s) + "> : tensor<2xi64>} ins(" + x + ", " + win +
          " : " + tensorType(xs) + ", " + tensorType(window) + ") outs(" +
          filledInit + " : " + tensorType(out) + ") -> " + tensorType(out));
@@ -258,9 +259,9 @@ std::vector<float> refPool(const std::vector<float> &x, const Shape &xs,
           double acc = isMax ? -std::numeric_limits<double>::infinity() : 0;
           for (int64_t ky = 0; ky < k; ++ky)
             for (int64_t kx = 0; kx < k; ++kx) {
-              double v = x[((n * xs[1] + oy * s + ky) * xs[2] + ox * s + kx) *
-                               xs[3] +
-                           c];
+              double v =
+                  x[((n * xs[1] + oy * s + ky) * xs[2] + ox * s + kx) * xs[3] +
+                    c];
               acc = isMax ? std::max(acc, v) : acc + v;
             }
           out[((n * o[1] + oy) * o[2] + ox) * o[3] + c] =
@@ -279,7 +280,8 @@ int64_t numElements(const Shape &shape) {
 }
 
 TestFunction convBiasRelu(const std::string &name, const ConvSpec &s) {
-  Shape xs = {s.n, s.h, s.w, s.c}, ws = {s.k, s.k, s.c, s.f}, out = convOutput(s);
+  Shape xs = {s.n, s.h, s.w, s.c}, ws = {s.k, s.k, s.c, s.f},
+        out = convOutput(s);
   FunctionWriter fw({xs, ws, {s.f}, out});
   std::string x = fw.input(0), w = fw.input(1), b = fw.input(2);
   Shape padded = xs;
@@ -297,13 +299,13 @@ TestFunction conv1x1AsMatmul(const std::string &name, const ConvSpec &s) {
   Shape as = {s.n * s.h * s.w, s.c}, bs = {s.c, s.f}, ms = {as[0], s.f};
   FunctionWriter fw({xs, ws, {s.f}, out});
   std::string x = fw.input(0), w = fw.input(1), b = fw.input(2);
-  std::string a = fw.reshape("tensor.collapse_shape", x, xs, as,
-                             "[[0, 1, 2], [3]]");
-  std::string wm = fw.reshape("tensor.collapse_shape", w, ws, bs,
-                              "[[0, 1, 2], [3]]");
+  std::string a =
+      fw.reshape("tensor.collapse_shape", x, xs, as, "[[0, 1, 2], [3]]");
+  std::string wm =
+      fw.reshape("tensor.collapse_shape", w, ws, bs, "[[0, 1, 2], [3]]");
   std::string m = fw.biasRelu(fw.matmul(a, as, wm, bs), ms, b);
-  std::string r = fw.reshape("tensor.expand_shape", m, ms, out,
-                             "[[0, 1, 2], [3]]");
+  std::string r =
+      fw.reshape("tensor.expand_shape", m, ms, out, "[[0, 1, 2], [3]]");
   std::string mlir = fw.finish(name, r);
   ConvSpec one = s;
   one.k = 1;
@@ -318,10 +320,9 @@ TestFunction maxPool(const std::string &name, const Shape &xs, int64_t k,
   Shape out = {xs[0], (xs[1] - k) / s + 1, (xs[2] - k) / s + 1, xs[3]};
   FunctionWriter fw({xs, out});
   std::string x = fw.input(0);
-  std::string mlir =
-      fw.finish(name, fw.pool("linalg.pooling_nhwc_max",
-                              -std::numeric_limits<float>::infinity(), x, xs,
-                              k, s, out));
+  std::string mlir = fw.finish(
+      name, fw.pool("linalg.pooling_nhwc_max",
+                    -std::numeric_limits<float>::infinity(), x, xs, k, s, out));
   auto reference = [=](const std::vector<std::vector<float>> &in) {
     return refPool(in[0], xs, k, s, /*isMax=*/true);
   };
@@ -333,8 +334,7 @@ TestFunction avgPool(const std::string &name, const Shape &xs, int64_t k,
   Shape out = {xs[0], (xs[1] - k) / s + 1, (xs[2] - k) / s + 1, xs[3]};
   FunctionWriter fw({xs, out});
   std::string x = fw.input(0);
-  std::string sum =
-      fw.pool("linalg.pooling_nhwc_sum", 0.0f, x, xs, k, s, out);
+  std::string sum = fw.pool("linalg.pooling_nhwc_sum", 0.0f, x, xs, k, s, out);
   std::string mlir =
       fw.finish(name, fw.scale(sum, out, 1.0f / static_cast<float>(k * k)));
   auto reference = [=](const std::vector<std::vector<float>> &in) {
@@ -375,18 +375,18 @@ TestFunction ninBlock(const std::string &name, const ConvSpec &first,
   std::string h1 =
       fw.biasRelu(fw.conv(x, padded, w1, w1s, first.stride, mid), mid, b1);
   std::string h2 = fw.biasRelu(fw.conv(h1, mid, w2, w2s, 1, mid2), mid2, b2);
-  std::string mlir = fw.finish(
-      name, fw.pool("linalg.pooling_nhwc_max",
-                    -std::numeric_limits<float>::infinity(), h2, mid2, 3, 2,
-                    out));
+  std::string mlir =
+      fw.finish(name, fw.pool("linalg.pooling_nhwc_max",
+                              -std::numeric_limits<float>::infinity(), h2, mid2,
+                              3, 2, out));
   ConvSpec second = {mid[0], mid[1], mid[2], first.f, f2, 1, 1, 0};
   auto reference = [=](const std::vector<std::vector<float>> &in) {
     std::vector<float> a = refConvBiasRelu(in[0], in[1], in[2], first);
     std::vector<float> b = refConvBiasRelu(a, in[3], in[4], second);
     return refPool(b, mid2, 3, 2, /*isMax=*/true);
   };
-  return {name,      mlir, {xs, w1s, {first.f}, w2s, {f2}}, out, reference,
-          convFlops(first) + convFlops(second)};
+  return {name, mlir,      {xs, w1s, {first.f}, w2s, {f2}},
+          out,  reference, convFlops(first) + convFlops(second)};
 }
 
 } // namespace ninc::cputest

@@ -1,4 +1,4 @@
-//===- tests/lowering/CpuTestModules.h - Modules in the backend contract -===//
+//===- tests/lowering/CpuTestModules.h - Contract modules -------*- C++ -*-===//
 //
 // MLIR text in the CPU backend's input contract (memref arguments read with
 // restrict to_tensor, linalg on tensors, materialize_in_destination into the

@@ -176,8 +176,7 @@ INSTANTIATE_TEST_SUITE_P(
     Lowering, CpuCodegen,
     ::testing::Combine(::testing::ValuesIn(caseNames()),
                        ::testing::Values(Variant{true, 1}, Variant{true, 2},
-                                         Variant{false, 1},
-                                         Variant{false, 2})),
+                                         Variant{false, 1}, Variant{false, 2})),
     [](const ::testing::TestParamInfo<CpuCodegen::ParamType> &info) {
       const Variant &v = std::get<1>(info.param);
       return std::get<0>(info.param) + (v.schedule ? "_sched" : "_loops") +

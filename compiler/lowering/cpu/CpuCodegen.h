@@ -1,4 +1,4 @@
-//===- compiler/lowering/cpu/CpuCodegen.h - MLIR -> native object -*- C++ -*-===//
+//===- compiler/lowering/cpu/CpuCodegen.h - MLIR -> object ------*- C++ -*-===//
 //
 // The CPU backend: turns an MLIR module in upstream dialects into a native
 // object file, in-process (no mlir-opt / llc), with transform-dialect
@@ -13,7 +13,8 @@
 //     pooling_nhwc_max, pooling_nhwc_sum, fill, transpose, generic for
 //     elementwise bias / ReLU / scale) and tensor.empty / pad /
 //     collapse_shape / expand_shape, and writes every output with
-//       `bufferization.materialize_in_destination %r in restrict writable %out`.
+//       `bufferization.materialize_in_destination %r in restrict writable
+//       %out`.
 //   - Activations NHWC, filters HWCF, fp32. A conv is typically followed by a
 //     linalg.generic adding a bias and applying max(x, 0); that generic is
 //     fused into the conv's register tiles when its result is only used there.

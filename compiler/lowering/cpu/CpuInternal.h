@@ -16,7 +16,8 @@
 
 namespace mlir {
 class ModuleOp;
-}
+class Operation;
+} // namespace mlir
 
 namespace ninc::cpu::detail {
 
@@ -54,17 +55,22 @@ int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
 /// The attribute that tags the ops a schedule refers to.
 constexpr const char *kScheduleTag = "ninc.sched";
 
+/// Sets `ninc.sched = tag` on `op`.
+void tagForSchedule(mlir::Operation *op, int64_t tag);
+
 /// The schedule of one module, applied in two transform scripts with the
 /// operand packing (C++) in between:
-///   tilingScript    - forall over the batch, register tiles, producer and
-///                     consumer fusion, peeling;
+///   tilingScript    - other linalg ops to vector rows, then for the convs
+///                     and matmuls: forall over the batch, register tiles,
+///                     producer and consumer fusion, peeling;
 ///   packOperands    - gives the filter (conv) / B (matmul) slice each tile
 ///                     reads a contiguous layout [F/TF][KH][KW][C][TF]: the
 ///                     HWCF slice is 128 B out of every F*4 bytes, and with
 ///                     F = 256 that 1 KiB stride maps the slice onto 1/8 of
 ///                     the L2 sets (a 300 KB slice thrashes a 2 MB L2);
-///   finishingScript - reduction tiling, decomposition, the other linalg ops,
-///                     vectorization, bufferization, vector lowering.
+///   finishingScript - the packing ops to vector rows, reduction tiling,
+///                     decomposition, vectorization, bufferization, vector
+///                     lowering.
 /// Ops are tagged with `ninc.sched = <id>`; the scripts match them by tag.
 class Scheduler {
 public:
@@ -91,6 +97,7 @@ public:
 
 private:
   std::vector<Group> groups_;
+  std::vector<Group> packGroups_; // the packing transposes (finishing script)
   int64_t nextTag_ = 0;
   int threads_;
 };

@@ -52,7 +52,8 @@ createTargetMachine(const CpuOptions &opts) {
   initializeNativeTarget();
   std::string triple = llvm::sys::getDefaultTargetTriple();
   std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return Error{"cpu backend: no LLVM target for '" + triple + "': " + error};
   std::string cpu = opts.cpu;
@@ -68,8 +69,8 @@ createTargetMachine(const CpuOptions &opts) {
       triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
       std::nullopt, codeGenLevel(opts.optLevel)));
   if (!machine)
-    return Error{"cpu backend: cannot create a target machine for CPU '" +
-                 cpu + "'"};
+    return Error{"cpu backend: cannot create a target machine for CPU '" + cpu +
+                 "'"};
   return Expected<std::unique_ptr<llvm::TargetMachine>>(std::move(machine));
 }
 
@@ -98,9 +99,9 @@ void optimize(llvm::Module &module, llvm::TargetMachine &machine, int level) {
   builder.registerLoopAnalyses(lam);
   builder.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::ModulePassManager pm =
-      level == 0 ? builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0)
-                 : builder.buildPerModuleDefaultPipeline(
-                       optimizationLevel(level));
+      level == 0
+          ? builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0)
+          : builder.buildPerModuleDefaultPipeline(optimizationLevel(level));
   pm.run(module, mam);
 }
 

@@ -96,7 +96,6 @@ Value packedSlice(OpBuilder &b, tensor::ExtractSliceOp slice, Value packed,
 
 void Scheduler::packOperands(ModuleOp module) {
   llvm::DenseMap<std::pair<Value, int64_t>, linalg::TransposeOp> packs;
-  std::vector<Group> packGroups;
   for (const Group &g : groups_) {
     if (g.packTile == 0)
       continue;
@@ -114,14 +113,12 @@ void Scheduler::packOperands(ModuleOp module) {
       linalg::TransposeOp &pack = packs[{slice.getSource(), g.packTile}];
       if (!pack) {
         pack = buildPacked(slice.getSource(), g.packTile);
-        pack->setAttr(kScheduleTag, IntegerAttr::get(IntegerType::get(
-                                                         op.getContext(), 64),
-                                                     nextTag_));
+        tagForSchedule(pack, nextTag_);
         llvm::ArrayRef<int64_t> shape =
             cast<RankedTensorType>(pack.getInit().getType()).getShape();
-        packGroups.push_back(planRows(nextTag_++, {shape.begin(), shape.end()},
-                                      /*innerParallel=*/true,
-                                      /*outerParallel=*/true, threads_));
+        packGroups_.push_back(planRows(nextTag_++, {shape.begin(), shape.end()},
+                                       /*innerParallel=*/true,
+                                       /*outerParallel=*/true, threads_));
       }
       OpBuilder b(op);
       operand.set(packedSlice(b, slice, pack->getResult(0), g.packTile));
@@ -129,7 +126,6 @@ void Scheduler::packOperands(ModuleOp module) {
         slice->erase();
     }
   }
-  groups_.insert(groups_.begin(), packGroups.begin(), packGroups.end());
 }
 
 } // namespace ninc::cpu::detail

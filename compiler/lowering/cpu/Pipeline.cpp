@@ -88,14 +88,13 @@ Status applyScript(ModuleOp module, const std::string &script,
   if (!library)
     return diags.error(std::string("the generated ") + what +
                        " script does not parse");
-  auto entry = library->lookupSymbol<transform::NamedSequenceOp>(
-      "__transform_main");
+  auto entry =
+      library->lookupSymbol<transform::NamedSequenceOp>("__transform_main");
   transform::TransformOptions options;
   options.enableExpensiveChecks(false);
   if (failed(transform::applyTransformNamedSequence(module, entry, *library,
                                                     options)))
-    return diags.error(std::string("applying the ") + what +
-                       " script failed");
+    return diags.error(std::string("applying the ") + what + " script failed");
   return Status::ok();
 }
 
@@ -107,8 +106,8 @@ Status applySchedule(ModuleOp module, const CpuOptions &opts,
       !s)
     return s;
   scheduler.packOperands(module);
-  if (Status s = applyScript(module, scheduler.finishingScript(), diags,
-                             "finishing");
+  if (Status s =
+          applyScript(module, scheduler.finishingScript(), diags, "finishing");
       !s)
     return s;
   stripScheduleTags(module);

@@ -64,8 +64,7 @@ void rewriteStridedCopies(ModuleOp module) {
   });
   for (memref::CopyOp copy : copies) {
     OpBuilder b(copy);
-    b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(),
-                             copy.getTarget());
+    b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
     copy.erase();
   }
 }

@@ -64,7 +64,8 @@ linalg::GenericOp fusableConsumer(linalg::LinalgOp anchor) {
 }
 
 linalg::FillOp exclusiveFill(linalg::LinalgOp anchor) {
-  auto fill = anchor.getDpsInitOperand(0)->get().getDefiningOp<linalg::FillOp>();
+  auto fill =
+      anchor.getDpsInitOperand(0)->get().getDefiningOp<linalg::FillOp>();
   if (!fill || !fill->getResult(0).hasOneUse())
     return {};
   return fill;
@@ -93,25 +94,23 @@ chooseForall(llvm::ArrayRef<std::pair<unsigned, int64_t>> dims, int threads,
 /// Register tiles for a conv / matmul / pooling anchor.
 void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
   llvm::ArrayRef<int64_t> out =
-      cast<ShapedType>(anchor.getDpsInitOperand(0)->get().getType())
-          .getShape();
+      cast<ShapedType>(anchor.getDpsInitOperand(0)->get().getType()).getShape();
   // Loop order: with weights that stay in L2, sweep the image in order so
   // each input window is reused from L1 by all column tiles; with larger
   // weights, column tiles outermost so one weight slice stays in L2 while
   // the images stream past (measured: 5x5 96->256 203 vs 170 GFLOP/s,
   // 1x1 256->256 188 vs 153 GFLOP/s).
   auto weights = cast<ShapedType>(anchor->getOperand(1).getType());
-  bool weightsFitL2 =
-      g.kind == Kind::Pool ||
-      weights.getNumElements() * 4 <= kImageOrderWeightBytes;
+  bool weightsFitL2 = g.kind == Kind::Pool ||
+                      weights.getNumElements() * 4 <= kImageOrderWeightBytes;
   unsigned rowDim;
   RegisterTile tile;
   if (g.kind == Kind::Matmul) {
     rowDim = 0;
     tile = chooseRegisterTile(out[0], out[1]);
     g.tileSizes = {tile.rows, tile.cols};
-    g.interchange = weightsFitL2 ? std::vector<int64_t>{0, 1}
-                                 : std::vector<int64_t>{1, 0};
+    g.interchange =
+        weightsFitL2 ? std::vector<int64_t>{0, 1} : std::vector<int64_t>{1, 0};
     g.reductionSizes = {0, 0, 1};
     g.forallSizes = chooseForall({{0, out[0]}}, threads, tile.rows);
     g.packTile = tile.cols < out[1] ? tile.cols : 0;
@@ -134,12 +133,12 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
     g.peelLoop = llvm::find(g.interchange, rowDim) - g.interchange.begin();
 }
 
-void tag(Operation *op, int64_t id) {
-  op->setAttr(kScheduleTag,
-              IntegerAttr::get(IntegerType::get(op->getContext(), 64), id));
-}
-
 } // namespace
+
+void tagForSchedule(Operation *op, int64_t tag) {
+  op->setAttr(kScheduleTag,
+              IntegerAttr::get(IntegerType::get(op->getContext(), 64), tag));
+}
 
 Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
                bool innerParallel, bool outerParallel, int threads) {
@@ -162,7 +161,7 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
     : threads_(opts.threads) {
   llvm::DenseSet<Operation *> claimed;
   auto claim = [&](Operation *op) {
-    tag(op, nextTag_);
+    tagForSchedule(op, nextTag_);
     claimed.insert(op);
     return nextTag_++;
   };
@@ -205,8 +204,24 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
   });
 }
 
+namespace {
+
+void tileRows(TransformScript &s, const Group &g) {
+  std::string op = s.match(g.anchorTag, "%root");
+  if (!g.forallSizes.empty())
+    op = s.forall(op, g.forallSizes).first;
+  s.tile(op, g.tileSizes);
+}
+
+} // namespace
+
 std::string Scheduler::tilingScript() const {
   TransformScript s;
+  // Other ops first: as loops they are no longer producers that
+  // structured.fuse would pull (and recompute) into the conv tiles.
+  for (const Group &g : groups_)
+    if (g.kind == Kind::Rows)
+      tileRows(s, g);
   for (const Group &g : groups_) {
     if (g.kind == Kind::Rows)
       continue;
@@ -235,15 +250,12 @@ std::string Scheduler::tilingScript() const {
 
 std::string Scheduler::finishingScript() const {
   TransformScript s;
+  for (const Group &g : packGroups_)
+    tileRows(s, g);
   for (const Group &g : groups_) {
-    std::string op = s.match(g.anchorTag, "%root");
-    if (g.kind == Kind::Rows) {
-      if (!g.forallSizes.empty())
-        op = s.forall(op, g.forallSizes).first;
-      s.tile(op, g.tileSizes);
+    if (g.kind == Kind::Rows)
       continue;
-    }
-    std::string tiled = s.tile(op, g.reductionSizes);
+    std::string tiled = s.tile(s.match(g.anchorTag, "%root"), g.reductionSizes);
     if (g.kind != Kind::Matmul)
       s.decompose(tiled);
   }
@@ -251,13 +263,15 @@ std::string Scheduler::finishingScript() const {
   s.canonicalize(funcs);
   s.cse(funcs);
   s.line("%vectorized = transform.structured.vectorize_children_and_apply_"
-         "patterns " + funcs + " : (!transform.any_op) -> !transform.any_op");
-  s.line("transform.apply_patterns to %vectorized {\n"
-         "      transform.apply_patterns.vector.cast_away_vector_leading_one_dim\n"
-         "      transform.apply_patterns.canonicalization\n"
-         "      transform.apply_patterns.tensor."
-         "fold_tensor_subset_ops_into_vector_transfers\n"
-         "    } : !transform.any_op");
+         "patterns " +
+         funcs + " : (!transform.any_op) -> !transform.any_op");
+  s.line(
+      "transform.apply_patterns to %vectorized {\n"
+      "      transform.apply_patterns.vector.cast_away_vector_leading_one_dim\n"
+      "      transform.apply_patterns.canonicalization\n"
+      "      transform.apply_patterns.tensor."
+      "fold_tensor_subset_ops_into_vector_transfers\n"
+      "    } : !transform.any_op");
   s.cse("%vectorized");
   s.line("%hoisted = transform.apply_registered_pass "
          "\"loop-invariant-subset-hoisting\" to %vectorized : "
@@ -278,24 +292,23 @@ std::string Scheduler::finishingScript() const {
   s.canonicalize(bfuncs);
   s.line("%lowered = transform.structured.hoist_redundant_vector_transfers " +
          bfuncs + " : (!transform.any_op) -> !transform.any_op");
-  s.line(
-      "transform.apply_patterns to %lowered {\n"
-      "      transform.apply_patterns.vector.lower_contraction "
-      "lowering_strategy = \"outerproduct\"\n"
-      "      transform.apply_patterns.vector.lower_outerproduct\n"
-      "      transform.apply_patterns.vector.transfer_permutation_patterns\n"
-      "      transform.apply_patterns.vector.lower_multi_reduction "
-      "lowering_strategy = \"innerparallel\"\n"
-      "      transform.apply_patterns.vector.split_transfer_full_partial "
-      "split_transfer_strategy = \"linalg-copy\"\n"
-      "      transform.apply_patterns.vector.transfer_to_scf "
-      "max_transfer_rank = 1 full_unroll = true\n"
-      "      transform.apply_patterns.vector.lower_transfer "
-      "max_transfer_rank = 1\n"
-      "      transform.apply_patterns.vector.lower_shape_cast\n"
-      "      transform.apply_patterns.vector.lower_transpose "
-      "lowering_strategy = \"shuffle_1d\"\n"
-      "    } : !transform.any_op");
+  s.line("transform.apply_patterns to %lowered {\n"
+         "      transform.apply_patterns.vector.lower_contraction "
+         "lowering_strategy = \"outerproduct\"\n"
+         "      transform.apply_patterns.vector.lower_outerproduct\n"
+         "      transform.apply_patterns.vector.transfer_permutation_patterns\n"
+         "      transform.apply_patterns.vector.lower_multi_reduction "
+         "lowering_strategy = \"innerparallel\"\n"
+         "      transform.apply_patterns.vector.split_transfer_full_partial "
+         "split_transfer_strategy = \"linalg-copy\"\n"
+         "      transform.apply_patterns.vector.transfer_to_scf "
+         "max_transfer_rank = 1 full_unroll = true\n"
+         "      transform.apply_patterns.vector.lower_transfer "
+         "max_transfer_rank = 1\n"
+         "      transform.apply_patterns.vector.lower_shape_cast\n"
+         "      transform.apply_patterns.vector.lower_transpose "
+         "lowering_strategy = \"shuffle_1d\"\n"
+         "    } : !transform.any_op");
   return s.text(/*consumesRoot=*/true);
 }
 

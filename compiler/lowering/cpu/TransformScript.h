@@ -1,4 +1,4 @@
-//===- compiler/lowering/cpu/TransformScript.h - Script text writer -*- C++ -*-===//
+//===- compiler/lowering/cpu/TransformScript.h - Script writer --*- C++ -*-===//
 //
 // Writes transform-dialect scripts as text, one op per call, with fresh
 // handle names: the schedules stay readable as the IR they produce, and the
