@@ -15,6 +15,7 @@
 #include "compiler/model/Shapes.h"
 #include "compiler/pipeline/Compile.h"
 #include "runtime/data/FashionMnist.h"
+#include "runtime/program/Arena.h"
 #include "runtime/program/Descriptor.h"
 #include "runtime/program/Weights.h"
 
@@ -31,7 +32,7 @@ namespace ninc {
 
 namespace {
 
-using InferFn = void (*)(const float *, const float *, float *);
+using InferFn = void (*)(const float *, const float *, float *, uint8_t *);
 
 /// The model cut after spec layer `k` (its output is that layer's).
 Model prefixModel(const Model &model, size_t k) {
@@ -154,7 +155,8 @@ int runCheck(const CheckOptions &opts) {
     int last = spec.endLayer - 1;
     const std::vector<float> &ref = interp.activation(last);
     std::vector<float> got(ref.size(), NAN);
-    c.infer(images.data(), blob.data(), got.data());
+    rt::Arena arena(c.desc.arenaBytes);
+    c.infer(images.data(), blob.data(), got.data(), arena.data());
     Diff d = compare(got.data(), ref.data(), ref.size());
     bool ok = d.maxDiff <= opts.rtol * d.maxRef + opts.atol;
     std::printf("%3zu  %-12s %-16s %-22s %12.3g %12.3g  %s\n", k, spec.name.c_str(),

@@ -104,7 +104,8 @@ std::string defaultOutput(const CompileOptions &opts, const std::string &model) 
 
 /// The text descriptor a compiled program carries (runtime/program/Descriptor.h),
 /// from the model and the lowered function's `nin.params` table.
-Expected<std::string> makeDescriptor(mlir::ModuleOp module, const Model &model, int64_t batch) {
+Expected<rt::ModelDescriptor> makeDescriptor(mlir::ModuleOp module, const Model &model,
+                                             int64_t batch) {
   rt::ModelDescriptor d;
   d.model = model.name;
   d.batch = batch;
@@ -129,7 +130,7 @@ Expected<std::string> makeDescriptor(mlir::ModuleOp module, const Model &model, 
     slot.shape.assign(shape.begin(), shape.end());
     d.params.push_back(slot);
   }
-  return rt::formatDescriptor(d);
+  return d;
 }
 
 /// The fixed symbols the runtime's main() links against: ninc_infer (an
@@ -190,7 +191,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { printDot(*module, os); });
 
   // The runtime's descriptor comes from the lowered function's weight layout.
-  Expected<std::string> descriptor = makeDescriptor(*module, *model, importOpts.batch);
+  Expected<rt::ModelDescriptor> descriptor = makeDescriptor(*module, *model, importOpts.batch);
   if (!descriptor) {
     std::fprintf(stderr, "%s\n", descriptor.message().c_str());
     return kInvalidInput;
@@ -199,11 +200,14 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   cpuOpts.threads = opts.threads;
   cpuOpts.schedule = opts.schedule;
   cpuOpts.cpu = opts.cpu;
+  cpuOpts.planMemory = true;
   if (Status s = cpu::lowerToLLVMDialect(*module, cpuOpts); !s) {
     std::fprintf(stderr, "%s: error: CPU code generation failed: %s\n", opts.model.c_str(),
                  s.message().c_str());
     return kInvalidInput;
   }
+  if (auto arena = (*module)->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes"))
+    descriptor->arenaBytes = arena.getInt();
   if (opts.emit == "llvm-mlir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
@@ -213,7 +217,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     std::fprintf(stderr, "%s: error: %s\n", opts.model.c_str(), llvmModule.message().c_str());
     return kInvalidInput;
   }
-  addProgramSymbols(**llvmModule, model->name + "_infer", *descriptor);
+  addProgramSymbols(**llvmModule, model->name + "_infer", rt::formatDescriptor(*descriptor));
   if (opts.emit == "llvm-ir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 

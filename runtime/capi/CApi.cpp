@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/include/ninc.h"
+#include "runtime/program/Arena.h"
 #include "runtime/program/Descriptor.h"
 #include "runtime/program/Weights.h"
 
@@ -16,12 +17,14 @@
 #include <vector>
 
 extern "C" {
-void ninc_infer(const float *input, const float *weights, float *logits);
+void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena);
 extern const char ninc_descriptor[];
 }
 
 struct ninc_model {
+  explicit ninc_model(const ninc::rt::ModelDescriptor &d) : desc(d), arena(d.arenaBytes) {}
   ninc::rt::ModelDescriptor desc;
+  ninc::rt::Arena arena;
   std::vector<float> weights, input, logits;
 };
 
@@ -44,12 +47,12 @@ ninc_model *ninc_model_create(void) {
     failWith("ninc: internal error: " + desc.message());
     return nullptr;
   }
-  auto *m = new (std::nothrow) ninc_model;
-  if (!m) {
+  auto *m = new (std::nothrow) ninc_model(*desc);
+  if (!m || !m->arena.data()) {
+    delete m;
     failWith("ninc: out of memory");
     return nullptr;
   }
-  m->desc = *desc;
   m->weights = ninc::rt::initialWeights(m->desc);
   m->input.resize(m->desc.batch * m->desc.channels * m->desc.height * m->desc.width);
   m->logits.resize(m->desc.batch * m->desc.classes);
@@ -95,7 +98,8 @@ int ninc_model_run(ninc_model *model, const float *images, int n, float *logits)
   const size_t image = model->desc.channels * model->desc.height * model->desc.width;
   std::fill(model->input.begin(), model->input.end(), 0.0f);
   std::memcpy(model->input.data(), images, sizeof(float) * image * n);
-  ninc_infer(model->input.data(), model->weights.data(), model->logits.data());
+  ninc_infer(model->input.data(), model->weights.data(), model->logits.data(),
+             model->arena.data());
   std::memcpy(logits, model->logits.data(), sizeof(float) * model->desc.classes * n);
   return 0;
 }

@@ -49,6 +49,8 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
       in >> d.magnitude;
     } else if (key == "weights") {
       in >> d.blobSize;
+    } else if (key == "arena") {
+      in >> d.arenaBytes;
     } else if (key == "param") {
       ParamSlot p;
       in >> p.name >> p.offset >> p.layout;
@@ -64,7 +66,8 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
     if (in.fail())
       return fail("malformed record");
   }
-  if (!header || d.batch < 1 || d.channels < 1 || d.classes < 1 || d.blobSize < 1)
+  if (!header || d.batch < 1 || d.channels < 1 || d.classes < 1 || d.blobSize < 1 ||
+      d.arenaBytes < 0)
     return Error{"model descriptor: incomplete (expected header, batch, input, classes, weights)"};
   return d;
 }
@@ -75,7 +78,7 @@ std::string formatDescriptor(const ModelDescriptor &d) {
   os << "ninc-descriptor 1\nmodel " << d.model << "\nbatch " << d.batch << "\ninput "
      << d.channels << " " << d.height << " " << d.width << "\nclasses " << d.classes
      << "\nseed " << d.seed << "\nmagnitude " << d.magnitude << "\nweights " << d.blobSize
-     << "\n";
+     << "\narena " << d.arenaBytes << "\n";
   for (const ParamSlot &p : d.params) {
     os << "param " << p.name << " " << p.offset << " " << p.layout;
     for (int64_t v : p.shape)

@@ -14,6 +14,7 @@
 //   seed 0
 //   magnitude 3
 //   weights 1992208                       (floats in the blob)
+//   arena 574242880                       (bytes of scratch the code needs)
 //   param block1.0.weight 0 HWCF 96 1 11 11   (name offset layout spec-shape...)
 //
 //===----------------------------------------------------------------------===//
@@ -44,6 +45,7 @@ struct ModelDescriptor {
   uint64_t seed = 0;
   double magnitude = 3.0;
   int64_t blobSize = 0;
+  int64_t arenaBytes = 0;  ///< Scratch for intermediates, allocated once by the caller.
   std::vector<ParamSlot> params;  ///< Canonical order (weight, bias per conv).
 };
 

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/data/FashionMnist.h"
+#include "runtime/program/Arena.h"
 #include "runtime/program/Descriptor.h"
 #include "runtime/program/Weights.h"
 #include "runtime/support/Npy.h"
@@ -23,8 +24,9 @@
 #include <unistd.h>
 
 extern "C" {
-/// Generated: logits[batch, classes] of input[batch, C, H, W] (NCHW).
-void ninc_infer(const float *input, const float *weights, float *logits);
+/// Generated: logits[batch, classes] of input[batch, C, H, W] (NCHW), with
+/// intermediates in `arena` (descriptor's arena bytes, 64-byte aligned).
+void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena);
 /// Generated: the model descriptor (runtime/program/Descriptor.h).
 extern const char ninc_descriptor[];
 }
@@ -79,6 +81,10 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   std::fflush(stdout);
 
   std::vector<float> images(d.batch * image), logits(d.batch * d.classes), all;
+  rt::Arena arena(d.arenaBytes);
+  if (!arena.data())
+    return fail("error: cannot allocate the " + std::to_string(d.arenaBytes) +
+                "-byte arena for intermediates");
   std::vector<int32_t> labels(d.batch);
   std::vector<int64_t> order(total);
   std::iota(order.begin(), order.end(), 0);
@@ -91,7 +97,7 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
     data::makeBatch(*ds, order.data() + first, n, int(d.height), int(d.width), images.data(),
                     labels.data());
     auto t0 = Clock::now();
-    ninc_infer(images.data(), weights->data(), logits.data());
+    ninc_infer(images.data(), weights->data(), logits.data(), arena.data());
     computeSeconds += std::chrono::duration<double>(Clock::now() - t0).count();
     for (int i = 0; i < n; ++i) {
       const float *row = logits.data() + i * d.classes;
@@ -119,18 +125,24 @@ int bench(const rt::ModelDescriptor &d, int iters, int warmup) {
   for (size_t i = 0; i < images.size(); ++i)
     images[i] = float(i % 251) / 251.0f;
   std::vector<float> logits(d.batch * d.classes);
+  rt::Arena arena(d.arenaBytes);
+  if (!arena.data())
+    return fail("error: cannot allocate the " + std::to_string(d.arenaBytes) +
+                "-byte arena for intermediates");
   for (int i = 0; i < warmup; ++i)
-    ninc_infer(images.data(), weights.data(), logits.data());
+    ninc_infer(images.data(), weights.data(), logits.data(), arena.data());
   std::vector<double> times;
   for (int i = 0; i < iters; ++i) {
     auto t0 = Clock::now();
-    ninc_infer(images.data(), weights.data(), logits.data());
+    ninc_infer(images.data(), weights.data(), logits.data(), arena.data());
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
-  std::printf("model %s, batch %lld, inference: median %.2f ms/batch, %.1f images/s (%d runs)\n",
-              d.model.c_str(), (long long)d.batch, median * 1e3, d.batch / median, iters);
+  std::printf("model %s, batch %lld, inference: median %.2f ms/batch, %.1f images/s (%d runs); "
+              "arena %.1f MiB, weights %.1f MiB\n",
+              d.model.c_str(), (long long)d.batch, median * 1e3, d.batch / median, iters,
+              d.arenaBytes / 1048576.0, d.blobSize * 4 / 1048576.0);
   return kOk;
 }
 

@@ -94,6 +94,11 @@ struct CpuOptions {
   std::string cpu = "";
   /// LLVM optimisation level, 0..3.
   int optLevel = 3;
+  /// Move every function's top-level intermediates into one arena passed as
+  /// a new last argument `uint8_t *arena` (compiler/lowering/MemoryPlan.h);
+  /// its size is left as the module attribute `nin.arena_bytes` (the largest
+  /// over the functions).
+  bool planMemory = false;
 };
 
 /// Registers exactly the dialects, interfaces, transform extensions and LLVM

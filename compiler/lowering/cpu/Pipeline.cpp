@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cpu/CpuInternal.h"
+#include "compiler/lowering/MemoryPlan.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -23,6 +24,7 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -183,6 +185,12 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   if (!bufferized)
     return bufferized;
   detail::rewriteStridedCopies(module);
+  if (opts.planMemory) {
+    int64_t arena = 0;
+    for (auto func : module.getOps<func::FuncOp>())
+      arena = std::max(arena, planActivationArena(func).arenaBytes);
+    module->setAttr("nin.arena_bytes", IntegerAttr::get(IntegerType::get(ctx, 64), arena));
+  }
   PassManager pm(ctx);
   buildLoweringPipeline(pm, opts);
   if (failed(pm.run(module)))

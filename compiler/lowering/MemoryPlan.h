@@ -1,0 +1,34 @@
+//===- compiler/lowering/MemoryPlan.h - Static activation arena ---*- C++ -*-===//
+//
+// After bufferization every intermediate of a function is a `memref.alloc` at
+// the top level of its body. The plan gives each a 64-byte aligned offset in
+// one arena so that buffers whose lifetimes do not overlap share memory
+// (greedy by size, first fit), replaces each alloc by a `memref.view` into a
+// new last argument `%arena: memref<Bxi8>`, and records B as the function
+// attribute `nin.arena_bytes`. The caller allocates the arena once, so a
+// batch costs no allocation and no page faults. Allocations nested in loops
+// (per-tile scratch) are left alone.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_LOWERING_MEMORYPLAN_H
+#define NINC_COMPILER_LOWERING_MEMORYPLAN_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <cstdint>
+
+namespace ninc {
+
+struct ArenaPlan {
+  int64_t arenaBytes = 0;   ///< Size of the arena argument.
+  int64_t naiveBytes = 0;   ///< Sum of the planned buffers (no reuse).
+  int buffers = 0;          ///< Allocations moved into the arena.
+};
+
+/// Plans `func` in place (adds the arena argument even when nothing is
+/// planned, so every function has the same ABI).
+ArenaPlan planActivationArena(mlir::func::FuncOp func);
+
+} // namespace ninc
+
+#endif // NINC_COMPILER_LOWERING_MEMORYPLAN_H
