@@ -16,5 +16,6 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment["NINC_DATA_DIR"] = config.ninc_data_dir
 
 config.substitutions.append(("%models", os.path.join(config.ninc_source_dir, "models")))
+config.substitutions.append(("%data", config.ninc_data_dir))
 config.substitutions.append(
     ("%expect-exit", os.path.join(config.ninc_source_dir, "tests", "lit", "expect-exit.sh")))

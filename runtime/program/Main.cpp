@@ -54,7 +54,7 @@ Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const s
 }
 
 struct InferOptions {
-  std::string dataDir, split = "test", weights, saveLogits;
+  std::string dataDir, split = "test", weights, saveLogits, imagesFile, labelsFile;
   int64_t limit = 0;
   bool quiet = false;
 };
@@ -68,15 +68,19 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   auto weights = chooseWeights(d, o.weights, origin);
   if (!weights)
     return fail(weights.message());
-  auto ds = data::loadFashionMnist(o.dataDir.empty() ? data::defaultDataDir() : o.dataDir,
-                                   o.split == "train" ? data::Split::Train : data::Split::Test);
+  auto ds = !o.imagesFile.empty()
+                ? data::loadIdx(o.imagesFile, o.labelsFile)
+                : data::loadFashionMnist(o.dataDir.empty() ? data::defaultDataDir() : o.dataDir,
+                                         o.split == "train" ? data::Split::Train
+                                                            : data::Split::Test);
   if (!ds)
     return fail(ds.message());
   const int64_t total = o.limit > 0 ? std::min(o.limit, ds->count) : ds->count;
+  const std::string what = o.imagesFile.empty() ? o.split : "IDX";
   const int64_t image = d.channels * d.height * d.width;
   if (!o.quiet)
     std::printf("classifying %lld %s images (%lldx%lld) with compiled '%s' (batch %lld), %s\n",
-                (long long)total, o.split.c_str(), (long long)d.height, (long long)d.width,
+                (long long)total, what.c_str(), (long long)d.height, (long long)d.width,
                 d.model.c_str(), (long long)d.batch, origin.c_str());
   std::fflush(stdout);
 
@@ -112,7 +116,7 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
     std::fprintf(stderr, "\n");
   std::printf("accuracy %.4f (%lld/%lld %s images), %.1f images/s\n",
               total ? double(correct) / total : 0.0, (long long)correct, (long long)total,
-              o.split.c_str(), computeSeconds > 0 ? total / computeSeconds : 0.0);
+              what.c_str(), computeSeconds > 0 ? total / computeSeconds : 0.0);
   if (!o.saveLogits.empty())
     if (Status s = writeNpy(o.saveLogits, {total, d.classes}, all.data()); !s)
       return fail(s.message());
@@ -168,6 +172,13 @@ int main(int argc, char **argv) {
       ->capture_default_str();
   inferCmd->add_option("--limit,-n", io.limit, "Only the first N images (0: all)")
       ->check(CLI::NonNegativeNumber);
+  CLI::Option *imagesOpt =
+      inferCmd->add_option("--images", io.imagesFile, "IDX image file (gzip or raw), instead of "
+                                                      "the Fashion-MNIST split; needs --labels");
+  CLI::Option *labelsOpt =
+      inferCmd->add_option("--labels", io.labelsFile, "IDX label file matching --images");
+  imagesOpt->needs(labelsOpt);
+  labelsOpt->needs(imagesOpt);
   inferCmd->add_option("--weights", io.weights,
                        "Binary model file (.pb) with trained weights (default: Xavier init "
                        "from the spec's seed)");
