@@ -66,4 +66,24 @@ def Fuse1x1Chains : Pass<"nin-fuse-1x1-chains", "mlir::func::FuncOp"> {
   }];
 }
 
+def Autodiff : Pass<"nin-autodiff", "mlir::ModuleOp"> {
+  let summary = "Generate the training step of each inference function";
+  let description = [{
+    For `@m_infer(%x, %params...) -> logits` (shapes inferred, conv+ReLU
+    fused, 1x1 chains not yet fused, dropout in training mode) creates
+
+    ```mlir
+    func.func @m_train_step(%x, %labels: tensor<Nxi32>, %params..., %velocities...,
+                            %hyper: tensor<3xf32>, %seed: i64, %step: i64)
+        -> (loss: tensor<f32>, logits, new params..., new velocities...)
+    ```
+
+    the forward graph (dropout as `nin.dropout_train` with the interpreter's
+    counter-based masks), `nin.softmax_cross_entropy`, the gradient of every
+    op in reverse order (a fused ReLU's gradient from its output; no input
+    gradient for the image batch) and one `nin.sgd_update` per parameter.
+    Dropout in `@m_infer` is then switched to inference mode (it folds away).
+  }];
+}
+
 #endif // NINC_PASSES_TD

@@ -254,5 +254,57 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locati
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Training ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxCrossEntropyOp::verify() {
+  auto logits = rankedShape(getLogits());
+  auto labels = dyn_cast<RankedTensorType>(getLabels().getType());
+  if (logits && (logits->size() != 2 || !labels || labels.getRank() != 1 ||
+                 labels.getDimSize(0) != (*logits)[0]))
+    return emitOpError("expected logits [N, K] and labels [N]");
+  if (getGrad().getType() != getLogits().getType())
+    return emitOpError("expected the gradient to have the logits' type");
+  return success();
+}
+
+/// The forward conv's output shape from an input and a weight shape.
+static std::optional<SmallVector<int64_t>> convOutput(ArrayRef<int64_t> in,
+                                                      ArrayRef<int64_t> w,
+                                                      ArrayRef<int64_t> stride,
+                                                      ArrayRef<int64_t> padding) {
+  if (in.size() != 4 || w.size() != 4 || stride.size() != 2 || padding.size() != 2)
+    return std::nullopt;
+  return SmallVector<int64_t>{in[0], w[0], ninc::slidingOutput(in[2], w[2], stride[0], padding[0]),
+                              ninc::slidingOutput(in[3], w[3], stride[1], padding[1])};
+}
+
+LogicalResult Conv2DGradInputOp::verify() {
+  auto dy = rankedShape(getGrad());
+  auto w = rankedShape(getWeight());
+  auto dx = rankedShape(getResult());
+  if (!dy || !w || !dx)
+    return success();
+  auto out = convOutput(*dx, *w, getStride(), getPadding());
+  if (!out || ArrayRef<int64_t>(*out) != *dy || (*dx)[1] != (*w)[1])
+    return emitOpError("expected the result to be the input of a conv2d whose output has the "
+                       "gradient's shape");
+  return success();
+}
+
+LogicalResult Conv2DGradFilterOp::verify() {
+  auto x = rankedShape(getInput());
+  auto dy = rankedShape(getGrad());
+  auto dw = rankedShape(getResult());
+  if (!x || !dy || !dw)
+    return success();
+  auto out = convOutput(*x, *dw, getStride(), getPadding());
+  if (!out || ArrayRef<int64_t>(*out) != *dy || (*dw)[1] != (*x)[1])
+    return emitOpError("expected the result to be the weight of a conv2d from the input to the "
+                       "gradient's shape");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "compiler/dialect/NinOps.cpp.inc"

@@ -123,4 +123,6 @@ def Nin_FlattenOp : Nin_ShapedOp<"flatten"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+include "compiler/dialect/NinTrainOps.td"
+
 #endif // NIN_OPS_TD

@@ -112,6 +112,10 @@ int main(int argc, char **argv) {
                          "lib, dot")
       ->check(CLI::IsMember(kEmitStages))
       ->capture_default_str();
+  compileCmd->add_option("--mode", compile.mode,
+                         "infer: inference only; train: also the training step (autodiff)")
+      ->check(CLI::IsMember({"infer", "train"}))
+      ->capture_default_str();
   compileCmd->add_option("--batch,-b", compile.batch,
                          "Static batch size of the compiled code (default: the spec's "
                          "training batch_size)")

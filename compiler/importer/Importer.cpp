@@ -3,6 +3,7 @@
 #include "compiler/importer/Importer.h"
 #include "compiler/dialect/NinOps.h"
 #include "compiler/model/Shapes.h"
+#include "runtime/support/Random.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -45,7 +46,7 @@ public:
 
     Value x = entry->getArgument(0);
     for (size_t i = 0; i < model_.layers.size(); ++i)
-      x = layer(model_.layers[i], x, entry, firstParam[i]);
+      x = layer(model_.layers[i], static_cast<int64_t>(i), x, entry, firstParam[i]);
     b_.create<func::ReturnOp>(x.getLoc(), x);
     return module;
   }
@@ -56,7 +57,7 @@ private:
   }
   Type unranked() { return UnrankedTensorType::get(b_.getF32Type()); }
 
-  Value layer(const Layer &l, Value x, Block *entry, int param) {
+  Value layer(const Layer &l, int64_t index, Value x, Block *entry, int param) {
     Location loc = NameLoc::get(b_.getStringAttr(l.name));
     switch (l.kind) {
     case OpKind::Conv2D: {
@@ -77,9 +78,13 @@ private:
       return b_.create<nin::AvgPool2DOp>(loc, unranked(), x, hw(l.pool.kernel),
                                          hw(l.pool.stride), hw(l.pool.padding));
     case OpKind::GlobalAvgPool: return b_.create<nin::GlobalAvgPoolOp>(loc, unranked(), x);
-    case OpKind::Dropout:
-      return b_.create<nin::DropoutOp>(loc, unranked(), x, b_.getF32FloatAttr(l.dropoutRate),
-                                       opts_.training ? b_.getUnitAttr() : nullptr);
+    case OpKind::Dropout: {
+      auto d = b_.create<nin::DropoutOp>(loc, unranked(), x, b_.getF32FloatAttr(l.dropoutRate),
+                                         opts_.training ? b_.getUnitAttr() : nullptr);
+      // The interpreter's mask stream: kStreamDropout + the layer's index.
+      d->setAttr("nin.stream", b_.getI64IntegerAttr(int64_t(kStreamDropout) + index));
+      return d;
+    }
     case OpKind::Flatten: return b_.create<nin::FlattenOp>(loc, unranked(), x);
     }
     return x;

@@ -171,13 +171,21 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
 
   ImportOptions importOpts;
   importOpts.batch = opts.batch > 0 ? opts.batch : model->training.batchSize;
+  importOpts.training = opts.mode == "train";
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(ctx, *model, importOpts);
   if (opts.emit == "nin")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
   mlir::PassManager pm(&ctx);
   configureIrPrinting(pm, opts);
-  if (opts.emit == "nin-opt" || opts.emit == "dot")
+  if (importOpts.training) {
+    if (opts.emit != "nin-opt") {
+      std::fprintf(stderr, "ninc: error: --mode=train: only --emit=nin-opt is built yet (the "
+                           "training step is not lowered to native code yet)\n");
+      return kUsage;
+    }
+    buildTrainGraphPipeline(pm);
+  } else if (opts.emit == "nin-opt" || opts.emit == "dot")
     buildGraphPipeline(pm);
   else
     buildLinalgPipeline(pm);

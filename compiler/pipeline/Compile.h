@@ -22,6 +22,7 @@ struct CompileOptions {
   std::string output;         ///< Empty or "-": standard output (text stages).
   std::string target = "cpu";
   std::string emit = "exe";
+  std::string mode = "infer";  ///< "train": also generate the training step.
   int64_t batch = 0;          ///< 0: the spec's training.batch_size.
   int threads = 2;            ///< Threads of the generated code (1: no OpenMP).
   bool schedule = true;       ///< false: plain linalg -> loops (debugging).

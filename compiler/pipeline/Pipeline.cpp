@@ -21,6 +21,18 @@ void buildGraphPipeline(mlir::OpPassManager &pm) {
   fpm.addPass(mlir::createCSEPass());
 }
 
+void buildTrainGraphPipeline(mlir::OpPassManager &pm) {
+  mlir::OpPassManager &fpm = pm.nest<mlir::func::FuncOp>();
+  fpm.addPass(createInferShapes());
+  fpm.addPass(mlir::createCanonicalizerPass());
+  fpm.addPass(createFuseConvRelu());
+  pm.addPass(createAutodiff());
+  mlir::OpPassManager &after = pm.nest<mlir::func::FuncOp>();
+  after.addPass(mlir::createCanonicalizerPass());
+  after.addPass(createFuse1x1Chains());
+  after.addPass(mlir::createCSEPass());
+}
+
 void buildLinalgPipeline(mlir::OpPassManager &pm) {
   buildGraphPipeline(pm);
   pm.addPass(createNinToLinalgPass());
@@ -39,6 +51,9 @@ void registerNincPassesAndPipelines() {
   mlir::PassPipelineRegistration<>("nin-graph-opt",
                                    "The nin graph optimisations of `--emit=nin-opt`",
                                    buildGraphPipeline);
+  mlir::PassPipelineRegistration<>("nin-train-graph",
+                                   "The training graph of `--mode=train --emit=nin-opt`",
+                                   buildTrainGraphPipeline);
   mlir::PassPipelineRegistration<>("nin-to-linalg-pipeline",
                                    "Graph optimisations, then nin -> linalg (`--emit=linalg`)",
                                    buildLinalgPipeline);

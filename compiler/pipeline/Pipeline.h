@@ -17,6 +17,12 @@ namespace ninc {
 /// fusion, canonicalise + CSE. Its output is what `--emit=nin-opt` prints.
 void buildGraphPipeline(mlir::OpPassManager &pm);
 
+/// The graph pipeline for training: shape inference, canonicalise,
+/// conv+ReLU fusion, nin-autodiff (adds @m_train_step and switches @m_infer's
+/// dropout to inference), then canonicalise, 1x1-chain fusion (it applies
+/// where values have one user, i.e. in @m_infer) and CSE.
+void buildTrainGraphPipeline(mlir::OpPassManager &pm);
+
 /// Graph pipeline, then nin -> linalg on NHWC tensors in destination-passing
 /// form (what `--emit=linalg` prints and the backends take).
 void buildLinalgPipeline(mlir::OpPassManager &pm);
