@@ -2,6 +2,8 @@
 
 #include "runtime/program/Descriptor.h"
 
+#include <charconv>
+#include <cmath>
 #include <sstream>
 
 namespace ninc::rt {
@@ -51,6 +53,16 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
       in >> d.blobSize;
     } else if (key == "arena") {
       in >> d.arenaBytes;
+    } else if (key == "train_arena") {
+      in >> d.trainArenaBytes;
+    } else if (key == "lr") {
+      in >> d.learningRate;
+    } else if (key == "momentum") {
+      in >> d.momentum;
+    } else if (key == "weight_decay") {
+      in >> d.weightDecay;
+    } else if (key == "epochs") {
+      in >> d.epochs;
     } else if (key == "param") {
       ParamSlot p;
       in >> p.name >> p.offset >> p.layout;
@@ -69,8 +81,23 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
   if (!header || d.batch < 1 || d.channels < 1 || d.classes < 1 || d.blobSize < 1 ||
       d.arenaBytes < 0)
     return Error{"model descriptor: incomplete (expected header, batch, input, classes, weights)"};
+  if (d.trainArenaBytes < 0 || d.epochs < 0 || !std::isfinite(d.learningRate) ||
+      !std::isfinite(d.momentum) || !std::isfinite(d.weightDecay))
+    return Error{"model descriptor: expected train_arena >= 0, epochs >= 0 and finite lr, "
+                 "momentum and weight_decay"};
   return d;
 }
+
+namespace {
+
+/// The shortest text that reads back as exactly `v` ("0.1", not 0.100000001).
+std::string shortest(float v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+} // namespace
 
 std::string formatDescriptor(const ModelDescriptor &d) {
   std::ostringstream os;
@@ -78,7 +105,9 @@ std::string formatDescriptor(const ModelDescriptor &d) {
   os << "ninc-descriptor 1\nmodel " << d.model << "\nbatch " << d.batch << "\ninput "
      << d.channels << " " << d.height << " " << d.width << "\nclasses " << d.classes
      << "\nseed " << d.seed << "\nmagnitude " << d.magnitude << "\nweights " << d.blobSize
-     << "\narena " << d.arenaBytes << "\n";
+     << "\narena " << d.arenaBytes << "\ntrain_arena " << d.trainArenaBytes << "\nlr "
+     << shortest(d.learningRate) << "\nmomentum " << shortest(d.momentum) << "\nweight_decay "
+     << shortest(d.weightDecay) << "\nepochs " << d.epochs << "\n";
   for (const ParamSlot &p : d.params) {
     os << "param " << p.name << " " << p.offset << " " << p.layout;
     for (int64_t v : p.shape)

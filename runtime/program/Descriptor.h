@@ -15,7 +15,17 @@
 //   magnitude 3
 //   weights 1992208                       (floats in the blob)
 //   arena 574242880                       (bytes of scratch the code needs)
+//   train_arena 1903001600                (scratch of ninc_train_step; 0: none)
+//   lr 0.1                                (the spec's training recipe ...)
+//   momentum 0
+//   weight_decay 0
+//   epochs 5
 //   param block1.0.weight 0 HWCF 96 1 11 11   (name offset layout spec-shape...)
+//
+// The training records are optional so descriptors of older, inference-only
+// programs keep parsing: absent, they take the spec's defaults (lr 0.1,
+// momentum 0, weight_decay 0, epochs 5) and train_arena 0, which means the
+// program was compiled without ninc_train_step.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_RUNTIME_PROGRAM_DESCRIPTOR_H
@@ -46,6 +56,11 @@ struct ModelDescriptor {
   double magnitude = 3.0;
   int64_t blobSize = 0;
   int64_t arenaBytes = 0;  ///< Scratch for intermediates, allocated once by the caller.
+  /// Scratch of ninc_train_step; 0 when the program cannot train.
+  int64_t trainArenaBytes = 0;
+  /// The spec's training recipe: defaults for `train`.
+  float learningRate = 0.1f, momentum = 0.0f, weightDecay = 0.0f;
+  int64_t epochs = 5;
   std::vector<ParamSlot> params;  ///< Canonical order (weight, bias per conv).
 };
 

@@ -3,14 +3,20 @@
 // `ninc compile MODEL -o out/nin` links this with the generated object:
 //   out/nin infer [--limit N] [--weights FILE.pb] [--save-logits F.npy] ...
 //   out/nin bench [--iters N]
-// The generated object provides ninc_infer() and ninc_descriptor; this file
-// needs neither MLIR nor protobuf.
+//   out/nin train [--epochs N] [--lr F] [--checkpoint FILE] [--resume FILE] ...
+// The generated object provides ninc_infer() and ninc_descriptor, and, when
+// compiled with --mode=train, ninc_train_step(), ninc_spec and ninc_spec_size
+// (declared weak so inference-only objects still link); this file needs
+// neither MLIR nor protobuf. `train` is runtime/program/Train.h's loop over
+// the generated step; one arena of max(arena, train_arena) bytes serves both
+// the step and inference, which are never called at the same time.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/data/FashionMnist.h"
 #include "runtime/program/Arena.h"
 #include "runtime/program/Descriptor.h"
+#include "runtime/program/Train.h"
 #include "runtime/program/Weights.h"
 #include "runtime/support/Npy.h"
 
@@ -21,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
+#include <sstream>
 #include <unistd.h>
 
 extern "C" {
@@ -29,6 +36,16 @@ extern "C" {
 void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena);
 /// Generated: the model descriptor (runtime/program/Descriptor.h).
 extern const char ninc_descriptor[];
+/// Generated with --mode=train (else null): one SGD step on a batch, the
+/// contract of rt::TrainBackend::step, scratch in `arena` (train_arena bytes).
+__attribute__((weak)) void ninc_train_step(const float *input, const int32_t *labels,
+                                           float *weights, float *velocity, const float *hyper,
+                                           uint64_t seed, uint64_t step, float *loss,
+                                           float *logits, uint8_t *arena);
+/// Generated with --mode=train (else null): the spec as binary protobuf,
+/// without weights, for self-contained checkpoints.
+__attribute__((weak)) extern const unsigned char ninc_spec[];
+__attribute__((weak)) extern const uint64_t ninc_spec_size;
 }
 
 namespace {
@@ -150,6 +167,102 @@ int bench(const rt::ModelDescriptor &d, int iters, int warmup) {
   return kOk;
 }
 
+struct TrainCommand {
+  rt::TrainOptions options;
+  std::string dataDir;
+  int64_t batch = 0;
+};
+
+/// Whether the generated object can train (it was compiled with --mode=train).
+bool canTrain(const rt::ModelDescriptor &d) {
+  return ninc_train_step && ninc_spec && &ninc_spec_size && d.trainArenaBytes > 0;
+}
+
+int train(const rt::ModelDescriptor &d, TrainCommand &c) {
+  if (!canTrain(d))
+    return fail("error: this program was compiled for inference only (recompile with ninc "
+                "compile --mode=train)");
+  if (c.batch > 0 && c.batch != d.batch)
+    return fail("error: this program was compiled for batch " + std::to_string(d.batch) +
+                ", not " + std::to_string(c.batch) + " (recompile with ninc compile --batch=" +
+                std::to_string(c.batch) + ")");
+  const std::string dir = c.dataDir.empty() ? data::defaultDataDir() : c.dataDir;
+  auto trainSet = data::loadFashionMnist(dir, data::Split::Train);
+  if (!trainSet)
+    return fail(trainSet.message());
+  auto testSet = data::loadFashionMnist(dir, data::Split::Test);
+  if (!testSet)
+    return fail(testSet.message());
+  const int64_t arenaBytes = std::max(d.arenaBytes, d.trainArenaBytes);
+  rt::Arena arena(arenaBytes);
+  if (!arena.data())
+    return fail("error: cannot allocate the " + std::to_string(arenaBytes) +
+                "-byte arena for training");
+  rt::TrainBackend backend;
+  backend.step = [&](const float *input, const int32_t *labels, float *weights, float *velocity,
+                     const float *hyper, uint64_t seed, uint64_t step, float *loss,
+                     float *logits) {
+    ninc_train_step(input, labels, weights, velocity, hyper, seed, step, loss, logits,
+                    arena.data());
+  };
+  backend.infer = [&](const float *input, const float *weights, float *logits) {
+    ninc_infer(input, weights, logits, arena.data());
+  };
+  c.options.specBytes.assign(reinterpret_cast<const char *>(ninc_spec), ninc_spec_size);
+  auto result = rt::train(backend, d, *trainSet, *testSet, c.options);
+  if (!result)
+    return fail(result.message());
+  if (c.options.checkpoint.empty() && result->examplesPerSecond > 0)
+    std::fprintf(stderr, "note: the trained weights were not saved (--checkpoint FILE.pb "
+                         "saves them)\n");
+  return kOk;
+}
+
+/// `train`'s options; unset ones default to the resumed checkpoint's, else
+/// the spec's training recipe (shown in --help).
+CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainCommand &c,
+                          int &threads) {
+  rt::TrainOptions &o = c.options;
+  CLI::App *cmd = app.add_subcommand(
+      "train", "Train on Fashion-MNIST (d2l's protocol: shuffled full batches, SGD, the "
+               "chapter's per-epoch line)");
+  auto recipe = [](auto v) {
+    std::ostringstream os;
+    os << v;
+    return " (default: the checkpoint's, else the spec's " + os.str() + ")";
+  };
+  cmd->add_option("--epochs", o.epochs,
+                  "Total epochs, resumed ones included (default: the spec's " +
+                      std::to_string(d.epochs) + ")")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", o.learningRate, "Learning rate" + recipe(d.learningRate));
+  cmd->add_option("--momentum", o.momentum, "SGD momentum" + recipe(d.momentum));
+  cmd->add_option("--weight-decay", o.weightDecay,
+                  "L2 weight decay added to the gradient" + recipe(d.weightDecay));
+  cmd->add_option("--seed", o.seed,
+                  "Seed of initialisation, shuffling and dropout" + recipe(d.seed));
+  cmd->add_option("--batch,-b", c.batch,
+                  "Batch size; must be the compiled one, " + std::to_string(d.batch));
+  cmd->add_option("--threads,-j", threads, "Threads (default: all cores; sets OMP_NUM_THREADS)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--train-limit", o.trainLimit,
+                  "Use only the first N training images (0: all); full batches only")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--test-limit", o.testLimit, "Evaluate on the first N test images (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--data-dir", c.dataDir, "Folder with the Fashion-MNIST IDX files");
+  cmd->add_option("--checkpoint", o.checkpoint,
+                  "Save the model (.pb, spec + weights) and FILE.state after every epoch, "
+                  "atomically");
+  cmd->add_option("--resume", o.resume,
+                  "Continue from a checkpoint and its .state (same result as an "
+                  "uninterrupted run with the same seed and threads)");
+  cmd->add_option("--metrics", o.metrics,
+                  "Write per-epoch metrics: CSV, or JSON lines if FILE ends in .jsonl");
+  cmd->add_option("--plot", o.plot, "Write the training curves as an SVG chart");
+  return cmd;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -185,6 +298,9 @@ int main(int argc, char **argv) {
   inferCmd->add_option("--save-logits", io.saveLogits, "Write the logits as a NumPy .npy file");
   inferCmd->add_flag("--quiet,-q", io.quiet, "Print only the result line");
 
+  TrainCommand tc;
+  CLI::App *trainCmd = addTrainCommand(app, *desc, tc, threads);
+
   int iters = 10, warmup = 2;
   CLI::App *benchCmd = app.add_subcommand("bench", "Time inference on one batch");
   benchCmd->add_option("--iters", iters, "Timed runs")->capture_default_str()->check(CLI::PositiveNumber);
@@ -202,5 +318,7 @@ int main(int argc, char **argv) {
     setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
   if (inferCmd->parsed())
     return infer(*desc, io);
+  if (trainCmd->parsed())
+    return train(*desc, tc);
   return bench(*desc, iters, warmup);
 }

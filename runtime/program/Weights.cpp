@@ -11,19 +11,35 @@
 
 namespace ninc::rt {
 
-void packParam(const ParamSlot &slot, const float *src, float *blob) {
-  float *dst = blob + slot.offset;
+namespace {
+
+/// Calls copy(blobIndex, specIndex) for every element of `slot`, the blob
+/// index relative to slot.offset: the one mapping packParam and unpackParam
+/// share. HWCF: OIHW [O, I, KH, KW] <-> HWCF [KH, KW, I, O].
+template <typename Copy> void forEachElement(const ParamSlot &slot, Copy copy) {
   if (slot.layout != "HWCF") {
-    std::memcpy(dst, src, sizeof(float) * slot.numel());
+    for (int64_t j = 0, n = slot.numel(); j < n; ++j)
+      copy(j, j);
     return;
   }
-  // OIHW [O, I, KH, KW] -> HWCF [KH, KW, I, O]
   const int64_t o = slot.shape[0], c = slot.shape[1], kh = slot.shape[2], kw = slot.shape[3];
   for (int64_t f = 0; f < o; ++f)
     for (int64_t i = 0; i < c; ++i)
       for (int64_t y = 0; y < kh; ++y)
         for (int64_t x = 0; x < kw; ++x)
-          dst[((y * kw + x) * c + i) * o + f] = src[((f * c + i) * kh + y) * kw + x];
+          copy(((y * kw + x) * c + i) * o + f, ((f * c + i) * kh + y) * kw + x);
+}
+
+} // namespace
+
+void packParam(const ParamSlot &slot, const float *src, float *blob) {
+  float *dst = blob + slot.offset;
+  forEachElement(slot, [&](int64_t b, int64_t s) { dst[b] = src[s]; });
+}
+
+void unpackParam(const ParamSlot &slot, const float *blob, float *dst) {
+  const float *src = blob + slot.offset;
+  forEachElement(slot, [&](int64_t b, int64_t s) { dst[s] = src[b]; });
 }
 
 std::vector<float> initialWeights(const ModelDescriptor &d) {

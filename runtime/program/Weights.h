@@ -22,6 +22,10 @@ namespace ninc::rt {
 /// its place and layout in `blob`.
 void packParam(const ParamSlot &slot, const float *specData, float *blob);
 
+/// The inverse of packParam: copies one parameter out of `blob` into
+/// `specData` (slot.numel() floats) in spec layout (OIHW for conv weights).
+void unpackParam(const ParamSlot &slot, const float *blob, float *specData);
+
 /// The blob with Xavier-uniform weights from the descriptor's seed and zero
 /// biases.
 std::vector<float> initialWeights(const ModelDescriptor &d);

@@ -1,0 +1,513 @@
+//===- runtime/program/Train.cpp - The training loop of a compiled model --===//
+
+#include "runtime/program/Train.h"
+#include "runtime/program/Weights.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <sstream>
+
+namespace ninc::rt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// printf into a std::string.
+std::string format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string format(const char *fmt, ...) {
+  va_list args, again;
+  va_start(args, fmt);
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, fmt, args);
+  va_end(args);
+  std::string out(size_t(std::max(n, 0)), '\0');
+  std::vsnprintf(out.data(), out.size() + 1, fmt, again);
+  va_end(again);
+  return out;
+}
+
+/// "0:42", "12:05", "1:02:03".
+std::string clockTime(double seconds) {
+  long s = std::lround(std::max(seconds, 0.0));
+  if (s >= 3600)
+    return format("%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  return format("%ld:%02ld", s / 60, s % 60);
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Index of the largest of n values (the first on ties).
+int64_t argmax(const float *row, int64_t n) { return std::max_element(row, row + n) - row; }
+
+/// Progress of one epoch: on a terminal a bar redrawn in place (at most 5
+/// times a second), otherwise a plain line every ~10% of the batches.
+class Progress {
+public:
+  Progress(std::FILE *f, int64_t epoch, int64_t batches)
+      : f_(f), tty_(f && isatty(fileno(f))), epoch_(epoch), batches_(batches),
+        every_(std::max<int64_t>(1, (batches + 9) / 10)), start_(Clock::now()), last_(start_) {}
+
+  /// `done` batches of `images` images each so far, with this mean loss.
+  void update(int64_t done, double meanLoss, int64_t images) {
+    if (!f_)
+      return;
+    const double elapsed = secondsSince(start_);
+    const double rate = elapsed > 0 ? double(images) / elapsed : 0.0;
+    const double eta = elapsed * double(batches_ - done) / double(done);
+    if (tty_) {
+      if (done < batches_ && secondsSince(last_) < 0.2)
+        return;
+      last_ = Clock::now();
+      constexpr int kWidth = 24;
+      const int filled = int(kWidth * done / batches_);
+      std::fprintf(f_, "\r\033[Kepoch %lld [%s%s] %lld/%lld  loss %.4f  %.1f img/s  ETA %s",
+                   (long long)epoch_, std::string(filled, '=').c_str(),
+                   std::string(kWidth - filled, ' ').c_str(), (long long)done,
+                   (long long)batches_, meanLoss, rate, clockTime(eta).c_str());
+    } else if (done % every_ == 0 || done == batches_) {
+      std::fprintf(f_, "epoch %lld: %lld/%lld batches, loss %.4f, %.1f images/s, ETA %s\n",
+                   (long long)epoch_, (long long)done, (long long)batches_, meanLoss, rate,
+                   clockTime(eta).c_str());
+    }
+    std::fflush(f_);
+  }
+
+  /// Says the test set is being classified (terminal only).
+  void evaluating(int64_t images) {
+    if (!tty_)
+      return;
+    std::fprintf(f_, "\r\033[Kepoch %lld: testing on %lld images", (long long)epoch_,
+                 (long long)images);
+    std::fflush(f_);
+  }
+
+  /// Clears the bar, so the epoch line starts on a clean line.
+  void finish() {
+    if (!tty_)
+      return;
+    std::fprintf(f_, "\r\033[K");
+    std::fflush(f_);
+  }
+
+private:
+  std::FILE *f_;
+  bool tty_;
+  int64_t epoch_, batches_, every_;
+  Clock::time_point start_, last_;
+};
+
+/// Where a run starts: fresh weights, or a checkpoint's weights and state;
+/// the state also holds this run's hyper-parameters and seed.
+struct Start {
+  std::vector<float> weights;
+  TrainState state;
+  std::string lastGood;  ///< The newest checkpoint known to be good.
+};
+
+void warn(const TrainOptions &o, const std::string &message) {
+  if (o.progress)
+    std::fprintf(o.progress, "warning: %s\n", message.c_str());
+}
+
+/// `value` if set, else `stored` (the resumed run's value, or the default
+/// when starting); warns when a resumed run changes it.
+template <typename T>
+T choose(const std::optional<T> &value, T stored, const char *name, const TrainOptions &o,
+         bool resuming) {
+  const T chosen = value.value_or(stored);
+  if (resuming && chosen != stored) {
+    std::ostringstream os;
+    os << "resuming " << o.resume << " with " << name << " " << chosen
+       << ", it was trained with " << stored
+       << ": the result will differ from an uninterrupted run";
+    warn(o, os.str());
+  }
+  return chosen;
+}
+
+Expected<Start> startingPoint(const ModelDescriptor &d, const TrainOptions &o,
+                              int64_t trainImages) {
+  Start s;
+  const bool resuming = !o.resume.empty();
+  if (resuming) {
+    Expected<Checkpoint> ck = loadCheckpoint(o.resume, d);
+    if (!ck)
+      return ck.error();
+    s.weights = std::move(ck->weights);
+    s.state = std::move(ck->state);
+    s.lastGood = o.resume;
+  } else {
+    s.state.seed = o.seed.value_or(d.seed);
+    ModelDescriptor init = d;
+    init.seed = s.state.seed;
+    s.weights = initialWeights(init);
+    s.state.velocity.assign(d.blobSize, 0.0f);
+    s.state.learningRate = d.learningRate;
+    s.state.momentum = d.momentum;
+    s.state.weightDecay = d.weightDecay;
+  }
+  TrainState &st = s.state;
+  st.seed = choose(o.seed, st.seed, "seed", o, resuming);
+  st.learningRate = choose(o.learningRate, st.learningRate, "lr", o, resuming);
+  st.momentum = choose(o.momentum, st.momentum, "momentum", o, resuming);
+  st.weightDecay = choose(o.weightDecay, st.weightDecay, "weight decay", o, resuming);
+  st.batch = choose(std::optional(d.batch), st.batch, "batch", o, resuming);
+  st.trainImages = choose(std::optional(trainImages), st.trainImages, "training images", o,
+                          resuming);
+  return s;
+}
+
+/// Runs the epochs of one training run.
+class Trainer {
+public:
+  Trainer(const TrainBackend &backend, const ModelDescriptor &d, const data::Dataset &trainSet,
+          const data::Dataset &testSet, const TrainOptions &o, Start start, int64_t epochs,
+          int64_t testImages)
+      : backend_(backend), d_(d), trainSet_(trainSet), testSet_(testSet), o_(o),
+        weights_(std::move(start.weights)), state_(std::move(start.state)),
+        lastGood_(std::move(start.lastGood)), epochs_(epochs), testImages_(testImages),
+        imageSize_(d.channels * d.height * d.width), images_(d.batch * imageSize_),
+        labels_(d.batch), logits_(d.batch * d.classes) {}
+
+  Expected<TrainResult> run() {
+    printHeader();
+    double trainSeconds = 0;
+    int64_t trained = 0;
+    for (int64_t e = int64_t(state_.epochsDone) + 1; e <= epochs_; ++e) {
+      Expected<EpochMetrics> m = runEpoch(e, trainSeconds);
+      if (!m)
+        return m.error();
+      trained += batches() * d_.batch;
+      state_.epochsDone = uint64_t(e);
+      state_.history.push_back(*m);
+      std::fprintf(o_.out, "%s\n", formatEpochLine(*m).c_str());
+      std::fflush(o_.out);
+      if (Status s = saveOutputs(); !s)
+        return s.error();
+    }
+    TrainResult r{std::move(weights_), std::move(state_), 0.0};
+    if (trained > 0) {
+      r.examplesPerSecond = trainSeconds > 0 ? double(trained) / trainSeconds : 0.0;
+      std::fprintf(o_.out, "%.1f examples/sec on %s\n", r.examplesPerSecond, o_.device.c_str());
+    }
+    return r;
+  }
+
+private:
+  int64_t batches() const { return state_.trainImages / d_.batch; }
+
+  void printHeader() const {
+    const int64_t used = batches() * d_.batch;
+    std::fprintf(o_.out,
+                 "training '%s' on %s: %lld epoch%s of %lld batches of %lld (%lld of %lld "
+                 "training images per epoch%s), %lld test images, lr %g, momentum %g, "
+                 "weight decay %g, seed %llu\n",
+                 d_.model.c_str(), o_.device.c_str(), (long long)epochs_, epochs_ == 1 ? "" : "s",
+                 (long long)batches(),
+                 (long long)d_.batch, (long long)used, (long long)state_.trainImages,
+                 used < state_.trainImages ? "; the last partial batch is dropped" : "",
+                 (long long)testImages_, double(state_.learningRate), double(state_.momentum),
+                 double(state_.weightDecay), (unsigned long long)state_.seed);
+    if (!o_.resume.empty())
+      std::fprintf(o_.out, "resuming from %s after epoch %llu (step %llu)\n", o_.resume.c_str(),
+                   (unsigned long long)state_.epochsDone, (unsigned long long)state_.steps);
+    if (state_.epochsDone >= uint64_t(epochs_))
+      std::fprintf(o_.out, "nothing to train: %s already has %llu epochs (--epochs %lld)\n",
+                   o_.resume.c_str(), (unsigned long long)state_.epochsDone,
+                   (long long)epochs_);
+    std::fflush(o_.out);
+  }
+
+  /// Trains epoch `e`, then evaluates; adds the time in train steps to
+  /// `trainSeconds`.
+  Expected<EpochMetrics> runEpoch(int64_t e, double &trainSeconds) {
+    const auto start = Clock::now();
+    const std::vector<int64_t> order =
+        data::shuffledOrder(state_.trainImages, state_.seed, uint64_t(e - 1));
+    const float hyper[3] = {state_.learningRate, state_.momentum, state_.weightDecay};
+    Progress progress(o_.progress, e, batches());
+    double lossSum = 0;
+    int64_t correct = 0;
+    for (int64_t b = 0; b < batches(); ++b) {
+      data::makeBatch(trainSet_, order.data() + b * d_.batch, int(d_.batch), int(d_.height),
+                      int(d_.width), images_.data(), labels_.data());
+      float loss = 0;
+      backend_.step(images_.data(), labels_.data(), weights_.data(), state_.velocity.data(),
+                    hyper, state_.seed, state_.steps, &loss, logits_.data());
+      if (!std::isfinite(loss)) {
+        progress.finish();
+        return diverged(format("loss is %s at epoch %lld, batch %lld",
+                               std::isnan(loss) ? "nan" : "inf", (long long)e,
+                               (long long)(b + 1)));
+      }
+      ++state_.steps;
+      lossSum += loss;
+      correct += countCorrect(int(d_.batch));
+      progress.update(b + 1, lossSum / double(b + 1), (b + 1) * d_.batch);
+    }
+    const double stepSeconds = secondsSince(start);
+    trainSeconds += stepSeconds;
+    if (!allFinite(weights_)) {
+      progress.finish();
+      return diverged(format("the weights are not finite after epoch %lld", (long long)e));
+    }
+    progress.evaluating(testImages_);
+    const double testAccuracy = evaluate();
+    progress.finish();
+    const double images = double(batches() * d_.batch);
+    return EpochMetrics{e,
+                        lossSum / double(batches()),
+                        double(correct) / images,
+                        testAccuracy,
+                        secondsSince(start),
+                        stepSeconds > 0 ? images / stepSeconds : 0.0};
+  }
+
+  /// How many of the first n images of the batch the logits classify right.
+  int64_t countCorrect(int n) const {
+    int64_t correct = 0;
+    for (int i = 0; i < n; ++i)
+      correct += argmax(logits_.data() + i * d_.classes, d_.classes) == labels_[i];
+    return correct;
+  }
+
+  /// Accuracy on the first testImages_ test images, in inference mode.
+  double evaluate() {
+    std::vector<int64_t> order(testImages_);
+    for (int64_t i = 0; i < testImages_; ++i)
+      order[i] = i;
+    int64_t correct = 0;
+    for (int64_t first = 0; first < testImages_; first += d_.batch) {
+      const int n = int(std::min<int64_t>(d_.batch, testImages_ - first));
+      std::fill(images_.begin(), images_.end(), 0.0f); // a short last batch is padded
+      data::makeBatch(testSet_, order.data() + first, n, int(d_.height), int(d_.width),
+                      images_.data(), labels_.data());
+      backend_.infer(images_.data(), weights_.data(), logits_.data());
+      correct += countCorrect(n);
+    }
+    return testImages_ ? double(correct) / double(testImages_) : 0.0;
+  }
+
+  Error diverged(const std::string &what) const {
+    return Error{"error: training diverged: " + what + " (lr " +
+                 format("%g", double(state_.learningRate)) + "); " +
+                 (lastGood_.empty() ? std::string("no checkpoint was written")
+                                    : "the last good checkpoint is " + lastGood_)};
+  }
+
+  /// Checkpoint, metrics and plot, each replaced atomically.
+  Status saveOutputs() {
+    if (!o_.checkpoint.empty()) {
+      if (Status s = saveCheckpoint(o_.checkpoint, o_.specBytes, d_, weights_, state_); !s)
+        return s;
+      lastGood_ = o_.checkpoint;
+    }
+    if (!o_.metrics.empty())
+      if (Status s = writeFileAtomically(
+              o_.metrics, formatMetrics(state_.history, endsWith(o_.metrics, ".jsonl")),
+              "metrics file");
+          !s)
+        return s;
+    if (!o_.plot.empty())
+      return writeFileAtomically(o_.plot, plotSvg(state_.history, d_.model), "plot");
+    return Status::ok();
+  }
+
+  const TrainBackend &backend_;
+  const ModelDescriptor &d_;
+  const data::Dataset &trainSet_, &testSet_;
+  const TrainOptions &o_;
+  std::vector<float> weights_;
+  TrainState state_;
+  std::string lastGood_;
+  const int64_t epochs_, testImages_, imageSize_;
+  std::vector<float> images_;
+  std::vector<int32_t> labels_;
+  std::vector<float> logits_;
+};
+
+/// The first `limit` of `count` (all for limit 0).
+int64_t limited(int64_t limit, int64_t count) {
+  return limit > 0 ? std::min(limit, count) : count;
+}
+
+/// Refuses an output whose folder cannot be written now, rather than after
+/// the first epoch's work.
+Status checkWritable(const std::string &path, const std::string &what) {
+  if (path.empty())
+    return Status::ok();
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (::access(dir.c_str(), W_OK) != 0)
+    return Error{path + ": error: cannot write " + what + ": folder '" + dir +
+                 "' is missing or not writable"};
+  return Status::ok();
+}
+
+Status checkSetup(const ModelDescriptor &d, const data::Dataset &trainSet,
+                  const data::Dataset &testSet, const TrainOptions &o) {
+  if (d.channels != 1 || d.classes != data::kNumClasses)
+    return Error{"error: Fashion-MNIST needs a model with 1 input channel and 10 classes; '" +
+                 d.model + "' has " + std::to_string(d.channels) + " and " +
+                 std::to_string(d.classes)};
+  if (limited(o.trainLimit, trainSet.count) < d.batch)
+    return Error{"error: training needs at least one full batch of " + std::to_string(d.batch) +
+                 " images, found " + std::to_string(limited(o.trainLimit, trainSet.count)) +
+                 " (raise --train-limit)"};
+  if (testSet.count < 1)
+    return Error{"error: the test set (" + testSet.source + ") has no images"};
+  if (!o.checkpoint.empty() && o.specBytes.empty())
+    return Error{o.checkpoint + ": error: cannot write a checkpoint: the program carries no "
+                 "model spec (recompile with ninc compile --mode=train)"};
+  if (o.epochs && *o.epochs < 1)
+    return Error{"error: expected --epochs >= 1, found " + std::to_string(*o.epochs)};
+  for (const auto &[path, what] : {std::pair{o.checkpoint, "checkpoint"},
+                                   std::pair{o.metrics, "metrics file"}, std::pair{o.plot, "plot"}})
+    if (Status s = checkWritable(path, what); !s)
+      return s;
+  return Status::ok();
+}
+
+//===----------------------------------------------------------------------===//
+// The plot
+//===----------------------------------------------------------------------===//
+
+std::string xmlEscape(const std::string &s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '&': out += "&amp;"; break;
+    case '"': out += "&quot;"; break;
+    default: out += c;
+    }
+  }
+  return out;
+}
+
+/// One curve: its legend label, d2l's style ('-', 'm--', 'g-.') and values.
+struct Series {
+  const char *label, *color, *dash;
+  double EpochMetrics::*value;
+};
+
+constexpr Series kSeries[] = {
+    {"train loss", "#1f77b4", "", &EpochMetrics::loss},
+    {"train acc", "#bf00bf", "8,4", &EpochMetrics::trainAccuracy},
+    {"test acc", "#008000", "8,4,2,4", &EpochMetrics::testAccuracy},
+};
+
+} // namespace
+
+Expected<TrainResult> train(const TrainBackend &backend, const ModelDescriptor &d,
+                            const data::Dataset &trainSet, const data::Dataset &testSet,
+                            const TrainOptions &options) {
+  if (Status s = checkSetup(d, trainSet, testSet, options); !s)
+    return s.error();
+  Expected<Start> start =
+      startingPoint(d, options, limited(options.trainLimit, trainSet.count));
+  if (!start)
+    return start.error();
+  const int64_t epochs = options.epochs.value_or(d.epochs);
+  Trainer trainer(backend, d, trainSet, testSet, options, std::move(*start), epochs,
+                  limited(options.testLimit, testSet.count));
+  return trainer.run();
+}
+
+std::string formatEpochLine(const EpochMetrics &m) {
+  return format("epoch %lld, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec",
+                (long long)m.epoch, m.loss, m.trainAccuracy, m.testAccuracy, m.seconds);
+}
+
+std::string formatMetrics(const std::vector<EpochMetrics> &history, bool jsonLines) {
+  std::string out = jsonLines ? "" : "epoch,loss,train_acc,test_acc,seconds,images_per_sec\n";
+  const char *row = jsonLines
+                        ? "{\"epoch\": %lld, \"loss\": %.6f, \"train_acc\": %.6f, \"test_acc\": "
+                          "%.6f, \"seconds\": %.3f, \"images_per_sec\": %.1f}\n"
+                        : "%lld,%.6f,%.6f,%.6f,%.3f,%.1f\n";
+  for (const EpochMetrics &m : history)
+    out += format(row, (long long)m.epoch, m.loss, m.trainAccuracy, m.testAccuracy, m.seconds,
+                  m.imagesPerSecond);
+  return out;
+}
+
+std::string plotSvg(const std::vector<EpochMetrics> &history, const std::string &title) {
+  // Plot area [left, right] x [top, bottom] in a 640x400 picture; epochs
+  // 1..max(2, n) across, 0..yMax up (at least 1, the accuracies' range).
+  constexpr double kW = 640, kH = 400, left = 60, right = 610, top = 40, bottom = 350;
+  const int64_t lastEpoch = std::max<int64_t>(2, history.empty() ? 2 : history.back().epoch);
+  double yMax = 1.0;
+  for (const EpochMetrics &m : history)
+    yMax = std::max(yMax, m.loss);
+  yMax = std::ceil(yMax * 2) / 2; // a multiple of 0.5
+  auto x = [&](double epoch) { return left + (right - left) * (epoch - 1) / double(lastEpoch - 1); };
+  auto y = [&](double v) { return bottom - (bottom - top) * v / yMax; };
+
+  std::string svg = format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+                           "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n",
+                           kW, kH, kW, kH);
+  svg += format("<rect width=\"%g\" height=\"%g\" fill=\"white\"/>\n", kW, kH);
+  svg += format("<text x=\"%g\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n",
+                (left + right) / 2, xmlEscape("training " + title).c_str());
+  // Grid, ticks and labels.
+  const int64_t xStep = std::max<int64_t>(1, (lastEpoch + 9) / 10);
+  for (int64_t e = 1; e <= lastEpoch; e += xStep)
+    svg += format("<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#ddd\"/>\n"
+                  "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%lld</text>\n",
+                  x(e), top, x(e), bottom, x(e), bottom + 16, (long long)e);
+  for (int i = 0; i <= 5; ++i) {
+    const double v = yMax * i / 5;
+    svg += format("<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
+                  "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n",
+                  left, y(v), right, y(v), left - 6, y(v) + 4, v);
+  }
+  svg += format("<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" "
+                "stroke=\"black\"/>\n",
+                left, top, right - left, bottom - top);
+  svg += format("<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">epoch</text>\n",
+                (left + right) / 2, bottom + 36);
+  // The curves, with a marker per epoch so a single epoch is visible too.
+  for (const Series &s : kSeries) {
+    std::string points, markers;
+    for (const EpochMetrics &m : history) {
+      points += format("%.1f,%.1f ", x(double(m.epoch)), y(m.*s.value));
+      markers += format("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+                        x(double(m.epoch)), y(m.*s.value), s.color);
+    }
+    if (!points.empty())
+      points.pop_back();
+    svg += format("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", s.color,
+                  *s.dash ? format(" stroke-dasharray=\"%s\"", s.dash).c_str() : "") +
+           points + "\"/>\n" + markers;
+  }
+  // The legend, top right inside the plot.
+  const double lx = right - 110, ly = top + 10;
+  svg += format("<g class=\"legend\">\n<rect x=\"%g\" y=\"%g\" width=\"100\" height=\"62\" "
+                "fill=\"white\" stroke=\"#999\"/>\n",
+                lx, ly);
+  for (size_t i = 0; i < std::size(kSeries); ++i) {
+    const Series &s = kSeries[i];
+    const double row = ly + 16 + 18 * double(i);
+    svg += format("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
+                  "stroke-width=\"2\"%s/>\n<text x=\"%g\" y=\"%g\">%s</text>\n",
+                  lx + 8, row - 4, lx + 32, row - 4, s.color,
+                  *s.dash ? format(" stroke-dasharray=\"%s\"", s.dash).c_str() : "", lx + 38,
+                  row, s.label);
+  }
+  svg += "</g>\n</svg>\n";
+  return svg;
+}
+
+} // namespace ninc::rt
