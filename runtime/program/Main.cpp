@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <numeric>
 #include <sstream>
+#include <sys/resource.h>
 #include <unistd.h>
 
 extern "C" {
@@ -140,30 +141,61 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   return kOk;
 }
 
-int bench(const rt::ModelDescriptor &d, int iters, int warmup) {
+/// Peak resident set size of this process so far, in MiB.
+double peakRssMiB() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0; // Linux reports KiB
+}
+
+bool canTrain(const rt::ModelDescriptor &d);
+
+/// Times one batch of inference or one training step (synthetic data).
+int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int warmup) {
+  const bool training = mode == "train";
+  if (training && !canTrain(d))
+    return fail("error: this program was compiled for inference only (recompile with ninc "
+                "compile --mode=train)");
   std::vector<float> weights = rt::initialWeights(d);
+  std::vector<float> velocity(weights.size(), 0.0f);
   std::vector<float> images(d.batch * d.channels * d.height * d.width);
   for (size_t i = 0; i < images.size(); ++i)
     images[i] = float(i % 251) / 251.0f;
+  std::vector<int32_t> labels(d.batch);
+  for (int64_t i = 0; i < d.batch; ++i)
+    labels[i] = int32_t(i % d.classes);
   std::vector<float> logits(d.batch * d.classes);
-  rt::Arena arena(d.arenaBytes);
+  const int64_t arenaBytes = training ? std::max(d.arenaBytes, d.trainArenaBytes) : d.arenaBytes;
+  rt::Arena arena(arenaBytes);
   if (!arena.data())
-    return fail("error: cannot allocate the " + std::to_string(d.arenaBytes) +
+    return fail("error: cannot allocate the " + std::to_string(arenaBytes) +
                 "-byte arena for intermediates");
+  // A small learning rate keeps repeated steps on one batch finite.
+  const float hyper[3] = {0.001f, 0.0f, 0.0f};
+  float loss = 0;
+  uint64_t step = 0;
+  auto run = [&] {
+    if (training)
+      ninc_train_step(images.data(), labels.data(), weights.data(), velocity.data(), hyper,
+                      d.seed, step++, &loss, logits.data(), arena.data());
+    else
+      ninc_infer(images.data(), weights.data(), logits.data(), arena.data());
+  };
   for (int i = 0; i < warmup; ++i)
-    ninc_infer(images.data(), weights.data(), logits.data(), arena.data());
+    run();
   std::vector<double> times;
   for (int i = 0; i < iters; ++i) {
     auto t0 = Clock::now();
-    ninc_infer(images.data(), weights.data(), logits.data(), arena.data());
+    run();
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
-  std::printf("model %s, batch %lld, inference: median %.2f ms/batch, %.1f images/s (%d runs); "
-              "arena %.1f MiB, weights %.1f MiB\n",
-              d.model.c_str(), (long long)d.batch, median * 1e3, d.batch / median, iters,
-              d.arenaBytes / 1048576.0, d.blobSize * 4 / 1048576.0);
+  std::printf("model %s, batch %lld, %s: median %.2f ms/%s, %.1f images/s (%d runs); "
+              "arena %.1f MiB, weights %.1f MiB, peak RSS %.1f MiB\n",
+              d.model.c_str(), (long long)d.batch, training ? "training" : "inference",
+              median * 1e3, training ? "step" : "batch", d.batch / median, iters,
+              arenaBytes / 1048576.0, d.blobSize * 4 / 1048576.0, peakRssMiB());
   return kOk;
 }
 
@@ -302,7 +334,12 @@ int main(int argc, char **argv) {
   CLI::App *trainCmd = addTrainCommand(app, *desc, tc, threads);
 
   int iters = 10, warmup = 2;
-  CLI::App *benchCmd = app.add_subcommand("bench", "Time inference on one batch");
+  std::string benchMode = "infer";
+  CLI::App *benchCmd =
+      app.add_subcommand("bench", "Time one batch of inference or one training step");
+  benchCmd->add_option("--mode", benchMode, "What to time")
+      ->check(CLI::IsMember({"infer", "train"}))
+      ->capture_default_str();
   benchCmd->add_option("--iters", iters, "Timed runs")->capture_default_str()->check(CLI::PositiveNumber);
   benchCmd->add_option("--warmup", warmup, "Untimed runs first")->capture_default_str();
 
@@ -320,5 +357,5 @@ int main(int argc, char **argv) {
     return infer(*desc, io);
   if (trainCmd->parsed())
     return train(*desc, tc);
-  return bench(*desc, iters, warmup);
+  return bench(*desc, benchMode, iters, warmup);
 }
