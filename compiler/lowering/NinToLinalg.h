@@ -16,7 +16,9 @@
 // biases [F]. The function attribute `nin.params` lists each parameter's
 // name, offset, spec shape and layout: the runtime's descriptor is made from
 // it. A 1-channel NCHW input is already NHWC in memory, so the common case
-// has no per-batch layout conversion.
+// has no per-batch layout conversion. Functions named *_train_step (from
+// nin-autodiff) get the training ABI of NinToLinalgTrain.h, with the same
+// blob layout.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_COMPILER_LOWERING_NINTOLINALG_H

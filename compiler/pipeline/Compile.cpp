@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/GlobalAlias.h"
 #include "llvm/IR/LLVMContext.h"
@@ -115,6 +116,10 @@ Expected<rt::ModelDescriptor> makeDescriptor(mlir::ModuleOp module, const Model 
   d.classes = model.numClasses;
   d.seed = model.training.seed;
   d.magnitude = model.training.xavierMagnitude;
+  d.learningRate = model.training.learningRate;
+  d.momentum = model.training.momentum;
+  d.weightDecay = model.training.weightDecay;
+  d.epochs = model.training.epochs;
   auto func = module.lookupSymbol<mlir::func::FuncOp>(model.name + "_infer");
   auto table = func ? func->getAttrOfType<mlir::ArrayAttr>("nin.params") : nullptr;
   if (!table)
@@ -134,14 +139,35 @@ Expected<rt::ModelDescriptor> makeDescriptor(mlir::ModuleOp module, const Model 
 }
 
 /// The fixed symbols the runtime's main() links against: ninc_infer (an
-/// alias of <model>_infer) and ninc_descriptor.
-void addProgramSymbols(llvm::Module &m, const std::string &entry, const std::string &descriptor) {
+/// alias of <model>_infer) and ninc_descriptor; for a training program also
+/// ninc_train_step (an alias of <model>_train_step), and ninc_spec /
+/// ninc_spec_size (Model::specBytes, for self-contained checkpoints).
+void addProgramSymbols(llvm::Module &m, const Model &model, bool training,
+                       const std::string &descriptor) {
   llvm::LLVMContext &ctx = m.getContext();
   auto *text = llvm::ConstantDataArray::getString(ctx, descriptor, /*AddNull=*/true);
   new llvm::GlobalVariable(m, text->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, text, "ninc_descriptor");
-  if (llvm::Function *f = m.getFunction(entry))
+  if (llvm::Function *f = m.getFunction(model.name + "_infer"))
     llvm::GlobalAlias::create("ninc_infer", f);
+  if (!training)
+    return;
+  if (llvm::Function *f = m.getFunction(model.name + "_train_step"))
+    llvm::GlobalAlias::create("ninc_train_step", f);
+  auto *spec = llvm::ConstantDataArray::getString(ctx, model.specBytes, /*AddNull=*/false);
+  new llvm::GlobalVariable(m, spec->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, spec, "ninc_spec");
+  auto *size = llvm::ConstantInt::get(llvm::Type::getInt64Ty(ctx), model.specBytes.size());
+  new llvm::GlobalVariable(m, size->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, size, "ninc_spec_size");
+}
+
+/// The arena bytes the memory plan gave function `name`, or -1 when it has
+/// none recorded.
+int64_t arenaBytesOf(mlir::ModuleOp module, const std::string &name) {
+  mlir::Operation *func = mlir::SymbolTable::lookupSymbolIn(module, name);
+  auto bytes = func ? func->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes") : nullptr;
+  return bytes ? bytes.getInt() : -1;
 }
 
 } // namespace
@@ -179,12 +205,10 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   mlir::PassManager pm(&ctx);
   configureIrPrinting(pm, opts);
   if (importOpts.training) {
-    if (opts.emit != "nin-opt") {
-      std::fprintf(stderr, "ninc: error: --mode=train: only --emit=nin-opt is built yet (the "
-                           "training step is not lowered to native code yet)\n");
-      return kUsage;
-    }
-    buildTrainGraphPipeline(pm);
+    if (opts.emit == "nin-opt" || opts.emit == "dot")
+      buildTrainGraphPipeline(pm);
+    else
+      buildTrainLinalgPipeline(pm);
   } else if (opts.emit == "nin-opt" || opts.emit == "dot")
     buildGraphPipeline(pm);
   else
@@ -216,6 +240,14 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   }
   if (auto arena = (*module)->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes"))
     descriptor->arenaBytes = arena.getInt();
+  if (importOpts.training) {
+    // Each function's own arena (the module attribute is the larger one).
+    int64_t infer = arenaBytesOf(*module, model->name + "_infer");
+    int64_t train = arenaBytesOf(*module, model->name + "_train_step");
+    if (infer >= 0)
+      descriptor->arenaBytes = infer;
+    descriptor->trainArenaBytes = train >= 0 ? train : descriptor->arenaBytes;
+  }
   if (opts.emit == "llvm-mlir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
@@ -225,7 +257,8 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     std::fprintf(stderr, "%s: error: %s\n", opts.model.c_str(), llvmModule.message().c_str());
     return kInvalidInput;
   }
-  addProgramSymbols(**llvmModule, model->name + "_infer", rt::formatDescriptor(*descriptor));
+  addProgramSymbols(**llvmModule, *model, importOpts.training,
+                    rt::formatDescriptor(*descriptor));
   if (opts.emit == "llvm-ir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 

@@ -40,6 +40,13 @@ void buildLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm) {
+  buildTrainGraphPipeline(pm);
+  pm.addPass(createNinToLinalgPass());
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}
+
 void registerGraphDialects(mlir::DialectRegistry &registry) {
   registry.insert<nin::NinDialect, mlir::func::FuncDialect>();
   registerNinToLinalgDialects(registry);
@@ -57,6 +64,10 @@ void registerNincPassesAndPipelines() {
   mlir::PassPipelineRegistration<>("nin-to-linalg-pipeline",
                                    "Graph optimisations, then nin -> linalg (`--emit=linalg`)",
                                    buildLinalgPipeline);
+  mlir::PassPipelineRegistration<>("nin-train-to-linalg-pipeline",
+                                   "Training graph, then nin -> linalg of both functions "
+                                   "(`--mode=train --emit=linalg`)",
+                                   buildTrainLinalgPipeline);
 }
 
 } // namespace ninc

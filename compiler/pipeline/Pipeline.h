@@ -27,6 +27,11 @@ void buildTrainGraphPipeline(mlir::OpPassManager &pm);
 /// form (what `--emit=linalg` prints and the backends take).
 void buildLinalgPipeline(mlir::OpPassManager &pm);
 
+/// The training graph pipeline, then nin -> linalg of both functions
+/// (`--mode=train --emit=linalg`): @m_infer as buildLinalgPipeline lowers
+/// it, @m_train_step as compiler/lowering/NinToLinalgTrain.h describes.
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm);
+
 /// Dialects the graph stage needs.
 void registerGraphDialects(mlir::DialectRegistry &registry);
 

@@ -1,0 +1,756 @@
+//===- compiler/lowering/NinToLinalgTrain.cpp - Training step -> linalg ---===//
+//
+// The training ops of @<model>_train_step on NHWC tensors (the forward ops go
+// through the inference emitter, NinToLinalgInternal.h). Shapes below are
+// NHWC activations, HWCF filters:
+//
+//   softmax_cross_entropy -> row max, sum of exp and the label's logit in f64,
+//                            log-sum-exp, mean; grad = (softmax - onehot) / N
+//   relu_grad, sgd_update -> elementwise generics (SGD: PyTorch's formula,
+//                            velocity unchanged when momentum == 0)
+//   dropout_train         -> elementwise generic with SplitMix64 on i64: the
+//                            interpreter's mask for the NCHW index of each element
+//   bias_grad             -> f64 reduction over N, H, W
+//   global_avg_pool_grad  -> broadcast of dy / (H*W);  unflatten -> reshape
+//                            (+ transpose from NCHW order when H*W > 1)
+//   conv2d_grad_filter    -> conv_2d_nhwc_hwcf with dilation = stride on
+//                            transposed operands, one per group of images:
+//       out[c, kh, kw, f] += sum_{oh, ow, n} xpad^T[c, kh + oh*s, kw + ow*s, n]
+//                                            * dz^T[oh, ow, n, f]
+//                            (1x1, stride 1, no padding: x^T [C, NHW] x dz [NHW, F])
+//   conv2d_grad_input     -> dz dilated by the stride on a zero canvas padded by
+//                            K-1-p, then conv_2d_nhwc_hwcf with the flipped,
+//                            C/F-swapped filter (1x1: dz [NHW, F] x w^T [F, C])
+//   max/avg_pool2d_grad   -> one elementwise generic per window tap (i, j) on
+//                            the strided slice xpad[:, i::s, j::s, :]: the first
+//                            maximum (strict >, taps in row-major order) picks
+//                            the tap, then dy is added into the strided slice
+//                            of a padded dx, which is cropped at the end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/lowering/NinToLinalgTrain.h"
+#include "compiler/dialect/NinOps.h"
+#include "compiler/lowering/NinToLinalgInternal.h"
+#include "runtime/support/Random.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
+using namespace mlir;
+
+namespace ninc {
+
+namespace {
+
+using utils::IteratorType;
+using BodyFn = llvm::function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+/// Terse arith builders for generic bodies.
+struct Arith {
+  OpBuilder &b;
+  Location loc;
+
+  Value f32(float v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)); }
+  Value f64(double v) { return b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(v)); }
+  Value i64(uint64_t v) {
+    return b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(static_cast<int64_t>(v)));
+  }
+  Value index(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value addf(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
+  Value subf(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
+  Value mulf(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
+  Value divf(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
+  Value addi(Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y); }
+  Value muli(Value x, Value y) { return b.create<arith::MulIOp>(loc, x, y); }
+  Value xori(Value x, Value y) { return b.create<arith::XOrIOp>(loc, x, y); }
+  Value shrui(Value x, uint64_t s) { return b.create<arith::ShRUIOp>(loc, x, i64(s)); }
+  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
+    return b.create<arith::CmpFOp>(loc, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) { return b.create<arith::SelectOp>(loc, c, x, y); }
+  Value extf(Value x) { return b.create<arith::ExtFOp>(loc, b.getF64Type(), x); }
+  Value truncf(Value x) { return b.create<arith::TruncFOp>(loc, b.getF32Type(), x); }
+  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
+  Value log(Value x) { return b.create<math::LogOp>(loc, x); }
+  Value loopIndex(int64_t dim) { return b.create<linalg::IndexOp>(loc, dim); }
+  /// The i32 `label` equals loop dimension `dim`.
+  Value isIndex(int64_t dim, Value label) {
+    Value l = b.create<arith::IndexCastOp>(loc, b.getIndexType(), label);
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, loopIndex(dim), l);
+  }
+
+  /// SplitMix64's finaliser on i64, as runtime/support/Random.h's mix64.
+  Value mix64(Value z) {
+    z = addi(z, i64(0x9E3779B97F4A7C15ull));
+    z = muli(xori(z, shrui(z, 30)), i64(0xBF58476D1CE4E5B9ull));
+    z = muli(xori(z, shrui(z, 27)), i64(0x94D049BB133111EBull));
+    return xori(z, shrui(z, 31));
+  }
+};
+
+SmallVector<int64_t> shapeOf(Value v) {
+  return SmallVector<int64_t>(cast<RankedTensorType>(v.getType()).getShape());
+}
+
+/// NCHW type -> NHWC shape (other ranks unchanged).
+SmallVector<int64_t> nhwcShape(Type nchw) {
+  auto s = cast<RankedTensorType>(nchw).getShape();
+  if (s.size() == 4)
+    return {s[0], s[2], s[3], s[1]};
+  return SmallVector<int64_t>(s);
+}
+
+SmallVector<OpFoldResult> indexAttrs(OpBuilder &b, ArrayRef<int64_t> values) {
+  SmallVector<OpFoldResult> out;
+  for (int64_t v : values)
+    out.push_back(b.getIndexAttr(v));
+  return out;
+}
+
+/// The weight gradient's convolution streams OH*OW*B*TF floats of dz per
+/// register tile column (TF = 32 channels); B images per group keep that
+/// within kGradSliceBytes, in at most kMaxGradGroups convolutions.
+constexpr int64_t kGradSliceBytes = 256 * 1024;
+constexpr int64_t kMaxGradGroups = 16;
+
+/// Images per group of the weight gradient: the largest divisor of `batch`
+/// that fits the slice budget, but at least batch / kMaxGradGroups.
+int64_t imagesPerGroup(int64_t batch, int64_t plane) {
+  int64_t best = batch;
+  for (int64_t b = batch; b >= 1; --b) {
+    if (batch % b != 0)
+      continue;
+    if (batch / b > kMaxGradGroups)
+      break;
+    best = b;
+    if (plane * b * 32 * 4 <= kGradSliceBytes)
+      break;
+  }
+  return best;
+}
+
+bool isPointwise(ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride, ArrayRef<int64_t> padding) {
+  return kernel[0] == 1 && kernel[1] == 1 && stride[0] == 1 && stride[1] == 1 &&
+         padding[0] == 0 && padding[1] == 0;
+}
+
+class TrainStepLowering : public lowering::NhwcEmitter {
+public:
+  explicit TrainStepLowering(func::FuncOp src) : NhwcEmitter(src.getContext()), src_(src) {}
+
+  LogicalResult run();
+
+private:
+  LogicalResult lower(Operation *op);
+  void lowerLoss(Location loc, nin::SoftmaxCrossEntropyOp op);
+  void lowerSgd(Location loc, nin::SgdUpdateOp op);
+  Value lowerDropout(Location loc, nin::DropoutTrainOp op);
+  Value lowerReluGrad(Location loc, nin::ReluGradOp op);
+  Value lowerBiasGrad(Location loc, Value dz);
+  Value lowerGlobalAvgPoolGrad(Location loc, nin::GlobalAvgPoolGradOp op);
+  Value lowerUnflatten(Location loc, nin::UnflattenOp op);
+  Value lowerConvGradFilter(Location loc, nin::Conv2DGradFilterOp op);
+  Value lowerConvGradInput(Location loc, nin::Conv2DGradInputOp op);
+  Value lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op);
+  Value lowerAvgPoolGrad(Location loc, nin::AvgPool2DGradOp op);
+
+  using TapFn = llvm::function_ref<Value(Arith &, int64_t tap, ValueRange args)>;
+  Value scatterTaps(Location loc, ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+                    ArrayRef<int64_t> padding, ArrayRef<int64_t> dxShape, ValueRange ins,
+                    TapFn add);
+  Value tapSlice(Location loc, Value padded, int64_t i, int64_t j, ArrayRef<int64_t> stride,
+                 ArrayRef<int64_t> shape);
+
+  // Builders.
+  Value empty(Location loc, ArrayRef<int64_t> shape, Type elem = {});
+  Value full(Location loc, ArrayRef<int64_t> shape, TypedAttr value);
+  Value reshape(Location loc, Value x, ArrayRef<int64_t> shape,
+                ArrayRef<ReassociationIndices> groups);
+  Value matmul(Location loc, Value a, Value b);
+  Value conv(Location loc, Value x, Value w, ArrayRef<int64_t> outShape,
+             ArrayRef<int64_t> dilation, Value init = {});
+  Value groupSlice(Location loc, Value x, int64_t i);
+  SmallVector<Value> generic(Location loc, ValueRange ins, ValueRange outs,
+                             ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iters, BodyFn body);
+  /// All-parallel generic with identity maps over the shape of outs[0].
+  SmallVector<Value> elementwise(Location loc, ValueRange ins, ValueRange outs, BodyFn body);
+  void copyIntoBlob(Location loc, Value value, Value blob, int64_t offset);
+
+  func::FuncOp src_;
+};
+
+LogicalResult TrainStepLowering::run() {
+  Location loc = src_.getLoc();
+  FunctionType type = src_.getFunctionType();
+  unsigned numArgs = type.getNumInputs();
+  if (numArgs < 5 || (numArgs - 5) % 2 != 0 || type.getNumResults() != numArgs - 3)
+    return src_.emitError("expected nin-autodiff's training step: (input, labels, params..., "
+                          "velocities..., hyper, seed, step) -> (loss, logits, params..., "
+                          "velocities...)");
+  unsigned numParams = (numArgs - 5) / 2;
+  auto inputType = dyn_cast<RankedTensorType>(type.getInput(0));
+  auto labelsType = dyn_cast<RankedTensorType>(type.getInput(1));
+  auto logitsType = dyn_cast<RankedTensorType>(type.getResult(1));
+  if (!inputType || !labelsType || !logitsType || logitsType.getRank() != 2)
+    return src_.emitError("expected static shapes: run nin-infer-shapes first");
+
+  // (input, labels, weights, velocity, hyper, seed, step, loss, logits); the
+  // blobs have @m_infer's layout.
+  TypeRange paramTypes = type.getInputs().slice(2, numParams);
+  SmallVector<int64_t> offsets;
+  int64_t blobSize = lowering::layoutParams(paramTypes, offsets);
+  Type f32 = b_.getF32Type();
+  auto blobType = MemRefType::get({blobSize}, f32);
+  SmallVector<Type> argTypes{MemRefType::get(inputType.getShape(), f32),
+                             MemRefType::get(labelsType.getShape(), b_.getI32Type()),
+                             blobType,
+                             blobType,
+                             MemRefType::get({3}, f32),
+                             b_.getI64Type(),
+                             b_.getI64Type(),
+                             MemRefType::get({1}, f32),
+                             MemRefType::get(logitsType.getShape(), f32)};
+  b_.setInsertionPoint(src_);
+  auto dst = b_.create<func::FuncOp>(loc, src_.getName(), b_.getFunctionType(argTypes, {}));
+  const char *argNames[] = {"nin.input", "nin.labels", "nin.weights", "nin.velocity", "nin.hyper",
+                            "nin.seed",  "nin.step",   "nin.loss",    "nin.output"};
+  for (auto [i, name] : llvm::enumerate(argNames))
+    dst.setArgAttr(i, name, b_.getUnitAttr());
+  dst->setAttr("nin.params", lowering::paramTable(src_, 2, offsets));
+  Block *entry = dst.addEntryBlock();
+  b_.setInsertionPointToStart(entry);
+
+  auto read = [&](unsigned i) -> Value {
+    return b_.create<bufferization::ToTensorOp>(loc, entry->getArgument(i), /*restrict=*/true,
+                                                /*writable=*/false);
+  };
+  Block &body = src_.getBody().front();
+  map_[body.getArgument(0)] = inputToNhwc(read(0));
+  map_[body.getArgument(1)] = read(1);
+  Value weights = read(2), velocity = read(3);
+  for (unsigned i = 0; i < numParams; ++i) {
+    auto shape = lowering::packedShape(cast<RankedTensorType>(paramTypes[i]).getShape());
+    map_[body.getArgument(2 + i)] = paramView(loc, weights, offsets[i], shape);
+    map_[body.getArgument(2 + numParams + i)] = paramView(loc, velocity, offsets[i], shape);
+  }
+  map_[body.getArgument(2 + 2 * numParams)] = read(4);
+  map_[body.getArgument(3 + 2 * numParams)] = entry->getArgument(5);
+  map_[body.getArgument(4 + 2 * numParams)] = entry->getArgument(6);
+
+  for (Operation &op : body.without_terminator())
+    if (failed(lower(&op)))
+      return failure();
+
+  // The loss and logits go to their own buffers; the new parameters and
+  // velocities are copied into the blobs last, after every read of the old ones.
+  Operation *ret = body.getTerminator();
+  for (unsigned i = 0; i < 2; ++i)
+    b_.create<bufferization::MaterializeInDestinationOp>(loc, TypeRange{},
+                                                         map_.lookup(ret->getOperand(i)),
+                                                         entry->getArgument(7 + i),
+                                                         /*restrict=*/true, /*writable=*/true);
+  for (unsigned i = 0; i < numParams; ++i) {
+    copyIntoBlob(loc, map_.lookup(ret->getOperand(2 + i)), entry->getArgument(2), offsets[i]);
+    copyIntoBlob(loc, map_.lookup(ret->getOperand(2 + numParams + i)), entry->getArgument(3),
+                 offsets[i]);
+  }
+  b_.create<func::ReturnOp>(loc);
+  src_.erase();
+  return success();
+}
+
+/// The blob's slot [offset, offset + numel) = value. Not `restrict`: the blob
+/// is also read through a restrict to_tensor, so this must stay a copy at
+/// this point (empty-tensor elimination would move the write earlier).
+void TrainStepLowering::copyIntoBlob(Location loc, Value value, Value blob, int64_t offset) {
+  auto type = cast<RankedTensorType>(value.getType());
+  int64_t n = type.getNumElements();
+  if (type.getRank() != 1) {
+    ReassociationIndices all;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      all.push_back(d);
+    value = reshape(loc, value, {n}, {all});
+  }
+  Value slot = b_.create<memref::SubViewOp>(loc, blob, ArrayRef<int64_t>{offset},
+                                            ArrayRef<int64_t>{n}, ArrayRef<int64_t>{1});
+  b_.create<bufferization::MaterializeInDestinationOp>(loc, TypeRange{}, value, slot,
+                                                       /*restrict=*/false, /*writable=*/true);
+}
+
+LogicalResult TrainStepLowering::lower(Operation *op) {
+  Location loc = op->getLoc();
+  Value out;
+  if (auto loss = dyn_cast<nin::SoftmaxCrossEntropyOp>(op)) {
+    lowerLoss(loc, loss);
+    return success();
+  }
+  if (auto sgd = dyn_cast<nin::SgdUpdateOp>(op)) {
+    lowerSgd(loc, sgd);
+    return success();
+  }
+  if (auto d = dyn_cast<nin::DropoutTrainOp>(op))
+    out = lowerDropout(loc, d);
+  else if (auto g = dyn_cast<nin::ReluGradOp>(op))
+    out = lowerReluGrad(loc, g);
+  else if (auto g = dyn_cast<nin::BiasGradOp>(op))
+    out = lowerBiasGrad(loc, map_.lookup(g.getGrad()));
+  else if (auto g = dyn_cast<nin::GlobalAvgPoolGradOp>(op))
+    out = lowerGlobalAvgPoolGrad(loc, g);
+  else if (auto g = dyn_cast<nin::UnflattenOp>(op))
+    out = lowerUnflatten(loc, g);
+  else if (auto g = dyn_cast<nin::Conv2DGradFilterOp>(op))
+    out = lowerConvGradFilter(loc, g);
+  else if (auto g = dyn_cast<nin::Conv2DGradInputOp>(op))
+    out = lowerConvGradInput(loc, g);
+  else if (auto g = dyn_cast<nin::MaxPool2DGradOp>(op))
+    out = lowerMaxPoolGrad(loc, g);
+  else if (auto g = dyn_cast<nin::AvgPool2DGradOp>(op))
+    out = lowerAvgPoolGrad(loc, g);
+  else
+    return lowerForward(op);
+  map_[op->getResult(0)] = out;
+  return success();
+}
+
+// --- Builders ------------------------------------------------------------------
+
+Value TrainStepLowering::empty(Location loc, ArrayRef<int64_t> shape, Type elem) {
+  return b_.create<tensor::EmptyOp>(loc, shape, elem ? elem : b_.getF32Type());
+}
+
+Value TrainStepLowering::full(Location loc, ArrayRef<int64_t> shape, TypedAttr value) {
+  Value c = b_.create<arith::ConstantOp>(loc, value);
+  return b_.create<linalg::FillOp>(loc, c, empty(loc, shape, value.getType())).getResult(0);
+}
+
+Value TrainStepLowering::reshape(Location loc, Value x, ArrayRef<int64_t> shape,
+                                 ArrayRef<ReassociationIndices> groups) {
+  auto type = RankedTensorType::get(shape, cast<RankedTensorType>(x.getType()).getElementType());
+  if (type.getRank() < cast<RankedTensorType>(x.getType()).getRank())
+    return b_.create<tensor::CollapseShapeOp>(loc, type, x, groups);
+  return b_.create<tensor::ExpandShapeOp>(loc, type, x, groups);
+}
+
+/// [M, K] x [K, N] -> [M, N].
+Value TrainStepLowering::matmul(Location loc, Value a, Value b) {
+  SmallVector<int64_t> out{shapeOf(a)[0], shapeOf(b)[1]};
+  return b_.create<linalg::MatmulOp>(loc, TypeRange{tensor(out)}, ValueRange{a, b},
+                                     ValueRange{filled(loc, out, 0.0f)})
+      .getResult(0);
+}
+
+/// Stride-1 conv_2d_nhwc_hwcf with `dilation`, accumulating into `init`
+/// (zeros when null).
+Value TrainStepLowering::conv(Location loc, Value x, Value w, ArrayRef<int64_t> outShape,
+                              ArrayRef<int64_t> dilation, Value init) {
+  if (!init)
+    init = filled(loc, outShape, 0.0f);
+  return b_.create<linalg::Conv2DNhwcHwcfOp>(loc, TypeRange{tensor(outShape)}, ValueRange{x, w},
+                                             ValueRange{init},
+                                             b_.getI64TensorAttr({1, 1}),
+                                             b_.getI64TensorAttr(dilation))
+      .getResult(0);
+}
+
+SmallVector<Value> TrainStepLowering::generic(Location loc, ValueRange ins, ValueRange outs,
+                                              ArrayRef<AffineMap> maps,
+                                              ArrayRef<IteratorType> iters, BodyFn body) {
+  SmallVector<Type> types;
+  for (Value o : outs)
+    types.push_back(o.getType());
+  auto op = b_.create<linalg::GenericOp>(
+      loc, types, ins, outs, maps, iters, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        nb.create<linalg::YieldOp>(nl, body(nb, nl, args));
+      });
+  return SmallVector<Value>(op.getResults());
+}
+
+SmallVector<Value> TrainStepLowering::elementwise(Location loc, ValueRange ins, ValueRange outs,
+                                                  BodyFn body) {
+  int64_t rank = cast<RankedTensorType>(outs[0].getType()).getRank();
+  SmallVector<AffineMap> maps(ins.size() + outs.size(),
+                              AffineMap::getMultiDimIdentityMap(rank, b_.getContext()));
+  SmallVector<IteratorType> iters(rank, IteratorType::parallel);
+  return generic(loc, ins, outs, maps, iters, body);
+}
+
+// --- Loss and update -----------------------------------------------------------
+
+/// loss = mean_n (logsumexp(z[n]) - z[n, label[n]]), grad = (softmax(z) -
+/// onehot) / N, in f64 like the interpreter. The 0-d loss becomes [1].
+void TrainStepLowering::lowerLoss(Location loc, nin::SoftmaxCrossEntropyOp op) {
+  Value z = map_.lookup(op.getLogits()), labels = map_.lookup(op.getLabels());
+  int64_t n = shapeOf(z)[0], k = shapeOf(z)[1];
+  MLIRContext *ctx = b_.getContext();
+  Type f64 = b_.getF64Type();
+  AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx);
+  AffineMap both = AffineMap::get(2, 0, {d0, d1}, ctx), first = AffineMap::get(2, 0, {d0}, ctx),
+            second = AffineMap::get(2, 0, {d1}, ctx);
+  AffineMap id1 = AffineMap::getMultiDimIdentityMap(1, ctx);
+  SmallVector<IteratorType> rowReduce{IteratorType::parallel, IteratorType::reduction};
+  auto zeros = [&](ArrayRef<int64_t> shape) { return full(loc, shape, b_.getF64FloatAttr(0)); };
+
+  Value rowMax = generic(loc, {z}, {full(loc, {n}, b_.getF32FloatAttr(-kInf))}, {both, first},
+                         rowReduce, [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                           return {nb.create<arith::MaximumFOp>(nl, a[0], a[1])};
+                         })[0];
+  // sum_k exp(z - max) and z[n, label[n]] (separate generics: two outputs
+  // of one would share the CSE'd zero tensor)
+  Value sumExp = generic(loc, {z, rowMax}, {zeros({n})}, {both, first, first}, rowReduce,
+                         [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                           Arith m{nb, nl};
+                           return {m.addf(a[2], m.exp(m.subf(m.extf(a[0]), m.extf(a[1]))))};
+                         })[0];
+  Value labelLogit = generic(loc, {z, labels}, {zeros({n})}, {both, first, first}, rowReduce,
+                             [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                               Arith m{nb, nl};
+                               return {m.select(m.isIndex(1, a[1]), m.addf(a[2], m.extf(a[0])),
+                                                a[2])};
+                             })[0];
+  Value lse = generic(loc, {rowMax, sumExp}, {empty(loc, {n}, f64)}, {id1, id1, id1},
+                      {IteratorType::parallel},
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                        Arith m{nb, nl};
+                        return {m.addf(m.extf(a[0]), m.log(a[1]))};
+                      })[0];
+  Value total = generic(loc, {lse, labelLogit}, {zeros({1})}, {second, second, first}, rowReduce,
+                        [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                          Arith m{nb, nl};
+                          return {m.addf(a[2], m.subf(a[0], a[1]))};
+                        })[0];
+  double batch = static_cast<double>(n);
+  Value loss = generic(loc, {total}, {empty(loc, {1})}, {id1, id1}, {IteratorType::parallel},
+                       [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                         Arith m{nb, nl};
+                         return {m.truncf(m.divf(a[0], m.f64(batch)))};
+                       })[0];
+  Value grad = generic(loc, {z, lse, labels}, {empty(loc, {n, k})}, {both, first, first, both},
+                       {IteratorType::parallel, IteratorType::parallel},
+                       [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                         Arith m{nb, nl};
+                         Value p = m.exp(m.subf(m.extf(a[0]), a[1]));
+                         Value onehot = m.select(m.isIndex(1, a[2]), m.f64(1), m.f64(0));
+                         return {m.truncf(m.divf(m.subf(p, onehot), m.f64(batch)))};
+                       })[0];
+  map_[op.getLoss()] = loss;
+  map_[op.getGrad()] = grad;
+}
+
+/// g' = g + wd*w; with momentum v' = mom*v + g', w' = w - lr*v'; without,
+/// w' = w - lr*g' and v' = v (the interpreter's sgdUpdate, in f32).
+void TrainStepLowering::lowerSgd(Location loc, nin::SgdUpdateOp op) {
+  Value p = map_.lookup(op.getParam());
+  Value hyper = map_.lookup(op.getHyper());
+  Arith m{b_, loc};
+  auto at = [&](int64_t i) -> Value {
+    return b_.create<tensor::ExtractOp>(loc, hyper, ValueRange{m.index(i)});
+  };
+  Value lr = at(0), momentum = at(1), decay = at(2);
+  Value useMomentum = m.cmpf(arith::CmpFPredicate::UNE, momentum, m.f32(0));
+  // The new parameter overwrites the gradient (its last use): two empty
+  // outputs would be CSE'd into one tensor written twice.
+  Value g = map_.lookup(op.getGrad());
+  SmallVector<Value> r = elementwise(
+      loc, {p, g, map_.lookup(op.getVelocity())}, {g, empty(loc, shapeOf(p))},
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+        Arith e{nb, nl};
+        Value g = e.addf(a[1], e.mulf(decay, a[0]));
+        Value v = e.addf(e.mulf(momentum, a[2]), g);
+        Value step = e.select(useMomentum, v, g);
+        return {e.subf(a[0], e.mulf(lr, step)), e.select(useMomentum, v, a[2])};
+      });
+  map_[op.getNewParam()] = r[0];
+  map_[op.getNewVelocity()] = r[1];
+}
+
+// --- Elementwise and reshaping gradients ----------------------------------------
+
+/// Element e (its NCHW flat index) is kept iff randomUniform01(seed, stream,
+/// step * 2^40 + e) >= rate; kept values are scaled by 1 / (1 - rate).
+Value TrainStepLowering::lowerDropout(Location loc, nin::DropoutTrainOp op) {
+  Value x = map_.lookup(op.getInput());
+  auto nchw = cast<RankedTensorType>(op.getType()).getShape();
+  Arith m{b_, loc};
+  // Per call: key = mix64(seed ^ mix64(stream)), base = step * 2^40.
+  Value key = m.mix64(m.xori(map_.lookup(op.getSeed()), m.i64(mix64(op.getStream()))));
+  Value base = b_.create<arith::ShLIOp>(loc, map_.lookup(op.getStep()), m.i64(40));
+  float rate = op.getRate().convertToFloat();
+  float keptScale = 1.0f / (1.0f - rate); // T(1) / (T(1) - T(rate)) with T = float
+  // NCHW strides of the iteration dims (n, h, w, c) of an NHWC tensor, or
+  // row-major for other ranks.
+  SmallVector<int64_t> strides(nchw.size(), 1);
+  for (int64_t d = int64_t(nchw.size()) - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * nchw[d + 1];
+  if (nchw.size() == 4)
+    strides = {strides[0], strides[2], strides[3], strides[1]};
+  return elementwise(
+      loc, {x}, {empty(loc, shapeOf(x))},
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+        Arith e{nb, nl};
+        Value index = e.index(0);
+        for (auto [d, stride] : llvm::enumerate(strides))
+          index = nb.create<arith::AddIOp>(
+              nl, index, nb.create<arith::MulIOp>(nl, e.loopIndex(d), e.index(stride)));
+        Value counter = e.addi(base, nb.create<arith::IndexCastOp>(nl, nb.getI64Type(), index));
+        Value bits = e.shrui(e.mix64(e.xori(key, counter)), 40);
+        Value u = e.mulf(nb.create<arith::UIToFPOp>(nl, nb.getF32Type(), bits),
+                         e.f32(1.0f / 16777216.0f));
+        Value kept = e.cmpf(arith::CmpFPredicate::OGE, u, e.f32(rate));
+        return {e.mulf(a[0], e.select(kept, e.f32(keptScale), e.f32(0)))};
+      })[0];
+}
+
+/// dx = y > 0 ? dy : 0.
+Value TrainStepLowering::lowerReluGrad(Location loc, nin::ReluGradOp op) {
+  Value dy = map_.lookup(op.getGrad());
+  return elementwise(loc, {dy, map_.lookup(op.getOutput())}, {empty(loc, shapeOf(dy))},
+                     [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                       Arith m{nb, nl};
+                       Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0));
+                       return {m.select(positive, a[0], m.f32(0))};
+                     })[0];
+}
+
+/// [N, H, W, F] -> [F], summed in f64.
+Value TrainStepLowering::lowerBiasGrad(Location loc, Value dz) {
+  SmallVector<int64_t> s = shapeOf(dz);
+  int64_t rank = s.size();
+  MLIRContext *ctx = b_.getContext();
+  SmallVector<AffineMap> maps{AffineMap::getMultiDimIdentityMap(rank, ctx),
+                              AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)}, ctx)};
+  SmallVector<IteratorType> iters(rank, IteratorType::reduction);
+  iters.back() = IteratorType::parallel;
+  Value sum = generic(loc, {dz}, {full(loc, {s.back()}, b_.getF64FloatAttr(0))}, maps, iters,
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                        Arith m{nb, nl};
+                        return {m.addf(a[1], m.extf(a[0]))};
+                      })[0];
+  return elementwise(loc, {sum}, {empty(loc, {s.back()})},
+                     [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                       return {Arith{nb, nl}.truncf(a[0])};
+                     })[0];
+}
+
+/// dx[n, h, w, c] = dy[n, 0, 0, c] / (H * W).
+Value TrainStepLowering::lowerGlobalAvgPoolGrad(Location loc, nin::GlobalAvgPoolGradOp op) {
+  Value dy = map_.lookup(op.getGrad());
+  SmallVector<int64_t> out = nhwcShape(op.getType());
+  Value rows = reshape(loc, dy, {out[0], out[3]}, {{0}, {1, 2, 3}});
+  MLIRContext *ctx = b_.getContext();
+  SmallVector<AffineMap> maps{
+      AffineMap::get(4, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(3, ctx)}, ctx),
+      AffineMap::getMultiDimIdentityMap(4, ctx)};
+  float area = static_cast<float>(out[1] * out[2]);
+  return generic(loc, {rows}, {empty(loc, out)}, maps,
+                 SmallVector<IteratorType>(4, IteratorType::parallel),
+                 [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                   Arith m{nb, nl};
+                   return {m.divf(a[0], m.f32(area))};
+                 })[0];
+}
+
+/// [N, C*H*W] (NCHW order) -> NHWC [N, H, W, C].
+Value TrainStepLowering::lowerUnflatten(Location loc, nin::UnflattenOp op) {
+  Value dy = map_.lookup(op.getGrad());
+  auto s = cast<RankedTensorType>(op.getType()).getShape();
+  if (s[2] * s[3] == 1)
+    return reshape(loc, dy, {s[0], 1, 1, s[1]}, {{0}, {1, 2, 3}});
+  return transpose(loc, reshape(loc, dy, s, {{0}, {1, 2, 3}}), {0, 2, 3, 1});
+}
+
+// --- Convolution gradients -------------------------------------------------------
+
+Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilterOp op) {
+  Value x = map_.lookup(op.getInput()), dz = map_.lookup(op.getGrad());
+  SmallVector<int64_t> xs = shapeOf(x), ds = shapeOf(dz); // [N, H, W, C], [N, OH, OW, F]
+  auto ws = cast<RankedTensorType>(op.getType()).getShape(); // [F, C, KH, KW]
+  ArrayRef<int64_t> stride = op.getStride(), padding = op.getPadding();
+  if (isPointwise(ws.drop_front(2), stride, padding)) {
+    // dw [C, F] = x^T [C, NHW] x dz [NHW, F]
+    int64_t m = xs[0] * xs[1] * xs[2];
+    Value xt = transpose(loc, reshape(loc, x, {m, xs[3]}, {{0, 1, 2}, {3}}), {1, 0});
+    Value dw = matmul(loc, xt, reshape(loc, dz, {m, ds[3]}, {{0, 1, 2}, {3}}));
+    return reshape(loc, dw, {1, 1, xs[3], ds[3]}, {{0, 1, 2}, {3}});
+  }
+  Value xp = padHW(loc, x, padding, 0.0f);
+  // Only rows kh + oh*s < KH + (OH-1)*s are read (fewer than Hp when the
+  // forward conv dropped the last rows).
+  int64_t hu = ws[2] + (ds[1] - 1) * stride[0], wu = ws[3] + (ds[2] - 1) * stride[1];
+  SmallVector<int64_t> ps = shapeOf(xp);
+  if (hu < ps[1] || wu < ps[2])
+    xp = b_.create<tensor::ExtractSliceOp>(loc, xp, indexAttrs(b_, {0, 0, 0, 0}),
+                                           indexAttrs(b_, {xs[0], hu, wu, xs[3]}),
+                                           indexAttrs(b_, {1, 1, 1, 1}));
+  // The batch in G groups of B images, one convolution each accumulating
+  // into dw: the dz slice a register tile streams over then stays in cache.
+  int64_t n = xs[0], b = imagesPerGroup(n, ds[1] * ds[2]), g = n / b;
+  SmallVector<int64_t> xg{g, b, hu, wu, xs[3]}, dg{g, b, ds[1], ds[2], ds[3]};
+  Value xt = transpose(loc, reshape(loc, xp, xg, {{0, 1}, {2}, {3}, {4}}),
+                       {0, 4, 2, 3, 1}); // [G, C, hu, wu, B]
+  Value dzt = transpose(loc, reshape(loc, dz, dg, {{0, 1}, {2}, {3}, {4}}),
+                        {0, 2, 3, 1, 4}); // [G, OH, OW, B, F]
+  SmallVector<int64_t> out{xs[3], ws[2], ws[3], ds[3]};
+  Value dw = filled(loc, out, 0.0f);
+  for (int64_t i = 0; i < g; ++i)
+    dw = conv(loc, groupSlice(loc, xt, i), groupSlice(loc, dzt, i), out, stride, dw);
+  return transpose(loc, dw, {1, 2, 0, 3}); // [C, KH, KW, F] -> HWCF
+}
+
+/// Group i of a [G, ...] tensor, without the group dim.
+Value TrainStepLowering::groupSlice(Location loc, Value x, int64_t i) {
+  SmallVector<int64_t> s = shapeOf(x), offsets(s.size(), 0), sizes(s), strides(s.size(), 1);
+  offsets[0] = i;
+  sizes[0] = 1;
+  auto type = RankedTensorType::get(ArrayRef<int64_t>(s).drop_front(), b_.getF32Type());
+  return b_.create<tensor::ExtractSliceOp>(loc, type, x, indexAttrs(b_, offsets),
+                                           indexAttrs(b_, sizes), indexAttrs(b_, strides));
+}
+
+Value TrainStepLowering::lowerConvGradInput(Location loc, nin::Conv2DGradInputOp op) {
+  Value dz = map_.lookup(op.getGrad()), w = map_.lookup(op.getWeight());
+  SmallVector<int64_t> ds = shapeOf(dz), ws = shapeOf(w); // [N, OH, OW, F], [KH, KW, C, F]
+  SmallVector<int64_t> out = nhwcShape(op.getType());   // [N, H, W, C]
+  ArrayRef<int64_t> stride = op.getStride(), padding = op.getPadding();
+  int64_t kh = ws[0], kw = ws[1], c = ws[2], f = ws[3];
+  if (isPointwise({kh, kw}, stride, padding)) {
+    // dx [NHW, C] = dz [NHW, F] x w^T [F, C]
+    int64_t m = ds[0] * ds[1] * ds[2];
+    Value wt = transpose(loc, reshape(loc, w, {c, f}, {{0, 1, 2}, {3}}), {1, 0});
+    Value dx = matmul(loc, reshape(loc, dz, {m, f}, {{0, 1, 2}, {3}}), wt);
+    return reshape(loc, dx, out, {{0, 1, 2}, {3}});
+  }
+  // dz row oh goes to canvas row (KH-1-p) + oh*s of a zero canvas of
+  // H + KH - 1 rows (the extra bottom rows cover what the forward conv
+  // dropped); rows that would land outside contribute nothing to dx.
+  SmallVector<int64_t> canvas{out[0], out[1] + kh - 1, out[2] + kw - 1, f};
+  int64_t first[2], count[2], lo[2];
+  for (int d = 0; d < 2; ++d) {
+    lo[d] = ws[d] - 1 - padding[d];
+    first[d] = lo[d] < 0 ? llvm::divideCeilSigned(-lo[d], stride[d]) : 0;
+    int64_t last = std::min(ds[1 + d] - 1, llvm::divideFloorSigned(canvas[1 + d] - 1 - lo[d], stride[d]));
+    count[d] = std::max<int64_t>(0, last - first[d] + 1);
+  }
+  Value dilated = filled(loc, canvas, 0.0f);
+  if (count[0] > 0 && count[1] > 0) {
+    SmallVector<int64_t> sizes{ds[0], count[0], count[1], f};
+    Value src = dz;
+    if (sizes != ds)
+      src = b_.create<tensor::ExtractSliceOp>(loc, dz, indexAttrs(b_, {0, first[0], first[1], 0}),
+                                              indexAttrs(b_, sizes), indexAttrs(b_, {1, 1, 1, 1}));
+    dilated = b_.create<tensor::InsertSliceOp>(
+        loc, src, dilated,
+        indexAttrs(b_, {0, lo[0] + first[0] * stride[0], lo[1] + first[1] * stride[1], 0}),
+        indexAttrs(b_, sizes), indexAttrs(b_, {1, stride[0], stride[1], 1}));
+  }
+  // flipped[a, b, f, c] = w[KH-1-a, KW-1-b, c, f], as a gather: tiling
+  // cannot shift a decreasing indexing map (KH-1-a) to a tile.
+  Value flipped = elementwise(
+      loc, {}, {empty(loc, {kh, kw, f, c})},
+      [&](OpBuilder &nb, Location nl, ValueRange) -> SmallVector<Value> {
+        Arith m{nb, nl};
+        auto flip = [&](int64_t dim, int64_t size) -> Value {
+          return nb.create<arith::SubIOp>(nl, m.index(size - 1), m.loopIndex(dim));
+        };
+        Value at[] = {flip(0, kh), flip(1, kw), m.loopIndex(3), m.loopIndex(2)};
+        return {nb.create<tensor::ExtractOp>(nl, w, ValueRange(at))};
+      })[0];
+  return conv(loc, dilated, flipped, out, {1, 1});
+}
+
+// --- Pooling gradients -----------------------------------------------------------
+
+/// The [N, OH, OW, C] slice padded[:, i::s, j::s, :] of window tap (i, j).
+Value TrainStepLowering::tapSlice(Location loc, Value padded, int64_t i, int64_t j,
+                                  ArrayRef<int64_t> stride, ArrayRef<int64_t> shape) {
+  return b_.create<tensor::ExtractSliceOp>(loc, padded, indexAttrs(b_, {0, i, j, 0}),
+                                           indexAttrs(b_, shape),
+                                           indexAttrs(b_, {1, stride[0], stride[1], 1}));
+}
+
+/// dx of a pooling: for each window tap t = (i, j) in row-major order, the
+/// strided slice dxpad[:, i::s, j::s, :] (one element per window) becomes
+/// add(t, {ins..., slice}); dxpad is then cropped to dxShape.
+Value TrainStepLowering::scatterTaps(Location loc, ArrayRef<int64_t> kernel,
+                                     ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+                                     ArrayRef<int64_t> dxShape, ValueRange ins, TapFn add) {
+  SmallVector<int64_t> windows = shapeOf(ins[0]);
+  SmallVector<int64_t> padded{dxShape[0], dxShape[1] + 2 * padding[0],
+                              dxShape[2] + 2 * padding[1], dxShape[3]};
+  Value dx = filled(loc, padded, 0.0f);
+  for (int64_t t = 0; t < kernel[0] * kernel[1]; ++t) {
+    int64_t i = t / kernel[1], j = t % kernel[1];
+    Value slice = tapSlice(loc, dx, i, j, stride, windows);
+    SmallVector<Value> operands(ins);
+    Value updated = elementwise(loc, operands, {slice},
+                                [&](OpBuilder &nb, Location nl, ValueRange args) -> SmallVector<Value> {
+                                  Arith m{nb, nl};
+                                  return {add(m, t, args)};
+                                })[0];
+    dx = b_.create<tensor::InsertSliceOp>(loc, updated, dx, indexAttrs(b_, {0, i, j, 0}),
+                                          indexAttrs(b_, windows),
+                                          indexAttrs(b_, {1, stride[0], stride[1], 1}));
+  }
+  if (padding[0] == 0 && padding[1] == 0)
+    return dx;
+  return b_.create<tensor::ExtractSliceOp>(loc, dx, indexAttrs(b_, {0, padding[0], padding[1], 0}),
+                                           indexAttrs(b_, dxShape), indexAttrs(b_, {1, 1, 1, 1}));
+}
+
+/// Each window's dy goes to its first maximum in row-major order (padding is
+/// -inf and never wins).
+Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op) {
+  Value x = map_.lookup(op.getInput()), dy = map_.lookup(op.getGrad());
+  ArrayRef<int64_t> kernel = op.getKernel(), stride = op.getStride(), padding = op.getPadding();
+  SmallVector<int64_t> windows = shapeOf(dy);
+  Value xp = padHW(loc, x, padding, -kInf);
+  Value best = filled(loc, windows, -kInf);
+  Value tap = full(loc, windows, b_.getI32IntegerAttr(0));
+  for (int64_t t = 0; t < kernel[0] * kernel[1]; ++t) {
+    Value v = tapSlice(loc, xp, t / kernel[1], t % kernel[1], stride, windows);
+    SmallVector<Value> r =
+        elementwise(loc, {v}, {best, tap},
+                    [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                      Arith m{nb, nl};
+                      Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[1]);
+                      Value id = nb.create<arith::ConstantOp>(nl, nb.getI32IntegerAttr(t));
+                      return {m.select(greater, a[0], a[1]), m.select(greater, id, a[2])};
+                    });
+    best = r[0];
+    tap = r[1];
+  }
+  return scatterTaps(loc, kernel, stride, padding, nhwcShape(op.getType()), {tap, dy},
+                     [](Arith &m, int64_t t, ValueRange a) {
+                       Value id = m.b.create<arith::ConstantOp>(m.loc, m.b.getI32IntegerAttr(t));
+                       Value mine = m.b.create<arith::CmpIOp>(m.loc, arith::CmpIPredicate::eq,
+                                                              a[0], id);
+                       return m.select(mine, m.addf(a[2], a[1]), a[2]);
+                     });
+}
+
+/// Every element of a window gets dy / (KH * KW) (the full-window divisor).
+Value TrainStepLowering::lowerAvgPoolGrad(Location loc, nin::AvgPool2DGradOp op) {
+  ArrayRef<int64_t> kernel = op.getKernel();
+  float area = static_cast<float>(kernel[0] * kernel[1]);
+  return scatterTaps(loc, kernel, op.getStride(), op.getPadding(), nhwcShape(op.getType()),
+                     {map_.lookup(op.getGrad())}, [&](Arith &m, int64_t, ValueRange a) {
+                       return m.addf(a[1], m.divf(a[0], m.f32(area)));
+                     });
+}
+
+} // namespace
+
+LogicalResult lowerTrainStep(func::FuncOp trainStep) {
+  return TrainStepLowering(trainStep).run();
+}
+
+} // namespace ninc

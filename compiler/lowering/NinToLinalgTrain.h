@@ -1,0 +1,32 @@
+//===- compiler/lowering/NinToLinalgTrain.h - Training step -> linalg -*- C++ -*-===//
+//
+// Lowers @<model>_train_step (made by nin-autodiff, after the graph passes)
+// to linalg on NHWC tensors, in the destination-passing form of
+// NinToLinalg.h, with the C ABI
+//
+//   void <model>_train_step(const float *input /*[N,C,H,W]*/,
+//                           const int32_t *labels /*[N]*/,
+//                           float *weights, float *velocity, /*blobs, in place*/
+//                           const float *hyper /*{lr, momentum, weight_decay}*/,
+//                           uint64_t seed, uint64_t step,
+//                           float *loss /*[1]*/, float *logits /*[N,K]*/);
+//
+// (the CPU backend appends `uint8_t *arena`). `weights` and `velocity` have
+// the layout of @<model>_infer's blob (its `nin.params` table, also set on
+// this function). Every read of the old parameters and velocities happens
+// before the new values are copied into the blobs, at the very end.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_LOWERING_NINTOLINALGTRAIN_H
+#define NINC_COMPILER_LOWERING_NINTOLINALGTRAIN_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace ninc {
+
+/// Replaces the nin function `trainStep` by its linalg lowering (same name).
+mlir::LogicalResult lowerTrainStep(mlir::func::FuncOp trainStep);
+
+} // namespace ninc
+
+#endif // NINC_COMPILER_LOWERING_NINTOLINALGTRAIN_H
