@@ -55,7 +55,7 @@ int64_t layoutParams(TypeRange params, SmallVectorImpl<int64_t> &offsets) {
   for (Type t : params) {
     offsets.push_back(next);
     int64_t n = cast<RankedTensorType>(t).getNumElements();
-    next += (n + kParamAlign - 1) / kParamAlign * kParamAlign;
+    next += alignParam(n); // the rule of compiler/model/Program.h
   }
   return std::max<int64_t>(next, 1);
 }

@@ -9,13 +9,12 @@
 #ifndef NINC_COMPILER_LOWERING_NINTOLINALGINTERNAL_H
 #define NINC_COMPILER_LOWERING_NINTOLINALGINTERNAL_H
 
+#include "compiler/model/Program.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
 namespace ninc::lowering {
-
-/// Alignment of each parameter in the weights blob: 16 floats (64 bytes).
-constexpr int64_t kParamAlign = 16;
 
 /// Shape of a parameter as the kernels want it: conv weights OIHW -> HWCF,
 /// everything else unchanged.

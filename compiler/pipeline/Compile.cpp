@@ -4,6 +4,7 @@
 #include "compiler/frontend/Frontend.h"
 #include "compiler/importer/Importer.h"
 #include "compiler/lowering/cpu/CpuCodegen.h"
+#include "compiler/model/Program.h"
 #include "compiler/pipeline/Dot.h"
 #include "compiler/pipeline/Link.h"
 #include "compiler/pipeline/Pipeline.h"
@@ -107,33 +108,20 @@ std::string defaultOutput(const CompileOptions &opts, const std::string &model) 
 /// from the model and the lowered function's `nin.params` table.
 Expected<rt::ModelDescriptor> makeDescriptor(mlir::ModuleOp module, const Model &model,
                                              int64_t batch) {
-  rt::ModelDescriptor d;
-  d.model = model.name;
-  d.batch = batch;
-  d.channels = model.channels;
-  d.height = model.height;
-  d.width = model.width;
-  d.classes = model.numClasses;
-  d.seed = model.training.seed;
-  d.magnitude = model.training.xavierMagnitude;
-  d.learningRate = model.training.learningRate;
-  d.momentum = model.training.momentum;
-  d.weightDecay = model.training.weightDecay;
-  d.epochs = model.training.epochs;
+  rt::ModelDescriptor d = describeModel(model, batch);
+  // The lowering's blob layout must be the one the runtime is told.
   auto func = module.lookupSymbol<mlir::func::FuncOp>(model.name + "_infer");
   auto table = func ? func->getAttrOfType<mlir::ArrayAttr>("nin.params") : nullptr;
-  if (!table)
-    return Error{"ninc: internal error: the lowered function has no weight layout"};
-  d.blobSize = mlir::cast<mlir::MemRefType>(func.getArgumentTypes()[1]).getNumElements();
-  for (mlir::Attribute a : table) {
-    auto entry = mlir::cast<mlir::DictionaryAttr>(a);
-    rt::ParamSlot slot;
-    slot.name = entry.getAs<mlir::StringAttr>("name").str();
-    slot.offset = entry.getAs<mlir::IntegerAttr>("offset").getInt();
-    slot.layout = entry.getAs<mlir::StringAttr>("layout").str();
-    auto shape = entry.getAs<mlir::DenseI64ArrayAttr>("shape").asArrayRef();
-    slot.shape.assign(shape.begin(), shape.end());
-    d.params.push_back(slot);
+  if (!table || table.size() != d.params.size() ||
+      mlir::cast<mlir::MemRefType>(func.getArgumentTypes()[1]).getNumElements() != d.blobSize)
+    return Error{"ninc: internal error: the lowered function's weight layout differs from the "
+                 "descriptor's"};
+  for (size_t i = 0; i < d.params.size(); ++i) {
+    auto entry = mlir::cast<mlir::DictionaryAttr>(table[i]);
+    if (entry.getAs<mlir::IntegerAttr>("offset").getInt() != d.params[i].offset ||
+        entry.getAs<mlir::StringAttr>("layout").str() != d.params[i].layout)
+      return Error{"ninc: internal error: parameter '" + d.params[i].name +
+                   "' is laid out differently by the lowering"};
   }
   return d;
 }

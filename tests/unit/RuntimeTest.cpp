@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/frontend/Frontend.h"
+#include "compiler/model/Program.h"
 #include "compiler/reference/Interpreter.h"
 #include "runtime/program/Descriptor.h"
 #include "runtime/program/Weights.h"
@@ -25,26 +26,6 @@ namespace {
 
 const std::string kModels = NINC_SOURCE_DIR "/models/";
 
-/// The descriptor a compiled nin-tiny would carry: canonical order, conv
-/// weights HWCF, 16-float aligned offsets (as the nin-to-linalg lowering).
-rt::ModelDescriptor tinyDescriptor(const Model &m) {
-  rt::ModelDescriptor d;
-  d.model = m.name;
-  d.batch = 4;
-  d.channels = m.channels;
-  d.height = m.height;
-  d.width = m.width;
-  d.classes = m.numClasses;
-  d.seed = m.training.seed;
-  d.magnitude = m.training.xavierMagnitude;
-  int64_t next = 0;
-  for (const ParamInfo &p : parameterList(m)) {
-    d.params.push_back({p.name, next, p.shape.size() == 4 ? "HWCF" : "plain", p.shape});
-    next += (p.numel() + 15) / 16 * 16;
-  }
-  d.blobSize = next;
-  return d;
-}
 
 /// blob value of spec element (o, i, y, x) of an HWCF slot.
 float hwcf(const std::vector<float> &blob, const rt::ParamSlot &s, int64_t o, int64_t i,
@@ -58,7 +39,7 @@ float hwcf(const std::vector<float> &blob, const rt::ParamSlot &s, int64_t o, in
 TEST(RuntimeTest, DescriptorRoundTrip) {
   Expected<Model> m = loadModel(kModels + "nin-tiny.pbtxt");
   ASSERT_TRUE(m) << m.message();
-  rt::ModelDescriptor d = tinyDescriptor(*m);
+  rt::ModelDescriptor d = describeModel(*m, 4);
   Expected<rt::ModelDescriptor> back = rt::parseDescriptor(rt::formatDescriptor(d));
   ASSERT_TRUE(back) << back.message();
   EXPECT_EQ(back->model, "nin_tiny");
@@ -99,7 +80,7 @@ TEST(RuntimeTest, PackOihwToHwcf) {
 TEST(RuntimeTest, InitialWeightsMatchInterpreter) {
   Expected<Model> m = loadModel(kModels + "nin-tiny.pbtxt");
   ASSERT_TRUE(m) << m.message();
-  rt::ModelDescriptor d = tinyDescriptor(*m);
+  rt::ModelDescriptor d = describeModel(*m, 4);
   std::vector<float> blob = rt::initialWeights(d);
   reference::Params<float> ref = reference::initParams<float>(*m, m->training.seed);
   std::vector<float> packed(d.blobSize, 0.0f);
@@ -115,7 +96,7 @@ TEST(RuntimeTest, LoadWeightsFromModelFile) {
   TempDir tmp;
   Expected<Model> m = loadModel(kModels + "nin-tiny.pbtxt");
   ASSERT_TRUE(m) << m.message();
-  rt::ModelDescriptor d = tinyDescriptor(*m);
+  rt::ModelDescriptor d = describeModel(*m, 4);
   reference::Params<float> params = reference::initParams<float>(*m, 12345);
   m->weights = reference::paramsToTensors(*m, params);
   ASSERT_TRUE(saveModel(*m, tmp.path("w.pb")));

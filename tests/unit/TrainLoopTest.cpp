@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/frontend/Frontend.h"
+#include "compiler/model/Program.h"
 #include "compiler/reference/Interpreter.h"
 #include "runtime/program/Checkpoint.h"
 #include "runtime/program/Train.h"
@@ -35,29 +36,10 @@ const std::string kModel = NINC_SOURCE_DIR "/tests/integration/Inputs/nin-learna
 /// tests of files and errors (16 steps an epoch).
 constexpr int64_t kTrainLimit = 2048, kTestLimit = 500, kQuickTrain = 512, kQuickTest = 128;
 
-/// The descriptor a compiled model would carry: canonical order, conv weights
-/// HWCF, 16-float aligned offsets, the spec's recipe, training support.
+/// The descriptor a compiled model would carry, with training support.
 rt::ModelDescriptor describe(const Model &m) {
-  rt::ModelDescriptor d;
-  d.model = m.name;
-  d.batch = m.training.batchSize;
-  d.channels = m.channels;
-  d.height = m.height;
-  d.width = m.width;
-  d.classes = m.numClasses;
-  d.seed = m.training.seed;
-  d.magnitude = m.training.xavierMagnitude;
-  d.learningRate = m.training.learningRate;
-  d.momentum = m.training.momentum;
-  d.weightDecay = m.training.weightDecay;
-  d.epochs = m.training.epochs;
+  rt::ModelDescriptor d = describeModel(m, m.training.batchSize);
   d.trainArenaBytes = 1;
-  int64_t next = 0;
-  for (const ParamInfo &p : parameterList(m)) {
-    d.params.push_back({p.name, next, p.shape.size() == 4 ? "HWCF" : "plain", p.shape});
-    next += (p.numel() + 15) / 16 * 16;
-  }
-  d.blobSize = next;
   return d;
 }
 
