@@ -689,7 +689,7 @@ TEST(FrontendTest, ConvertRoundTrip) {
     }
     ++converted;
   }
-  EXPECT_EQ(converted, 4); // nin, nin-96, nin-ex2, nin-tiny
+  EXPECT_EQ(converted, 5); // nin, nin-96, nin-ex2, nin-ex2-96, nin-tiny
 
   // Explicit formats override the names.
   ConvertOptions opts;
