@@ -280,30 +280,32 @@ static std::optional<SmallVector<int64_t>> convOutput(ArrayRef<int64_t> in,
                               ninc::slidingOutput(in[3], w[3], stride[1], padding[1])};
 }
 
-LogicalResult Conv2DGradInputOp::verify() {
-  auto dy = rankedShape(getGrad());
-  auto w = rankedShape(getWeight());
-  auto dx = rankedShape(getResult());
-  if (!dy || !w || !dx)
+/// A conv2d gradient is consistent when the forward conv from `input` with
+/// `weight` would produce the gradient's shape (checked once shapes are known).
+static LogicalResult verifyConvGrad(Operation *op, Value input, Value weight, Value grad,
+                                    ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+                                    StringRef expected) {
+  auto x = rankedShape(input);
+  auto w = rankedShape(weight);
+  auto dy = rankedShape(grad);
+  if (!x || !w || !dy)
     return success();
-  auto out = convOutput(*dx, *w, getStride(), getPadding());
-  if (!out || ArrayRef<int64_t>(*out) != *dy || (*dx)[1] != (*w)[1])
-    return emitOpError("expected the result to be the input of a conv2d whose output has the "
-                       "gradient's shape");
+  auto out = convOutput(*x, *w, stride, padding);
+  if (!out || ArrayRef<int64_t>(*out) != *dy || (*x)[1] != (*w)[1])
+    return op->emitOpError(expected);
   return success();
 }
 
+LogicalResult Conv2DGradInputOp::verify() {
+  return verifyConvGrad(*this, getResult(), getWeight(), getGrad(), getStride(), getPadding(),
+                        "expected the result to be the input of a conv2d whose output has the "
+                        "gradient's shape");
+}
+
 LogicalResult Conv2DGradFilterOp::verify() {
-  auto x = rankedShape(getInput());
-  auto dy = rankedShape(getGrad());
-  auto dw = rankedShape(getResult());
-  if (!x || !dy || !dw)
-    return success();
-  auto out = convOutput(*x, *dw, getStride(), getPadding());
-  if (!out || ArrayRef<int64_t>(*out) != *dy || (*dw)[1] != (*x)[1])
-    return emitOpError("expected the result to be the weight of a conv2d from the input to the "
-                       "gradient's shape");
-  return success();
+  return verifyConvGrad(*this, getInput(), getResult(), getGrad(), getStride(), getPadding(),
+                        "expected the result to be the weight of a conv2d from the input to the "
+                        "gradient's shape");
 }
 
 #define GET_OP_CLASSES
