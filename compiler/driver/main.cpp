@@ -134,6 +134,9 @@ int main(int argc, char **argv) {
                          "Print the IR after this pass (e.g. nin-fuse-conv-relu); repeatable");
   compileCmd->add_option("--print-ir-before", compile.printIrBefore,
                          "Print the IR before this pass; repeatable");
+  compileCmd->add_flag("--memory-plan", compile.printMemoryPlan,
+                       "Print each function's activation arena: every buffer, its size, "
+                       "offset and live range (to standard error; stages llvm-mlir and later)");
 
   CheckOptions check;
   CLI::App *checkCmd = app.add_subcommand(

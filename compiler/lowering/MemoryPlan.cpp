@@ -7,6 +7,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <algorithm>
 
 using namespace mlir;
@@ -30,30 +33,72 @@ int positionIn(Block &block, Operation *user, const DenseMap<Operation *, int> &
   return op ? pos.lookup(op) : -1;
 }
 
-/// Last use (through views of it) of `root`; -1 if it escapes the function.
-int lastUse(Value root, Block &block, const DenseMap<Operation *, int> &pos) {
+/// First and last use (through views of it) of `root`; last = -1 if it
+/// escapes the function. Nothing touches the buffer before its first use, so
+/// that is where its lifetime starts (the alloc itself may be hoisted).
+std::pair<int, int> useRange(Value root, Block &block, const DenseMap<Operation *, int> &pos) {
   int last = pos.lookup(root.getDefiningOp());
+  int first = INT32_MAX;
   SmallVector<Value> work{root};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     for (OpOperand &use : v.getUses()) {
       Operation *user = use.getOwner();
       if (isa<func::ReturnOp>(user))
-        return -1;
+        return {0, -1};
       int p = positionIn(block, user, pos);
       if (p < 0)
-        return -1;
+        return {0, -1};
       last = std::max(last, p);
+      if (!isa<ViewLikeOpInterface>(user))
+        first = std::min(first, p);
       if (auto view = dyn_cast<ViewLikeOpInterface>(user); view && view.getViewSource() == v)
         for (Value r : user->getResults())
           work.push_back(r);
     }
   }
-  return last;
+  if (first == INT32_MAX)
+    first = pos.lookup(root.getDefiningOp());
+  return {first, last};
 }
 
 int64_t bytesOf(MemRefType t) {
   return t.getNumElements() * int64_t(t.getElementTypeBitWidth() / 8);
+}
+
+/// "block1.1 (linalg.generic)": the layer of the buffer's location and the
+/// first op (in the block) that uses it, seen through views.
+std::string describe(memref::AllocOp alloc, Block &block, const DenseMap<Operation *, int> &pos) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  Location loc = alloc.getLoc();
+  if (auto fused = dyn_cast<FusedLoc>(loc); fused && !fused.getLocations().empty())
+    loc = fused.getLocations().front();
+  if (auto name = dyn_cast<NameLoc>(loc))
+    os << name.getName().getValue();
+  else
+    os << "-"; // not from one layer (the loss, the update)
+  Operation *first = nullptr;
+  int firstPos = INT32_MAX;
+  SmallVector<Value> work{alloc.getResult()};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user); view && view.getViewSource() == v) {
+        for (Value r : user->getResults())
+          work.push_back(r);
+        continue;
+      }
+      Operation *top = block.findAncestorOpInBlock(*user);
+      if (top && pos.lookup(top) < firstPos) {
+        firstPos = pos.lookup(top);
+        first = user;
+      }
+    }
+  }
+  if (first)
+    os << " (" << first->getName().getStringRef() << ")";
+  return text;
 }
 
 } // namespace
@@ -72,10 +117,11 @@ ArenaPlan planActivationArena(func::FuncOp func) {
     if (!t.hasStaticShape() || !t.getLayout().isIdentity() || t.getElementTypeBitWidth() % 8 ||
         t.getMemorySpace())
       continue;
-    int end = lastUse(alloc.getResult(), block, pos);
+    auto [start, end] = useRange(alloc.getResult(), block, pos);
     if (end < 0)
       continue;
-    buffers.push_back({alloc, bytesOf(t), pos[alloc], end});
+    buffers.push_back({alloc, bytesOf(t), start, end});
+    plan.entries.push_back({describe(alloc, block, pos), bytesOf(t), 0, start, end});
   }
 
   // Largest first; each at the lowest aligned offset that no buffer alive at
@@ -105,6 +151,19 @@ ArenaPlan planActivationArena(func::FuncOp func) {
   }
   plan.arenaBytes = std::max<int64_t>((plan.arenaBytes + kAlign - 1) / kAlign * kAlign, kAlign);
   plan.buffers = static_cast<int>(buffers.size());
+  for (size_t k = 0; k < buffers.size(); ++k)
+    plan.entries[k].offset = buffers[k].offset;
+  // The peak of the live bytes is at some buffer's start.
+  for (const Buffer &at : buffers) {
+    int64_t live = 0;
+    for (const Buffer &o : buffers)
+      if (o.start <= at.start && at.start <= o.end)
+        live += o.bytes;
+    if (live > plan.peakLiveBytes) {
+      plan.peakLiveBytes = live;
+      plan.peakPosition = at.start;
+    }
+  }
 
   // The arena argument, then views into it.
   OpBuilder b(func.getContext());
@@ -124,6 +183,25 @@ ArenaPlan planActivationArena(func::FuncOp func) {
   }
   func->setAttr("nin.arena_bytes", b.getI64IntegerAttr(plan.arenaBytes));
   return plan;
+}
+
+std::string formatArenaPlan(const std::string &function, const ArenaPlan &plan) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  auto mib = [](int64_t bytes) { return double(bytes) / (1024.0 * 1024.0); };
+  os << llvm::format("memory plan of @%s: arena %.2f MiB for %d buffers (%.2f MiB without "
+                     "reuse); at most %.2f MiB live at once, at op %d\n",
+                     function.c_str(), mib(plan.arenaBytes), plan.buffers, mib(plan.naiveBytes),
+                     mib(plan.peakLiveBytes), plan.peakPosition);
+  os << "           KiB       offset       live ops  buffer\n";
+  for (const ArenaEntry &e : plan.entries) {
+    bool atPeak = e.start <= plan.peakPosition && plan.peakPosition <= e.end;
+    os << llvm::format("  %-3s %10.1f %12lld %6d..%-6d  %s\n", atPeak ? "*" : "",
+                       double(e.bytes) / 1024.0,
+                       (long long)e.offset, e.start, e.end, e.what.c_str());
+  }
+  os << "  (* live at the peak)\n";
+  return text;
 }
 
 } // namespace ninc

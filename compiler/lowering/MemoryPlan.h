@@ -16,18 +16,35 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace ninc {
+
+/// One planned buffer: what made it, its size, where it lives and when.
+struct ArenaEntry {
+  std::string what;         ///< Layer name and the op that first writes it.
+  int64_t bytes = 0;
+  int64_t offset = 0;
+  int start = 0, end = 0;   ///< Live range in top-level op positions.
+};
 
 struct ArenaPlan {
   int64_t arenaBytes = 0;   ///< Size of the arena argument.
   int64_t naiveBytes = 0;   ///< Sum of the planned buffers (no reuse).
   int buffers = 0;          ///< Allocations moved into the arena.
+  int peakPosition = 0;     ///< An op position where the live bytes are largest.
+  int64_t peakLiveBytes = 0;
+  std::vector<ArenaEntry> entries; ///< In program order.
 };
 
 /// Plans `func` in place (adds the arena argument even when nothing is
 /// planned, so every function has the same ABI).
 ArenaPlan planActivationArena(mlir::func::FuncOp func);
+
+/// A table of the plan for people (`ninc compile --memory-plan`): every
+/// buffer with its live range, the buffers live at the peak marked.
+std::string formatArenaPlan(const std::string &function, const ArenaPlan &plan);
 
 } // namespace ninc
 

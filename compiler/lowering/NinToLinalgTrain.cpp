@@ -6,7 +6,8 @@
 //
 //   softmax_cross_entropy -> row max, sum of exp and the label's logit in f64,
 //                            log-sum-exp, mean; grad = (softmax - onehot) / N
-//   relu_grad, sgd_update -> elementwise generics (SGD: PyTorch's formula,
+//   relu_grad, sgd_update -> elementwise generics (relu_grad in place over dy;
+//                            SGD: PyTorch's formula,
 //                            velocity unchanged when momentum == 0)
 //   dropout_train         -> elementwise generic with SplitMix64 on i64: the
 //                            interpreter's mask for the NCHW index of each element
@@ -14,10 +15,11 @@
 //   global_avg_pool_grad  -> broadcast of dy / (H*W);  unflatten -> reshape
 //                            (+ transpose from NCHW order when H*W > 1)
 //   conv2d_grad_filter    -> conv_2d_nhwc_hwcf with dilation = stride on
-//                            transposed operands, one per group of images:
-//       out[c, kh, kw, f] += sum_{oh, ow, n} xpad^T[c, kh + oh*s, kw + ow*s, n]
-//                                            * dz^T[oh, ow, n, f]
-//                            (1x1, stride 1, no padding: x^T [C, NHW] x dz [NHW, F])
+//                            operands transposed per group of images g:
+//       out[c, kh, kw, f] += sum_{oh, ow, n in g} xpad_g^T[c, kh + oh*s, kw + ow*s, n]
+//                                                 * dz_g^T[oh, ow, n, f]
+//                            (1x1, stride 1, no padding: sum_g x_g^T [C, gHW] x
+//                            dz_g [gHW, F])
 //   conv2d_grad_input     -> dz dilated by the stride on a zero canvas padded by
 //                            K-1-p, then conv_2d_nhwc_hwcf with the flipped,
 //                            C/F-swapped filter (1x1: dz [NHW, F] x w^T [F, C])
@@ -176,10 +178,10 @@ private:
   Value full(Location loc, ArrayRef<int64_t> shape, TypedAttr value);
   Value reshape(Location loc, Value x, ArrayRef<int64_t> shape,
                 ArrayRef<ReassociationIndices> groups);
-  Value matmul(Location loc, Value a, Value b);
+  Value matmul(Location loc, Value a, Value b, Value init = {});
   Value conv(Location loc, Value x, Value w, ArrayRef<int64_t> outShape,
              ArrayRef<int64_t> dilation, Value init = {});
-  Value groupSlice(Location loc, Value x, int64_t i);
+  Value imageSlice(Location loc, Value x, int64_t first, ArrayRef<int64_t> sizes);
   SmallVector<Value> generic(Location loc, ValueRange ins, ValueRange outs,
                              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iters, BodyFn body);
   /// All-parallel generic with identity maps over the shape of outs[0].
@@ -341,11 +343,13 @@ Value TrainStepLowering::reshape(Location loc, Value x, ArrayRef<int64_t> shape,
   return b_.create<tensor::ExpandShapeOp>(loc, type, x, groups);
 }
 
-/// [M, K] x [K, N] -> [M, N].
-Value TrainStepLowering::matmul(Location loc, Value a, Value b) {
+/// [M, K] x [K, N] -> [M, N], accumulating into `init` (zeros when null).
+Value TrainStepLowering::matmul(Location loc, Value a, Value b, Value init) {
   SmallVector<int64_t> out{shapeOf(a)[0], shapeOf(b)[1]};
+  if (!init)
+    init = filled(loc, out, 0.0f);
   return b_.create<linalg::MatmulOp>(loc, TypeRange{tensor(out)}, ValueRange{a, b},
-                                     ValueRange{filled(loc, out, 0.0f)})
+                                     ValueRange{init})
       .getResult(0);
 }
 
@@ -511,13 +515,15 @@ Value TrainStepLowering::lowerDropout(Location loc, nin::DropoutTrainOp op) {
 }
 
 /// dx = y > 0 ? dy : 0.
+/// dz = y > 0 ? dy : 0, written over dy (its only reader), so bufferization
+/// reuses dy's buffer instead of a new one per ReLU.
 Value TrainStepLowering::lowerReluGrad(Location loc, nin::ReluGradOp op) {
   Value dy = map_.lookup(op.getGrad());
-  return elementwise(loc, {dy, map_.lookup(op.getOutput())}, {empty(loc, shapeOf(dy))},
+  return elementwise(loc, {map_.lookup(op.getOutput())}, {dy},
                      [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                        Arith m{nb, nl};
-                       Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0));
-                       return {m.select(positive, a[0], m.f32(0))};
+                       Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[0], m.f32(0));
+                       return {m.select(positive, a[1], m.f32(0))};
                      })[0];
 }
 
@@ -575,45 +581,50 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
   SmallVector<int64_t> xs = shapeOf(x), ds = shapeOf(dz); // [N, H, W, C], [N, OH, OW, F]
   auto ws = cast<RankedTensorType>(op.getType()).getShape(); // [F, C, KH, KW]
   ArrayRef<int64_t> stride = op.getStride(), padding = op.getPadding();
+  // The batch in G groups of B images, one convolution (matmul for 1x1)
+  // each accumulating into dw: the operands are transposed per group, so the
+  // transposed copies are small and short-lived (the memory plan reuses one
+  // slot for all groups), and the dz slice a register tile streams over
+  // stays in cache.
+  int64_t n = xs[0];
   if (isPointwise(ws.drop_front(2), stride, padding)) {
-    // dw [C, F] = x^T [C, NHW] x dz [NHW, F]
-    int64_t m = xs[0] * xs[1] * xs[2];
-    Value xt = transpose(loc, reshape(loc, x, {m, xs[3]}, {{0, 1, 2}, {3}}), {1, 0});
-    Value dw = matmul(loc, xt, reshape(loc, dz, {m, ds[3]}, {{0, 1, 2}, {3}}));
+    // dw [C, F] = sum_g x_g^T [C, B*HW] x dz_g [B*HW, F]
+    int64_t b = imagesPerGroup(n, xs[1] * xs[2]), g = n / b, m = b * xs[1] * xs[2];
+    Value dw = filled(loc, {xs[3], ds[3]}, 0.0f);
+    for (int64_t i = 0; i < g; ++i) {
+      Value xi = reshape(loc, imageSlice(loc, x, i * b, {b, xs[1], xs[2], xs[3]}), {m, xs[3]},
+                         {{0, 1, 2}, {3}});
+      Value dzi = reshape(loc, imageSlice(loc, dz, i * b, {b, ds[1], ds[2], ds[3]}), {m, ds[3]},
+                          {{0, 1, 2}, {3}});
+      dw = matmul(loc, transpose(loc, xi, {1, 0}), dzi, dw);
+    }
     return reshape(loc, dw, {1, 1, xs[3], ds[3]}, {{0, 1, 2}, {3}});
   }
   Value xp = padHW(loc, x, padding, 0.0f);
   // Only rows kh + oh*s < KH + (OH-1)*s are read (fewer than Hp when the
   // forward conv dropped the last rows).
   int64_t hu = ws[2] + (ds[1] - 1) * stride[0], wu = ws[3] + (ds[2] - 1) * stride[1];
-  SmallVector<int64_t> ps = shapeOf(xp);
-  if (hu < ps[1] || wu < ps[2])
-    xp = b_.create<tensor::ExtractSliceOp>(loc, xp, indexAttrs(b_, {0, 0, 0, 0}),
-                                           indexAttrs(b_, {xs[0], hu, wu, xs[3]}),
-                                           indexAttrs(b_, {1, 1, 1, 1}));
-  // The batch in G groups of B images, one convolution each accumulating
-  // into dw: the dz slice a register tile streams over then stays in cache.
-  int64_t n = xs[0], b = imagesPerGroup(n, ds[1] * ds[2]), g = n / b;
-  SmallVector<int64_t> xg{g, b, hu, wu, xs[3]}, dg{g, b, ds[1], ds[2], ds[3]};
-  Value xt = transpose(loc, reshape(loc, xp, xg, {{0, 1}, {2}, {3}, {4}}),
-                       {0, 4, 2, 3, 1}); // [G, C, hu, wu, B]
-  Value dzt = transpose(loc, reshape(loc, dz, dg, {{0, 1}, {2}, {3}, {4}}),
-                        {0, 2, 3, 1, 4}); // [G, OH, OW, B, F]
+  int64_t b = imagesPerGroup(n, ds[1] * ds[2]), g = n / b;
   SmallVector<int64_t> out{xs[3], ws[2], ws[3], ds[3]};
   Value dw = filled(loc, out, 0.0f);
-  for (int64_t i = 0; i < g; ++i)
-    dw = conv(loc, groupSlice(loc, xt, i), groupSlice(loc, dzt, i), out, stride, dw);
+  for (int64_t i = 0; i < g; ++i) {
+    Value xt = transpose(loc, imageSlice(loc, xp, i * b, {b, hu, wu, xs[3]}),
+                         {3, 1, 2, 0}); // [C, hu, wu, B]
+    Value dzt = transpose(loc, imageSlice(loc, dz, i * b, {b, ds[1], ds[2], ds[3]}),
+                          {1, 2, 0, 3}); // [OH, OW, B, F]
+    dw = conv(loc, xt, dzt, out, stride, dw);
+  }
   return transpose(loc, dw, {1, 2, 0, 3}); // [C, KH, KW, F] -> HWCF
 }
 
-/// Group i of a [G, ...] tensor, without the group dim.
-Value TrainStepLowering::groupSlice(Location loc, Value x, int64_t i) {
-  SmallVector<int64_t> s = shapeOf(x), offsets(s.size(), 0), sizes(s), strides(s.size(), 1);
-  offsets[0] = i;
-  sizes[0] = 1;
-  auto type = RankedTensorType::get(ArrayRef<int64_t>(s).drop_front(), b_.getF32Type());
-  return b_.create<tensor::ExtractSliceOp>(loc, type, x, indexAttrs(b_, offsets),
-                                           indexAttrs(b_, sizes), indexAttrs(b_, strides));
+/// x[first : first + sizes[0], :sizes[1], :sizes[2], :sizes[3]] of an NHWC
+/// tensor (the whole tensor when that is all of it).
+Value TrainStepLowering::imageSlice(Location loc, Value x, int64_t first,
+                                    ArrayRef<int64_t> sizes) {
+  if (first == 0 && ArrayRef<int64_t>(shapeOf(x)) == sizes)
+    return x;
+  return b_.create<tensor::ExtractSliceOp>(loc, x, indexAttrs(b_, {first, 0, 0, 0}),
+                                           indexAttrs(b_, sizes), indexAttrs(b_, {1, 1, 1, 1}));
 }
 
 Value TrainStepLowering::lowerConvGradInput(Location loc, nin::Conv2DGradInputOp op) {

@@ -221,11 +221,15 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   cpuOpts.schedule = opts.schedule;
   cpuOpts.cpu = opts.cpu;
   cpuOpts.planMemory = true;
+  std::string memoryReport;
+  if (opts.printMemoryPlan)
+    cpuOpts.memoryReport = &memoryReport;
   if (Status s = cpu::lowerToLLVMDialect(*module, cpuOpts); !s) {
     std::fprintf(stderr, "%s: error: CPU code generation failed: %s\n", opts.model.c_str(),
                  s.message().c_str());
     return kInvalidInput;
   }
+  std::fputs(memoryReport.c_str(), stderr);
   if (auto arena = (*module)->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes"))
     descriptor->arenaBytes = arena.getInt();
   if (importOpts.training) {

@@ -28,6 +28,7 @@ struct CompileOptions {
   bool schedule = true;       ///< false: plain linalg -> loops (debugging).
   std::string cpu;            ///< LLVM CPU name; empty: the host.
   bool printIrAfterAll = false;
+  bool printMemoryPlan = false;  ///< The arena table of each function, to stderr.
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
 };
 

@@ -99,6 +99,9 @@ struct CpuOptions {
   /// its size is left as the module attribute `nin.arena_bytes` (the largest
   /// over the functions).
   bool planMemory = false;
+  /// With planMemory: when set, receives a table of each function's plan
+  /// (formatArenaPlan) for `ninc compile --memory-plan`.
+  std::string *memoryReport = nullptr;
 };
 
 /// Registers exactly the dialects, interfaces, transform extensions and LLVM

@@ -180,6 +180,7 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
                  std::to_string(opts.threads)};
   DiagnosticCollector diags(ctx);
   detail::sinkOutputReshapes(module);
+  detail::unshareFillInits(module);
   Status bufferized = opts.schedule ? applySchedule(module, opts, diags)
                                     : bufferizeUnscheduled(module, diags);
   if (!bufferized)
@@ -187,8 +188,12 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   detail::rewriteStridedCopies(module);
   if (opts.planMemory) {
     int64_t arena = 0;
-    for (auto func : module.getOps<func::FuncOp>())
-      arena = std::max(arena, planActivationArena(func).arenaBytes);
+    for (auto func : module.getOps<func::FuncOp>()) {
+      ArenaPlan plan = planActivationArena(func);
+      arena = std::max(arena, plan.arenaBytes);
+      if (opts.memoryReport)
+        *opts.memoryReport += formatArenaPlan(func.getName().str(), plan);
+    }
     module->setAttr("nin.arena_bytes", IntegerAttr::get(IntegerType::get(ctx, 64), arena));
   }
   PassManager pm(ctx);

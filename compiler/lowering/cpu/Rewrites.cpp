@@ -1,6 +1,6 @@
 //===- compiler/lowering/cpu/Rewrites.cpp - IR fixups around bufferization ===//
 //
-// Two small rewrites that keep the generated code free of avoidable copies
+// Small rewrites that keep the generated code free of avoidable copies
 // and of MLIR runtime-library calls.
 //
 //===----------------------------------------------------------------------===//
@@ -49,6 +49,40 @@ void sinkOutputReshapes(ModuleOp module) {
           collapse.getReassociationIndices());
       op.getSourceMutable().assign(collapse.getSrc());
       op.getDestMutable().assign(full);
+    }
+  }
+}
+
+// CSE merges the identical `linalg.fill(0) outs(tensor.empty)` of ops with
+// the same result shape (every conv of a block, and the gradients of the
+// same shapes in the training step). One-shot bufferization then keeps the
+// filled buffer alive across all of them and copies it before each in-place
+// write: a full-size buffer and a copy per op, and the buffer lives from the
+// first op to the last. Each use gets its own fill (and empty) right before
+// it instead, as before CSE.
+void unshareFillInits(ModuleOp module) {
+  llvm::SmallVector<linalg::FillOp> fills;
+  module.walk([&](linalg::FillOp fill) {
+    if (fill.hasPureTensorSemantics() && !fill->use_empty())
+      fills.push_back(fill);
+  });
+  for (linalg::FillOp fill : fills) {
+    llvm::SmallVector<OpOperand *> uses;
+    for (OpOperand &use : fill->getResult(0).getUses())
+      uses.push_back(&use);
+    for (OpOperand *use : uses) {
+      OpBuilder b(use->getOwner());
+      Value init = fill.getOutputs()[0];
+      if (auto empty = init.getDefiningOp<tensor::EmptyOp>())
+        init = b.clone(*empty)->getResult(0);
+      auto copy = b.create<linalg::FillOp>(fill.getLoc(), fill.getInputs()[0], init);
+      use->set(copy.getResult(0));
+    }
+    if (fill->use_empty()) {
+      Value init = fill.getOutputs()[0];
+      fill.erase();
+      if (Operation *def = init.getDefiningOp(); def && isa<tensor::EmptyOp>(def) && def->use_empty())
+        def->erase();
     }
   }
 }
