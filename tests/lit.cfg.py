@@ -19,3 +19,20 @@ config.substitutions.append(("%models", os.path.join(config.ninc_source_dir, "mo
 config.substitutions.append(("%data", config.ninc_data_dir))
 config.substitutions.append(
     ("%expect-exit", os.path.join(config.ninc_source_dir, "tests", "lit", "expect-exit.sh")))
+
+# The CUDA target: ptxas assembles its kernels (the CUDA toolkit); whether a
+# driver is present decides what a compiled CUDA program does here.
+import ctypes
+import shutil
+
+config.substitutions.append(
+    ("%check-ptxas", os.path.join(config.ninc_source_dir, "tests", "lit", "ptxas-limits.sh")))
+ptxas = os.path.join(os.environ.get("NINC_CUDA_TOOLKIT", "/usr/local/cuda"), "bin", "ptxas")
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+try:
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass

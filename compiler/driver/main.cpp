@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 
@@ -109,7 +110,7 @@ int main(int argc, char **argv) {
   compileCmd->add_option("--emit", compile.emit,
                          "Stop after this stage and write it: nin (imported graph), nin-opt "
                          "(after the graph passes), linalg, llvm-mlir, llvm-ir, asm, obj, exe, "
-                         "lib, dot")
+                         "lib, dot, ptx (--target=cuda: one .ptx per kernel in the -o folder)")
       ->check(CLI::IsMember(kEmitStages))
       ->capture_default_str();
   compileCmd->add_option("--mode", compile.mode,
@@ -128,6 +129,21 @@ int main(int argc, char **argv) {
   compileCmd->add_flag("--no-schedule", noSchedule,
                        "Plain loops instead of the tiled, vectorised schedules (debugging)");
   compileCmd->add_option("--cpu", compile.cpu, "LLVM CPU to generate for (default: this host)");
+  compileCmd->add_option("--gpu-arch", compile.gpuArch,
+                         "--target=cuda: the GPU architecture of the kernels (sm_90, sm_90a, "
+                         "sm_80, ...)")
+      ->capture_default_str()
+      ->check([](const std::string &arch) -> std::string {
+        size_t digits = 0;
+        while (3 + digits < arch.size() && std::isdigit((unsigned char)arch[3 + digits]))
+          ++digits;
+        bool ok = arch.rfind("sm_", 0) == 0 && digits >= 2 &&
+                  (arch.size() == 3 + digits || arch.substr(3 + digits) == "a");
+        return ok ? "" : "expected sm_NN or sm_NNa (e.g. sm_90), got '" + arch + "'";
+      });
+  compileCmd->add_flag("--gpu-emulate", compile.gpuEmulate,
+                       "--target=cuda: run the kernels' tiling on this CPU instead (tests the "
+                       "GPU schedule without a GPU)");
   compileCmd->add_flag("--print-ir-after-all", compile.printIrAfterAll,
                        "Print the IR after every pass (to standard error)");
   compileCmd->add_option("--print-ir-after", compile.printIrAfter,
@@ -218,10 +234,6 @@ int main(int argc, char **argv) {
   if (checkCmd->parsed())
     return runCheck(check);
   if (compileCmd->parsed()) {
-    if (compile.target == "cuda") {
-      std::fprintf(stderr, "ninc: error: --target=cuda: the CUDA backend is not built yet\n");
-      return kExitUsage;
-    }
     compile.schedule = !noSchedule;
     return runCompile(compile);
   }

@@ -4,6 +4,7 @@
 #include "compiler/frontend/Frontend.h"
 #include "compiler/importer/Importer.h"
 #include "compiler/lowering/cpu/CpuCodegen.h"
+#include "compiler/lowering/cuda/CudaCodegen.h"
 #include "compiler/model/Program.h"
 #include "compiler/pipeline/Dot.h"
 #include "compiler/pipeline/Link.h"
@@ -32,7 +33,8 @@
 namespace ninc {
 
 const std::vector<std::string> kEmitStages = {"nin", "nin-opt", "linalg", "llvm-mlir",
-                                              "llvm-ir", "asm", "obj", "exe", "lib", "dot"};
+                                              "llvm-ir", "asm", "obj", "exe", "lib", "dot",
+                                              "ptx"};
 
 namespace {
 
@@ -84,6 +86,24 @@ void configureIrPrinting(mlir::PassManager &pm, const CompileOptions &opts) {
       /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
 }
 
+/// --emit=ptx: one KERNEL.ptx per kernel in the output folder (-o, default
+/// <model>-ptx), written whole or not at all.
+int writePtx(const CompileOptions &opts, const std::string &model,
+             const std::vector<std::pair<std::string, std::string>> &kernels) {
+  std::string dir = !opts.output.empty() && opts.output != "-" ? opts.output : model + "-ptx";
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
+    std::fprintf(stderr, "%s: error: cannot create the output folder: %s\n", dir.c_str(),
+                 ec.message().c_str());
+    return kInvalidInput;
+  }
+  for (const auto &[name, text] : kernels)
+    if (int rc = writeOutput(dir + "/" + name + ".ptx",
+                             [&](llvm::raw_ostream &os) { os << text; });
+        rc != kOk)
+      return rc;
+  return kOk;
+}
+
 /// Prints a failed Status; the exit code for it.
 int report(const Status &s) {
   if (s)
@@ -129,15 +149,24 @@ Expected<rt::ModelDescriptor> makeDescriptor(mlir::ModuleOp module, const Model 
 /// The fixed symbols the runtime's main() links against: ninc_infer (an
 /// alias of <model>_infer) and ninc_descriptor; for a training program also
 /// ninc_train_step (an alias of <model>_train_step), and ninc_spec /
-/// ninc_spec_size (Model::specBytes, for self-contained checkpoints).
+/// ninc_spec_size (Model::specBytes, for self-contained checkpoints). For a
+/// CUDA program the inference entry is ninc_device_infer.
 void addProgramSymbols(llvm::Module &m, const Model &model, bool training,
-                       const std::string &descriptor) {
+                       const std::string &descriptor, bool device,
+                       const std::string &gpuArch = "") {
   llvm::LLVMContext &ctx = m.getContext();
   auto *text = llvm::ConstantDataArray::getString(ctx, descriptor, /*AddNull=*/true);
   new llvm::GlobalVariable(m, text->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, text, "ninc_descriptor");
+  // On a GPU the generated function takes device pointers; the runtime's
+  // ninc_infer (runtime/cuda) moves the batch there and back around it.
   if (llvm::Function *f = m.getFunction(model.name + "_infer"))
-    llvm::GlobalAlias::create("ninc_infer", f);
+    llvm::GlobalAlias::create(device ? "ninc_device_infer" : "ninc_infer", f);
+  if (device) {
+    auto *arch = llvm::ConstantDataArray::getString(ctx, gpuArch, /*AddNull=*/true);
+    new llvm::GlobalVariable(m, arch->getType(), /*isConstant=*/true,
+                             llvm::GlobalValue::ExternalLinkage, arch, "ninc_gpu_arch");
+  }
   if (!training)
     return;
   if (llvm::Function *f = m.getFunction(model.name + "_train_step"))
@@ -163,7 +192,7 @@ int64_t arenaBytesOf(mlir::ModuleOp module, const std::string &name) {
 int runCompile(const CompileOptions &opts) {
   if (std::find(kEmitStages.begin(), kEmitStages.end(), opts.emit) == kEmitStages.end()) {
     std::fprintf(stderr, "ninc: error: --emit: expected one of nin, nin-opt, linalg, llvm-mlir, "
-                         "llvm-ir, asm, obj, exe, lib, dot; found '%s'\n",
+                         "llvm-ir, asm, obj, exe, lib, dot, ptx; found '%s'\n",
                  opts.emit.c_str());
     return kUsage;
   }
@@ -179,13 +208,31 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   const Model *model = &spec;
   mlir::DialectRegistry registry;
   registerGraphDialects(registry);
-  cpu::registerCpuCodegenDialects(registry);
+  const bool cuda = opts.target == "cuda";
+  if (cuda)
+    cuda::registerCudaCodegenDialects(registry); // includes the CPU backend's
+  else
+    cpu::registerCpuCodegenDialects(registry);
   mlir::MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
 
   ImportOptions importOpts;
   importOpts.batch = opts.batch > 0 ? opts.batch : model->training.batchSize;
   importOpts.training = opts.mode == "train";
+  if (cuda && importOpts.training) {
+    std::fprintf(stderr, "%s: error: --target=cuda --mode=train: the CUDA training step is not "
+                 "built yet (inference is); train with --target=cpu\n", opts.model.c_str());
+    return kInvalidInput;
+  }
+  if (!cuda && opts.emit == "ptx") {
+    std::fprintf(stderr, "%s: error: --emit=ptx needs --target=cuda\n", opts.model.c_str());
+    return kUsage;
+  }
+  if (cuda && opts.emit == "lib") {
+    std::fprintf(stderr, "%s: error: --target=cuda --emit=lib is not built yet (--emit=exe is)\n",
+                 opts.model.c_str());
+    return kInvalidInput;
+  }
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(ctx, *model, importOpts);
   if (opts.emit == "nin")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
@@ -224,7 +271,25 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   std::string memoryReport;
   if (opts.printMemoryPlan)
     cpuOpts.memoryReport = &memoryReport;
-  if (Status s = cpu::lowerToLLVMDialect(*module, cpuOpts); !s) {
+  if (cuda) {
+    cuda::CudaOptions cudaOpts;
+    cudaOpts.arch = opts.gpuArch;
+    cudaOpts.emulate = opts.gpuEmulate && opts.emit != "ptx";
+    if (opts.printMemoryPlan)
+      cudaOpts.memoryReport = &memoryReport;
+    std::vector<std::pair<std::string, std::string>> ptx;
+    if (opts.emit == "ptx")
+      cudaOpts.ptx = &ptx;
+    if (Status s = cuda::lowerToLLVMDialect(*module, cudaOpts); !s) {
+      std::fprintf(stderr, "%s: error: CUDA code generation failed: %s\n", opts.model.c_str(),
+                   s.message().c_str());
+      return kInvalidInput;
+    }
+    if (opts.emit == "ptx") {
+      std::fputs(memoryReport.c_str(), stderr);
+      return writePtx(opts, model->name, ptx);
+    }
+  } else if (Status s = cpu::lowerToLLVMDialect(*module, cpuOpts); !s) {
     std::fprintf(stderr, "%s: error: CPU code generation failed: %s\n", opts.model.c_str(),
                  s.message().c_str());
     return kInvalidInput;
@@ -249,8 +314,9 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     std::fprintf(stderr, "%s: error: %s\n", opts.model.c_str(), llvmModule.message().c_str());
     return kInvalidInput;
   }
+  const bool device = cuda && !opts.gpuEmulate;
   addProgramSymbols(**llvmModule, *model, importOpts.training,
-                    rt::formatDescriptor(*descriptor));
+                    rt::formatDescriptor(*descriptor), device, opts.gpuArch);
   if (opts.emit == "llvm-ir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 
@@ -278,7 +344,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   Status s = cpu::emitObjectFile(**llvmModule, object.str().str(), cpuOpts);
   if (s)
     s = opts.emit == "lib" ? linkSharedLibrary(object.str().str(), output)
-                           : linkExecutable(object.str().str(), output);
+                           : linkExecutable(object.str().str(), output, device);
   llvm::sys::fs::remove(object);
   return report(s);
 }

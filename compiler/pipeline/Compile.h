@@ -27,6 +27,8 @@ struct CompileOptions {
   int threads = 2;            ///< Threads of the generated code (1: no OpenMP).
   bool schedule = true;       ///< false: plain linalg -> loops (debugging).
   std::string cpu;            ///< LLVM CPU name; empty: the host.
+  std::string gpuArch = "sm_90"; ///< --target=cuda: the NVVM chip.
+  bool gpuEmulate = false;    ///< --target=cuda: the kernels' tiling on this CPU (testing).
   bool printIrAfterAll = false;
   bool printMemoryPlan = false;  ///< The arena table of each function, to stderr.
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.

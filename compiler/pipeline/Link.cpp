@@ -59,12 +59,19 @@ Expected<std::string> runtimeArchive(const char *name) {
 
 } // namespace
 
-Status linkExecutable(const std::string &object, const std::string &output) {
+Status linkExecutable(const std::string &object, const std::string &output, bool cuda) {
   Expected<std::string> program = runtimeArchive("libninc_program.a");
   Expected<std::string> runtime = runtimeArchive("libninc_runtime.a");
   if (!program || !runtime)
     return !program ? program.error() : runtime.error();
-  return link({object, *program, *runtime}, output);
+  if (!cuda)
+    return link({object, *program, *runtime}, output);
+  // The CUDA glue loads the driver with dlopen: the program starts (and says
+  // what is missing) on machines without one.
+  Expected<std::string> glue = runtimeArchive("cuda/libninc_cuda.a");
+  if (!glue)
+    return glue.error();
+  return link({object, *program, *glue, *runtime, "-ldl"}, output);
 }
 
 Status linkSharedLibrary(const std::string &object, const std::string &output) {

@@ -16,7 +16,7 @@
 namespace ninc {
 
 /// Links `object` into the executable `output` (written atomically).
-Status linkExecutable(const std::string &object, const std::string &output);
+Status linkExecutable(const std::string &object, const std::string &output, bool cuda = false);
 
 /// Links `object` into the shared library `output` behind the C API of
 /// runtime/include/ninc.h, and copies that header next to it.

@@ -113,6 +113,11 @@ void registerCpuCodegenDialects(mlir::DialectRegistry &registry);
 /// to the llvm dialect (plus omp ops lowered to llvm when threads > 1).
 Status lowerToLLVMDialect(mlir::ModuleOp module, const CpuOptions &opts);
 
+/// The part of lowerToLLVMDialect after bufferization: strided copies, the
+/// memory plan, loops, [OpenMP], llvm dialect. For modules bufferized
+/// elsewhere (the CUDA backend's CPU emulation).
+Status lowerBufferizedToLLVMDialect(mlir::ModuleOp module, const CpuOptions &opts);
+
 /// Translates a module in the llvm dialect to LLVM IR in `ctx`, with the
 /// target's data layout and triple, and runs LLVM's optimisation pipeline at
 /// opts.optLevel.

@@ -131,6 +131,9 @@ void buildLoweringPipeline(PassManager &pm, const CpuOptions &opts) {
   bool threaded = opts.threads > 1;
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  // Foralls left without threads (the CUDA backend's emulation) run in order.
+  if (!threaded)
+    pm.addPass(createForallToForLoopPass());
   if (threaded && !opts.schedule)
     pm.addPass(createConvertLinalgToParallelLoopsPass());
   else
@@ -185,6 +188,12 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
                                     : bufferizeUnscheduled(module, diags);
   if (!bufferized)
     return bufferized;
+  return lowerBufferizedToLLVMDialect(module, opts);
+}
+
+Status lowerBufferizedToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
+  MLIRContext *ctx = module.getContext();
+  DiagnosticCollector diags(ctx);
   detail::rewriteStridedCopies(module);
   if (opts.planMemory) {
     int64_t arena = 0;

@@ -1,0 +1,42 @@
+//===- compiler/lowering/cuda/CudaInternal.h - Backend internals -*- C++ -*-===//
+#ifndef NINC_COMPILER_LOWERING_CUDA_CUDAINTERNAL_H
+#define NINC_COMPILER_LOWERING_CUDA_CUDAINTERNAL_H
+
+#include "compiler/lowering/cuda/CudaCodegen.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class ModuleOp;
+}
+
+namespace ninc::cuda::detail {
+
+/// `nin.kernel = <id>` on each scheduled linalg op and on its block forall.
+constexpr const char *kKernelTag = "nin.kernel";
+
+/// The launch of one linalg op (CudaCodegen.h's schedule). Sizes are per
+/// loop of the op; 0 = not tiled at that level.
+struct KernelPlan {
+  int64_t tag = 0;
+  std::vector<int64_t> blockTiles;   ///< tile_sizes of the block forall
+  std::vector<int64_t> threadCounts; ///< num_threads of the thread forall
+  std::vector<std::string> blockMapping, threadMapping;
+  std::vector<int64_t> blockDims;    ///< threads per block [x, y, z]
+};
+
+/// tensor.pad with a constant -> a gather linalg.generic (schedulable).
+void padsToGathers(mlir::ModuleOp module);
+
+/// Tags every linalg op on tensors and plans its launch.
+Expected<std::vector<KernelPlan>> planKernels(mlir::ModuleOp module);
+
+/// Tiling to blocks and threads, bufferization and, with `mapToGpu`, one
+/// gpu.launch per op.
+std::string scheduleScript(const std::vector<KernelPlan> &plans, bool mapToGpu);
+
+} // namespace ninc::cuda::detail
+
+#endif // NINC_COMPILER_LOWERING_CUDA_CUDAINTERNAL_H

@@ -1,0 +1,203 @@
+//===- compiler/lowering/cuda/Pipeline.cpp - Schedule + lowering to NVVM --===//
+//
+// lowerToLLVMDialect (CudaCodegen.h): pads to gathers, the kernel schedule
+// (Schedule.cpp) run by the transform interpreter, host copies to device
+// copies, the memory plan, then the pass list that Debian's MLIR 19 takes
+// from gpu.launch to a cubin (../shared/notes/mlir19-cuda.md).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/lowering/cuda/CudaInternal.h"
+
+#include "compiler/lowering/MemoryPlan.h"
+#include "compiler/lowering/cpu/CpuCodegen.h"
+#include "compiler/lowering/cpu/CpuInternal.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Transform/IR/TransformOps.h"
+#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace ninc::cuda {
+namespace {
+
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(MLIRContext *ctx)
+      : handler_(ctx, [this](Diagnostic &diag) {
+          append(diag);
+          for (Diagnostic &note : diag.getNotes())
+            append(note);
+          return success();
+        }) {}
+
+  Error error(const std::string &what) const {
+    return Error{"cuda backend: " + what + (text_.empty() ? "" : ":\n" + text_)};
+  }
+
+private:
+  void append(Diagnostic &diag) {
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    os << diag.getLocation();
+    text_ += os.str() + ": " + diag.str() + "\n";
+  }
+
+  std::string text_;
+  ScopedDiagnosticHandler handler_;
+};
+
+void registerPipelinePasses() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    bufferization::registerEmptyTensorEliminationPass();
+    registerGPUPasses();
+    registerConversionPasses();
+    registerLinalgPasses();
+    memref::registerMemRefPasses();
+    registerTransformsPasses();
+  });
+}
+
+Status applyScript(ModuleOp module, const std::string &script, const DiagnosticCollector &diags) {
+  OwningOpRef<ModuleOp> library = parseSourceString<ModuleOp>(script, ParserConfig(module.getContext()));
+  if (!library)
+    return diags.error("the generated GPU schedule does not parse");
+  auto entry = library->lookupSymbol<transform::NamedSequenceOp>("__transform_main");
+  transform::TransformOptions options;
+  options.enableExpensiveChecks(false);
+  if (failed(transform::applyTransformNamedSequence(module, entry, *library, options)))
+    return diags.error("applying the GPU schedule failed");
+  module.walk([](Operation *op) { op->removeAttr(detail::kKernelTag); });
+  return Status::ok();
+}
+
+/// What bufferization left on the host: copies become device-to-device
+/// gpu.memcpy (async, waited for); anything else that touches memory outside
+/// a gpu.launch is refused, as is an allocation inside one.
+Status checkHostCode(ModuleOp module) {
+  std::string error;
+  SmallVector<memref::CopyOp> copies;
+  module.walk([&](Operation *op) {
+    if (!error.empty())
+      return;
+    bool inKernel = op->getParentOfType<gpu::LaunchOp>() != nullptr;
+    if (isa<memref::AllocOp, memref::AllocaOp>(op) && inKernel)
+      error = "an allocation inside a kernel (" + op->getName().getStringRef().str() + ")";
+    else if (auto copy = dyn_cast<memref::CopyOp>(op); copy && !inKernel)
+      copies.push_back(copy);
+    else if (isa<linalg::LinalgOp>(op) && !inKernel)
+      error = "'" + op->getName().getStringRef().str() + "' was not mapped to a kernel";
+  });
+  if (!error.empty())
+    return Error{"cuda backend: internal error: " + error};
+  for (memref::CopyOp copy : copies) {
+    auto src = cast<MemRefType>(copy.getSource().getType());
+    auto dst = cast<MemRefType>(copy.getTarget().getType());
+    if (!memref::isStaticShapeAndContiguousRowMajor(src) ||
+        !memref::isStaticShapeAndContiguousRowMajor(dst))
+      return Error{"cuda backend: internal error: a strided copy left on the host"};
+    OpBuilder b(copy);
+    Location loc = copy.getLoc();
+    Type token = gpu::AsyncTokenType::get(b.getContext());
+    Value start = b.create<gpu::WaitOp>(loc, token, ValueRange{}).getAsyncToken();
+    Value done = b.create<gpu::MemcpyOp>(loc, token, ValueRange{start}, copy.getTarget(),
+                                         copy.getSource())
+                     .getAsyncToken();
+    b.create<gpu::WaitOp>(loc, Type{}, ValueRange{done});
+    copy.erase();
+  }
+  return Status::ok();
+}
+
+std::string loweringPipeline(const CudaOptions &opts) {
+  // The passes of the module pass manager (no builtin.module(...) around:
+  // that would nest a pass manager for modules inside the module).
+  return "func.func(convert-linalg-to-loops),convert-nvgpu-to-nvvm,"
+         "gpu-kernel-outlining,convert-vector-to-scf,convert-scf-to-cf,convert-nvvm-to-llvm,"
+         "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},expand-strided-metadata,"
+         "nvvm-attach-target{chip=" + opts.arch + " O=3},lower-affine,convert-arith-to-llvm,"
+         "convert-index-to-llvm,convert-math-to-llvm,"
+         "gpu.module(strip-debuginfo,convert-gpu-to-nvvm,reconcile-unrealized-casts),"
+         "gpu-to-llvm,gpu-module-to-binary{format=" + std::string(opts.ptx ? "isa" : "bin") +
+         " toolkit=" + opts.toolkit + "},"
+         "reconcile-unrealized-casts";
+}
+
+} // namespace
+
+Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
+  MLIRContext *ctx = module.getContext();
+  if (!ctx->getOrLoadDialect("gpu") || !ctx->getOrLoadDialect("nvvm") ||
+      !ctx->isOperationRegistered("transform.gpu.map_forall_to_blocks"))
+    return Error{"cuda backend: the MLIRContext lacks the backend's dialects; create it with "
+                 "registerCudaCodegenDialects"};
+  registerPipelinePasses();
+  DiagnosticCollector diags(ctx);
+  cpu::detail::sinkOutputReshapes(module);
+  cpu::detail::unshareFillInits(module);
+  detail::padsToGathers(module);
+  Expected<std::vector<detail::KernelPlan>> plans = detail::planKernels(module);
+  if (!plans)
+    return plans.error();
+  if (Status s = applyScript(module, detail::scheduleScript(*plans, !opts.emulate), diags); !s)
+    return s;
+  if (opts.emulate) {
+    cpu::CpuOptions cpuOpts;
+    cpuOpts.threads = 1;
+    cpuOpts.planMemory = true;
+    cpuOpts.memoryReport = opts.memoryReport;
+    return cpu::lowerBufferizedToLLVMDialect(module, cpuOpts);
+  }
+  if (Status s = checkHostCode(module); !s)
+    return s;
+  int64_t arena = 0;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    ArenaPlan plan = planActivationArena(func);
+    arena = std::max(arena, plan.arenaBytes);
+    if (opts.memoryReport)
+      *opts.memoryReport += formatArenaPlan(func.getName().str(), plan);
+  }
+  module->setAttr("nin.arena_bytes", IntegerAttr::get(IntegerType::get(ctx, 64), arena));
+  // A host allocation would be host memory handed to the kernels.
+  bool unplanned = false;
+  module.walk([&](memref::AllocOp alloc) {
+    unplanned |= alloc->getParentOfType<gpu::LaunchOp>() == nullptr;
+  });
+  if (unplanned)
+    return Error{"cuda backend: internal error: a buffer the memory plan could not place "
+                 "(dynamic shape or layout) would live in host memory"};
+  PassManager pm(ctx);
+  if (failed(parsePassPipeline(loweringPipeline(opts), pm)))
+    return Error{"cuda backend: internal error: the lowering pipeline does not parse"};
+  if (failed(pm.run(module)))
+    return diags.error("lowering to NVVM and the cubin failed");
+  if (opts.ptx)
+    for (auto binary : module.getOps<gpu::BinaryOp>())
+      for (Attribute a : binary.getObjects())
+        if (auto object = dyn_cast<gpu::ObjectAttr>(a)) {
+          StringRef text = object.getObject().getValue();
+          opts.ptx->push_back({binary.getName().str(), text.rtrim(StringRef("\0", 1)).str()});
+        }
+  return Status::ok();
+}
+
+} // namespace ninc::cuda
