@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds, on this machine (MLIR, protobuf, CUDA toolkit), everything the GPU
+# check needs into one folder that runs on any CUDA machine with only the
+# NVIDIA driver: CUDA programs for nin-tiny and the d2l NiN-224, random
+# weights, the reference interpreter's logits for the first test images, and
+# the Fashion-MNIST test files. Then, on the GPU machine: tests/gpu/run.sh DIR.
+#   tests/gpu/prepare.sh [BUILD_DIR=build] [OUT=out/gpu] [GPU_ARCH=sm_90]
+set -euo pipefail
+build=${1:-build} out=${2:-out/gpu} arch=${3:-sm_90}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+data=${NINC_DATA_DIR:-/usr/share/datasets/fashion-mnist}
+rm -rf "$out" && mkdir -p "$out/data"
+cp "$data"/t10k-images-idx3-ubyte.gz "$data"/t10k-labels-idx1-ubyte.gz "$out/data/"
+# name model batch images
+while read -r name model batch limit; do
+  "$build/bin/ninc" compile "$root/$model" --target=cuda --gpu-arch="$arch" --batch "$batch" \
+      -o "$out/$name"
+  "$build/bin/testtool" random-weights "$root/$model" "$out/$name.weights.pb" 11
+  "$build/bin/ninc" run "$root/$model" --weights "$out/$name.weights.pb" --limit "$limit" \
+      --save-logits "$out/$name.interp.npy" --quiet
+  echo "$name $batch $limit" >> "$out/models.txt"
+done <<EOF2
+nin-tiny models/nin-tiny.pbtxt 16 256
+nin-224 models/nin.pb 128 256
+EOF2
+cp "$root/tests/gpu/run.sh" "$root/tests/gpu/compare_npy.py" "$root/bench/torch_nin.py" "$out/"
+echo "prepared $out ($(du -sh "$out" | cut -f1)) for $arch: run tests/gpu/run.sh $out on the GPU machine"
