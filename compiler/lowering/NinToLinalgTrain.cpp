@@ -726,8 +726,20 @@ Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op)
   Value xp = padHW(loc, x, padding, -kInf);
   Value best = filled(loc, windows, -kInf);
   Value tap = full(loc, windows, b_.getI32IntegerAttr(0));
-  for (int64_t t = 0; t < kernel[0] * kernel[1]; ++t) {
+  const int64_t taps = kernel[0] * kernel[1];
+  for (int64_t t = 0; t < taps; ++t) {
     Value v = tapSlice(loc, xp, t / kernel[1], t % kernel[1], stride, windows);
+    if (t == taps - 1 && t > 0) {
+      // The last tap only decides the winner: no dead maximum to write.
+      tap = elementwise(loc, {v, best}, {tap},
+                        [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                          Arith m{nb, nl};
+                          Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[1]);
+                          Value id = nb.create<arith::ConstantOp>(nl, nb.getI32IntegerAttr(t));
+                          return {m.select(greater, id, a[2])};
+                        })[0];
+      break;
+    }
     SmallVector<Value> r =
         elementwise(loc, {v}, {best, tap},
                     [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 namespace ninc {
 
@@ -170,7 +171,7 @@ void addProgramSymbols(llvm::Module &m, const Model &model, bool training,
   if (!training)
     return;
   if (llvm::Function *f = m.getFunction(model.name + "_train_step"))
-    llvm::GlobalAlias::create("ninc_train_step", f);
+    llvm::GlobalAlias::create(device ? "ninc_device_train_step" : "ninc_train_step", f);
   auto *spec = llvm::ConstantDataArray::getString(ctx, model.specBytes, /*AddNull=*/false);
   new llvm::GlobalVariable(m, spec->getType(), /*isConstant=*/true,
                            llvm::GlobalValue::ExternalLinkage, spec, "ninc_spec");
@@ -219,16 +220,11 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   ImportOptions importOpts;
   importOpts.batch = opts.batch > 0 ? opts.batch : model->training.batchSize;
   importOpts.training = opts.mode == "train";
-  if (cuda && importOpts.training) {
-    std::fprintf(stderr, "%s: error: --target=cuda --mode=train: the CUDA training step is not "
-                 "built yet (inference is); train with --target=cpu\n", opts.model.c_str());
-    return kInvalidInput;
-  }
   if (!cuda && opts.emit == "ptx") {
     std::fprintf(stderr, "%s: error: --emit=ptx needs --target=cuda\n", opts.model.c_str());
     return kUsage;
   }
-  if (cuda && opts.emit == "lib") {
+  if (cuda && !opts.gpuEmulate && opts.emit == "lib") {
     std::fprintf(stderr, "%s: error: --target=cuda --emit=lib is not built yet (--emit=exe is)\n",
                  opts.model.c_str());
     return kInvalidInput;
@@ -344,7 +340,8 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   Status s = cpu::emitObjectFile(**llvmModule, object.str().str(), cpuOpts);
   if (s)
     s = opts.emit == "lib" ? linkSharedLibrary(object.str().str(), output)
-                           : linkExecutable(object.str().str(), output, device);
+                           : linkExecutable(object.str().str(), output, device,
+                                            importOpts.training);
   llvm::sys::fs::remove(object);
   return report(s);
 }

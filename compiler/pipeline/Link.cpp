@@ -8,6 +8,7 @@
 #include "llvm/Support/Program.h"
 
 #include <cstdlib>
+#include <vector>
 
 namespace ninc {
 
@@ -59,7 +60,8 @@ Expected<std::string> runtimeArchive(const char *name) {
 
 } // namespace
 
-Status linkExecutable(const std::string &object, const std::string &output, bool cuda) {
+Status linkExecutable(const std::string &object, const std::string &output, bool cuda,
+                      bool training) {
   Expected<std::string> program = runtimeArchive("libninc_program.a");
   Expected<std::string> runtime = runtimeArchive("libninc_runtime.a");
   if (!program || !runtime)
@@ -71,7 +73,14 @@ Status linkExecutable(const std::string &object, const std::string &output, bool
   Expected<std::string> glue = runtimeArchive("cuda/libninc_cuda.a");
   if (!glue)
     return glue.error();
-  return link({object, *program, *glue, *runtime, "-ldl"}, output);
+  // main() refers to ninc_train_step weakly, which pulls nothing from an
+  // archive: ask for the glue's definition.
+  std::vector<std::string> inputs{object, *program};
+  if (training)
+    inputs.push_back("-Wl,--undefined=ninc_train_step");
+  for (const std::string &in : {*glue, *runtime, std::string("-ldl")})
+    inputs.push_back(in);
+  return link(inputs, output);
 }
 
 Status linkSharedLibrary(const std::string &object, const std::string &output) {

@@ -16,7 +16,10 @@
 namespace ninc {
 
 /// Links `object` into the executable `output` (written atomically).
-Status linkExecutable(const std::string &object, const std::string &output, bool cuda = false);
+/// `cuda`: a --target=cuda program (runtime/cuda, -ldl); `training`: it has
+/// a training step (the CUDA glue's ninc_train_step is linked in).
+Status linkExecutable(const std::string &object, const std::string &output, bool cuda = false,
+                      bool training = false);
 
 /// Links `object` into the shared library `output` behind the C API of
 /// runtime/include/ninc.h, and copies that header next to it.

@@ -8,8 +8,7 @@
 // unused.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/cuda/Driver.h"
-#include "runtime/program/Descriptor.h"
+#include "runtime/cuda/Device.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,11 +20,10 @@ void ninc_device_infer(const float *input, const float *weights, float *logits, 
 extern const char ninc_descriptor[];
 }
 
-namespace {
-
-constexpr CUresult kOutOfMemory = 2;
+namespace ninc::cuda {
 
 CUdeviceptr allocate(size_t bytes, const char *what) {
+  constexpr CUresult kOutOfMemory = 2;
   CUdeviceptr p = 0;
   CUresult r = driver().cuMemAlloc(&p, bytes ? bytes : 64);
   if (r == kOutOfMemory) {
@@ -41,37 +39,51 @@ CUdeviceptr allocate(size_t bytes, const char *what) {
   return p;
 }
 
-struct DeviceBuffers {
+const rt::ModelDescriptor &descriptor() {
+  static const rt::ModelDescriptor d = [] {
+    auto parsed = rt::parseDescriptor(ninc_descriptor);
+    if (!parsed) {
+      std::fprintf(stderr, "%s\n", parsed.message().c_str());
+      std::exit(1);
+    }
+    return *parsed;
+  }();
+  return d;
+}
+
+} // namespace ninc::cuda
+
+namespace {
+
+struct InferBuffers {
   size_t inputBytes, weightBytes, logitBytes;
   CUdeviceptr input, weights, logits, arena;
 
-  DeviceBuffers() {
-    auto d = ninc::rt::parseDescriptor(ninc_descriptor);
-    if (!d) {
-      std::fprintf(stderr, "%s\n", d.message().c_str());
-      std::exit(1);
-    }
-    inputBytes = size_t(d->batch * d->channels * d->height * d->width) * sizeof(float);
-    weightBytes = size_t(d->blobSize) * sizeof(float);
-    logitBytes = size_t(d->batch * d->classes) * sizeof(float);
+  InferBuffers() {
+    const ninc::rt::ModelDescriptor &d = descriptor();
+    inputBytes = size_t(d.batch * d.channels * d.height * d.width) * sizeof(float);
+    weightBytes = size_t(d.blobSize) * sizeof(float);
+    logitBytes = size_t(d.batch * d.classes) * sizeof(float);
     input = allocate(inputBytes, "the input batch");
     weights = allocate(weightBytes, "the weights");
     logits = allocate(logitBytes, "the logits");
-    arena = allocate(size_t(d->arenaBytes), "the intermediates (memory plan)");
+    arena = allocate(size_t(d.arenaBytes), "the intermediates (memory plan)");
   }
 };
 
 } // namespace
 
+/// Tells runtime/program/Main.cpp that this is a CUDA program.
+extern "C" const char *ninc_device_name() { return "cuda"; }
+
 extern "C" void ninc_infer(const float *input, const float *weights, float *logits,
                            uint8_t * /*host arena*/) {
-  static DeviceBuffers b;
+  static InferBuffers b;
   const Driver &d = driver();
   check(d.cuMemcpyHtoD(b.input, input, b.inputBytes), "copying the batch to the GPU");
   check(d.cuMemcpyHtoD(b.weights, weights, b.weightBytes), "copying the weights to the GPU");
-  ninc_device_infer(reinterpret_cast<const float *>(b.input),
-                    reinterpret_cast<const float *>(b.weights), reinterpret_cast<float *>(b.logits),
-                    reinterpret_cast<uint8_t *>(b.arena));
+  ninc_device_infer(ptr<const float>(b.input), ptr<const float>(b.weights), ptr<float>(b.logits),
+                    ptr<uint8_t>(b.arena));
   check(d.cuCtxSynchronize(), "running the kernels");
   check(d.cuMemcpyDtoH(logits, b.logits, b.logitBytes), "copying the logits from the GPU");
 }

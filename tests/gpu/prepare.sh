@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Builds, on this machine (MLIR, protobuf, CUDA toolkit), everything the GPU
 # check needs into one folder that runs on any CUDA machine with only the
-# NVIDIA driver: CUDA programs for nin-tiny and the d2l NiN-224, random
-# weights, the reference interpreter's logits for the first test images, and
-# the Fashion-MNIST test files. Then, on the GPU machine: tests/gpu/run.sh DIR.
+# NVIDIA driver: CUDA programs (inference and training step) for nin-tiny and
+# the d2l NiN-224, random weights, the reference interpreter's logits for the
+# first test images, the logits after one training step of the CPU program
+# (which tests/integration checks against the interpreter's step), and the
+# Fashion-MNIST files. Then, on the GPU machine: tests/gpu/run.sh DIR.
 #   tests/gpu/prepare.sh [BUILD_DIR=build] [OUT=out/gpu] [GPU_ARCH=sm_90]
 set -euo pipefail
 build=${1:-build} out=${2:-out/gpu} arch=${3:-sm_90}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 data=${NINC_DATA_DIR:-/usr/share/datasets/fashion-mnist}
 rm -rf "$out" && mkdir -p "$out/data"
-cp "$data"/t10k-images-idx3-ubyte.gz "$data"/t10k-labels-idx1-ubyte.gz "$out/data/"
+cp "$data"/*-ubyte.gz "$out/data/"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 # name model batch images
 while read -r name model batch limit; do
   "$build/bin/ninc" compile "$root/$model" --target=cuda --gpu-arch="$arch" --batch "$batch" \
-      -o "$out/$name"
+      --mode=train -o "$out/$name"
+  # One SGD step from the seeded init on the first batch, then the logits.
+  "$build/bin/ninc" compile "$root/$model" --batch "$batch" --mode=train -o "$work/$name"
+  "$work/$name" train --epochs 1 --train-limit "$batch" --test-limit "$batch" --data-dir "$data" \
+      --checkpoint "$work/$name.step1.pb" > /dev/null
+  "$work/$name" infer --weights "$work/$name.step1.pb" --limit "$limit" --data-dir "$data" \
+      --save-logits "$out/$name.step1.npy" --quiet
   "$build/bin/testtool" random-weights "$root/$model" "$out/$name.weights.pb" 11
   "$build/bin/ninc" run "$root/$model" --weights "$out/$name.weights.pb" --limit "$limit" \
       --save-logits "$out/$name.interp.npy" --quiet

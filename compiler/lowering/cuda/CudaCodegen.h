@@ -1,6 +1,7 @@
 //===- compiler/lowering/cuda/CudaCodegen.h - MLIR -> GPU kernels -*- C++ -*-===//
 //
-// The CUDA backend: the same linalg-on-tensors functions the CPU backend
+// The CUDA backend: the same linalg-on-tensors functions (inference and
+// training step) the CPU backend
 // takes (CpuCodegen.h's input contract) become host functions that launch
 // one generated kernel per linalg op on the GPU, with the kernels compiled to
 // a cubin by ptxas and embedded in the module.
@@ -13,8 +14,9 @@
 //             last two parallel loops, mapped to #gpu.thread<y, x>
 //             (1-D ops: 256 lanes; 2-D: a block is 8 x 32 outputs).
 //   tensor.pad becomes a gather-style linalg.generic first, so it is a
-//   kernel too; nothing but launches, views and device copies stays on the
-//   host.
+//   kernel too; copies bufferization leaves on the host become one-thread-
+//   per-element kernels (copies of a view onto itself go); nothing but
+//   launches and views stays on the host.
 // Then one-shot bufferization, the memory plan (one device arena,
 // compiler/lowering/MemoryPlan.h), gpu.launch per block forall, and
 // NVVM -> PTX -> cubin (gpu-module-to-binary, ptxas from CudaOptions::toolkit).

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Transform/IR/TransformOps.h"
 #include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
@@ -90,9 +91,50 @@ Status applyScript(ModuleOp module, const std::string &script, const DiagnosticC
   return Status::ok();
 }
 
-/// What bufferization left on the host: copies become device-to-device
-/// gpu.memcpy (async, waited for); anything else that touches memory outside
-/// a gpu.launch is refused, as is an allocation inside one.
+/// Two subviews of one buffer with the same offsets, sizes and strides.
+bool sameView(Value a, Value b) {
+  if (a == b)
+    return true;
+  auto va = a.getDefiningOp<memref::SubViewOp>(), vb = b.getDefiningOp<memref::SubViewOp>();
+  return va && vb && sameView(va.getSource(), vb.getSource()) &&
+         va.getMixedOffsets() == vb.getMixedOffsets() &&
+         va.getMixedSizes() == vb.getMixedSizes() &&
+         va.getMixedStrides() == vb.getMixedStrides();
+}
+
+/// dst = src for static memrefs of any layout, as a kernel: one thread per
+/// element (256 a block), the linear index split back into coordinates.
+void emitCopyKernel(OpBuilder &b, Location loc, Value src, Value dst) {
+  auto type = cast<MemRefType>(src.getType());
+  const int64_t n = type.getNumElements(), threads = 256;
+  auto index = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+  Value one = index(1);
+  auto launch = b.create<gpu::LaunchOp>(loc, index((n + threads - 1) / threads), one, one,
+                                        index(threads), one, one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value linear = b.create<arith::AddIOp>(
+      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, index(threads)),
+      launch.getThreadIds().x);
+  Value inside = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, linear, index(n));
+  auto guardIf = b.create<scf::IfOp>(loc, inside, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&guardIf.getThenRegion().front());
+  SmallVector<Value> coords(type.getRank());
+  Value rest = linear;
+  for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+    Value extent = index(type.getDimSize(d));
+    coords[d] = b.create<arith::RemUIOp>(loc, rest, extent);
+    rest = b.create<arith::DivUIOp>(loc, rest, extent);
+  }
+  Value v = b.create<memref::LoadOp>(loc, src, coords);
+  b.create<memref::StoreOp>(loc, v, dst, coords);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  b.create<gpu::TerminatorOp>(loc);
+}
+
+/// What bufferization left on the host: copies of a view onto itself go,
+/// other copies become kernels; anything else that touches memory outside a
+/// gpu.launch is refused, as is an allocation inside one.
 Status checkHostCode(ModuleOp module) {
   std::string error;
   SmallVector<memref::CopyOp> copies;
@@ -104,25 +146,24 @@ Status checkHostCode(ModuleOp module) {
       error = "an allocation inside a kernel (" + op->getName().getStringRef().str() + ")";
     else if (auto copy = dyn_cast<memref::CopyOp>(op); copy && !inKernel)
       copies.push_back(copy);
-    else if (isa<linalg::LinalgOp>(op) && !inKernel)
-      error = "'" + op->getName().getStringRef().str() + "' was not mapped to a kernel";
+    else if (isa<linalg::LinalgOp>(op) && !inKernel) {
+      std::string where;
+      llvm::raw_string_ostream os(where);
+      os << op->getLoc();
+      error = "'" + op->getName().getStringRef().str() + "' at " + os.str() +
+              " was not mapped to a kernel";
+    }
   });
   if (!error.empty())
     return Error{"cuda backend: internal error: " + error};
   for (memref::CopyOp copy : copies) {
-    auto src = cast<MemRefType>(copy.getSource().getType());
-    auto dst = cast<MemRefType>(copy.getTarget().getType());
-    if (!memref::isStaticShapeAndContiguousRowMajor(src) ||
-        !memref::isStaticShapeAndContiguousRowMajor(dst))
-      return Error{"cuda backend: internal error: a strided copy left on the host"};
-    OpBuilder b(copy);
-    Location loc = copy.getLoc();
-    Type token = gpu::AsyncTokenType::get(b.getContext());
-    Value start = b.create<gpu::WaitOp>(loc, token, ValueRange{}).getAsyncToken();
-    Value done = b.create<gpu::MemcpyOp>(loc, token, ValueRange{start}, copy.getTarget(),
-                                         copy.getSource())
-                     .getAsyncToken();
-    b.create<gpu::WaitOp>(loc, Type{}, ValueRange{done});
+    auto type = cast<MemRefType>(copy.getSource().getType());
+    if (!type.hasStaticShape())
+      return Error{"cuda backend: internal error: a copy of dynamic shape left on the host"};
+    if (!sameView(copy.getSource(), copy.getTarget())) {
+      OpBuilder b(copy);
+      emitCopyKernel(b, copy.getLoc(), copy.getSource(), copy.getTarget());
+    }
     copy.erase();
   }
   return Status::ok();
@@ -135,7 +176,7 @@ std::string loweringPipeline(const CudaOptions &opts) {
          "gpu-kernel-outlining,convert-vector-to-scf,convert-scf-to-cf,convert-nvvm-to-llvm,"
          "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},expand-strided-metadata,"
          "nvvm-attach-target{chip=" + opts.arch + " O=3},lower-affine,convert-arith-to-llvm,"
-         "convert-index-to-llvm,convert-math-to-llvm,"
+         "convert-index-to-llvm,"
          "gpu.module(strip-debuginfo,convert-gpu-to-nvvm,reconcile-unrealized-casts),"
          "gpu-to-llvm,gpu-module-to-binary{format=" + std::string(opts.ptx ? "isa" : "bin") +
          " toolkit=" + opts.toolkit + "},"
