@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cpu/CpuInternal.h"
+#include "compiler/lowering/DiagnosticCollector.h"
 #include "compiler/lowering/MemoryPlan.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
@@ -43,32 +44,6 @@ using namespace mlir;
 namespace ninc::cpu {
 namespace {
 
-/// Collects the context's diagnostics while alive, for an Error message.
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(MLIRContext *ctx)
-      : handler_(ctx, [this](Diagnostic &diag) {
-          append(diag);
-          for (Diagnostic &note : diag.getNotes())
-            append(note);
-          return success();
-        }) {}
-
-  Error error(const std::string &what) const {
-    return Error{"cpu backend: " + what + (text_.empty() ? "" : ":\n" + text_)};
-  }
-
-private:
-  void append(Diagnostic &diag) {
-    std::string loc;
-    llvm::raw_string_ostream os(loc);
-    os << diag.getLocation();
-    text_ += os.str() + ": " + diag.str() + "\n";
-  }
-
-  std::string text_;
-  ScopedDiagnosticHandler handler_;
-};
 
 /// apply_registered_pass in the schedule looks passes up by name.
 void registerScheduledPasses() {
@@ -181,7 +156,7 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   if (opts.threads < 1)
     return Error{"cpu backend: expected threads >= 1, got " +
                  std::to_string(opts.threads)};
-  DiagnosticCollector diags(ctx);
+  DiagnosticCollector diags(ctx, "cpu backend");
   detail::sinkOutputReshapes(module);
   detail::unshareFillInits(module);
   Status bufferized = opts.schedule ? applySchedule(module, opts, diags)
@@ -193,7 +168,7 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
 
 Status lowerBufferizedToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   MLIRContext *ctx = module.getContext();
-  DiagnosticCollector diags(ctx);
+  DiagnosticCollector diags(ctx, "cpu backend");
   detail::rewriteStridedCopies(module);
   if (opts.planMemory) {
     int64_t arena = 0;

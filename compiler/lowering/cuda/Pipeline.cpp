@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cuda/CudaInternal.h"
 
+#include "compiler/lowering/DiagnosticCollector.h"
 #include "compiler/lowering/MemoryPlan.h"
 #include "compiler/lowering/cpu/CpuCodegen.h"
 #include "compiler/lowering/cpu/CpuInternal.h"
@@ -40,31 +41,6 @@ using namespace mlir;
 namespace ninc::cuda {
 namespace {
 
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(MLIRContext *ctx)
-      : handler_(ctx, [this](Diagnostic &diag) {
-          append(diag);
-          for (Diagnostic &note : diag.getNotes())
-            append(note);
-          return success();
-        }) {}
-
-  Error error(const std::string &what) const {
-    return Error{"cuda backend: " + what + (text_.empty() ? "" : ":\n" + text_)};
-  }
-
-private:
-  void append(Diagnostic &diag) {
-    std::string loc;
-    llvm::raw_string_ostream os(loc);
-    os << diag.getLocation();
-    text_ += os.str() + ": " + diag.str() + "\n";
-  }
-
-  std::string text_;
-  ScopedDiagnosticHandler handler_;
-};
 
 void registerPipelinePasses() {
   static std::once_flag once;
@@ -192,7 +168,7 @@ Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
     return Error{"cuda backend: the MLIRContext lacks the backend's dialects; create it with "
                  "registerCudaCodegenDialects"};
   registerPipelinePasses();
-  DiagnosticCollector diags(ctx);
+  DiagnosticCollector diags(ctx, "cuda backend");
   cpu::detail::sinkOutputReshapes(module);
   cpu::detail::unshareFillInits(module);
   detail::padsToGathers(module);
