@@ -6,7 +6,10 @@
 // one generated kernel per linalg op on the GPU, with the kernels compiled to
 // a cubin by ptxas and embedded in the module.
 //
-// Schedule (Schedule.cpp), for every linalg op, by its parallel loops
+// Schedule (Schedule.cpp), for every linalg op (a conv or matmul with its
+// in-place elementwise epilogue - bias, ReLU - is one kernel, anchored at the
+// epilogue with the conv fused into its block and thread tiles), by its
+// parallel loops
 // P0..Pr-1 (reductions stay sequential loops inside a thread):
 //   blocks  - scf.forall over the outer parallel loops (tile 1) and the
 //             innermost one (tile 32), mapped to #gpu.block<z, y, x>;

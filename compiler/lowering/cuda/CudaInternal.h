@@ -16,6 +16,8 @@ namespace ninc::cuda::detail {
 
 /// `nin.kernel = <id>` on each scheduled linalg op and on its block forall.
 constexpr const char *kKernelTag = "nin.kernel";
+/// `nin.fused = <id>` on a producer fused into another op's kernel.
+constexpr const char *kFusedTag = "nin.fused";
 
 /// The launch of one linalg op (CudaCodegen.h's schedule). Sizes are per
 /// loop of the op; 0 = not tiled at that level.
@@ -25,6 +27,7 @@ struct KernelPlan {
   std::vector<int64_t> threadCounts; ///< num_threads of the thread forall
   std::vector<std::string> blockMapping, threadMapping;
   std::vector<int64_t> blockDims;    ///< threads per block [x, y, z]
+  std::vector<int64_t> fusedTags;    ///< producers in this kernel (kFusedTag), consumer first
 };
 
 /// tensor.pad with a constant -> a gather linalg.generic (schedulable).

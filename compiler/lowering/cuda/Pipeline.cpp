@@ -63,7 +63,10 @@ Status applyScript(ModuleOp module, const std::string &script, const DiagnosticC
   options.enableExpensiveChecks(false);
   if (failed(transform::applyTransformNamedSequence(module, entry, *library, options)))
     return diags.error("applying the GPU schedule failed");
-  module.walk([](Operation *op) { op->removeAttr(detail::kKernelTag); });
+  module.walk([](Operation *op) {
+    op->removeAttr(detail::kKernelTag);
+    op->removeAttr(detail::kFusedTag);
+  });
   return Status::ok();
 }
 

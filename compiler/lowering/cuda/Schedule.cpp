@@ -15,6 +15,9 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
 #include <algorithm>
 
 using namespace mlir;
@@ -91,14 +94,54 @@ void padsToGathers(ModuleOp module) {
   }
 }
 
+namespace {
+
+/// The elementwise epilogue of `op` (bias, ReLU, ...) when it can share op's
+/// kernel: op's only user, all-parallel over op's parallel loops, writing in
+/// place over op's result.
+linalg::GenericOp epilogueOf(linalg::LinalgOp op) {
+  if (op->getNumResults() != 1 || !op->getResult(0).hasOneUse() || op.getNumDpsInits() != 1)
+    return {};
+  auto e = dyn_cast<linalg::GenericOp>(*op->getResult(0).getUsers().begin());
+  if (!e || !e.hasPureTensorSemantics() || e.getNumDpsInits() != 1 ||
+      e.getDpsInitOperand(0)->get() != op->getResult(0) ||
+      e.getNumParallelLoops() != e.getNumLoops() ||
+      int64_t(e.getNumLoops()) != int64_t(op.getNumParallelLoops()) ||
+      !e.getMatchingIndexingMap(e.getDpsInitOperand(0)).isIdentity())
+    return {};
+  return e;
+}
+
+} // namespace
+
 Expected<std::vector<KernelPlan>> planKernels(ModuleOp module) {
   std::vector<KernelPlan> plans;
   std::string error;
+  // Producers fused into a later op's kernel: op -> epilogue runs as one
+  // kernel anchored at the epilogue.
+  llvm::DenseMap<Operation *, std::vector<Operation *>> fusedInto;
+  llvm::DenseSet<Operation *> fused;
   module.walk([&](linalg::LinalgOp op) {
-    if (!op.hasPureTensorSemantics() || op->getParentOfType<linalg::LinalgOp>())
+    if (!op.hasPureTensorSemantics() || op->getParentOfType<linalg::LinalgOp>() ||
+        fused.contains(op))
       return;
+    if (!isa<linalg::FillOp>(op) && op.getNumReductionLoops() > 0)
+      if (linalg::GenericOp e = epilogueOf(op)) {
+        std::vector<Operation *> &producers = fusedInto[e];
+        // (The accumulator's fill stays its own kernel: after op is fused
+        // through the epilogue's destination, fuse_into_containing_op finds
+        // no use of the fill inside the forall.)
+        producers.push_back(op);
+        fused.insert(op);
+        return;
+      }
     KernelPlan p;
     p.tag = int64_t(plans.size());
+    for (Operation *producer : fusedInto.lookup(op)) {
+      int64_t id = int64_t(plans.size()) * 16 + int64_t(p.fusedTags.size());
+      producer->setAttr(kFusedTag, IntegerAttr::get(IntegerType::get(op->getContext(), 64), id));
+      p.fusedTags.push_back(id);
+    }
     SmallVector<int64_t> ranges = op.getStaticLoopRanges();
     SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
     std::vector<size_t> par;
@@ -182,11 +225,32 @@ std::string scheduleScript(const std::vector<KernelPlan> &plans, bool mapToGpu) 
                          tiled, blocks, op, joinInts(p.blockTiles), mapping, kAny));
     s.line(llvm::formatv("transform.annotate {0} \"{1}\" = %p{2} : {3}, !transform.param<i64>",
                          blocks, kKernelTag, p.tag, kAny));
+    // The producers into the block tile, then into each thread's tile.
+    std::vector<std::string> producers;
+    for (int64_t id : p.fusedTags) {
+      std::string h = s.fresh();
+      s.line(llvm::formatv("{0} = transform.structured.match attributes{{{1} = {2} : i64} in "
+                           "%root : ({3}) -> {3}",
+                           h, kFusedTag, id, kAny));
+      std::string fusedOp = s.fresh(), loop = s.fresh();
+      s.line(llvm::formatv("{0}, {1} = transform.structured.fuse_into_containing_op {2} into "
+                           "{3} : ({4}, {4}) -> ({4}, {4})",
+                           fusedOp, loop, h, blocks, kAny));
+      blocks = loop;
+      producers.push_back(fusedOp);
+    }
     std::string inner = s.fresh(), threads = s.fresh();
     mapping = mapToGpu ? " (mapping = [" + joinStrings(p.threadMapping) + "])" : "";
     s.line(llvm::formatv("{0}, {1} = transform.structured.tile_using_forall {2} num_threads "
                          "[{3}]{4} : ({5}) -> ({5}, {5})",
                          inner, threads, tiled, joinInts(p.threadCounts), mapping, kAny));
+    for (const std::string &producer : producers) {
+      std::string fusedOp = s.fresh(), loop = s.fresh();
+      s.line(llvm::formatv("{0}, {1} = transform.structured.fuse_into_containing_op {2} into "
+                           "{3} : ({4}, {4}) -> ({4}, {4})",
+                           fusedOp, loop, producer, threads, kAny));
+      threads = loop;
+    }
   }
   std::string funcs = s.matchFuncs("%root");
   s.canonicalize(funcs);
