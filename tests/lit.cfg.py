@@ -36,3 +36,4 @@ try:
     config.available_features.add("cuda-driver")
 except OSError:
     pass
+config.substitutions.append(("%fake-cuda", os.path.join(config.ninc_binary_dir, "tests", "fake-cuda")))

@@ -3,7 +3,8 @@
 // MLIR 19 lowers gpu.launch_func, gpu.memcpy and async tokens to calls of
 // these C functions (upstream's libmlir_cuda_runtime, which Debian does not
 // ship, and which would load and unload the module at every launch). Here a
-// module is loaded once per cubin and kept; everything runs in order on the
+// module is loaded once per cubin and kept, and each kernel looked up once;
+// everything runs in order on the
 // default stream, so stream synchronisation is left to the caller
 // (DeviceInfer.cpp synchronises once per batch and checks for kernel faults).
 //
@@ -28,6 +29,7 @@ constexpr CUresult kNoBinaryForGpu = 209, kUnsupportedPtx = 222;
 
 std::mutex mutex;
 std::map<const void *, CUmodule> modules;
+std::map<std::pair<CUmodule, std::string>, CUfunction> functions;
 
 } // namespace
 
@@ -57,10 +59,12 @@ CUmodule mgpuModuleLoadJIT(void *data, int /*optLevel*/) { return mgpuModuleLoad
 
 void mgpuModuleUnload(CUmodule) {} // kept until the program ends
 
+// Called before every launch by MLIR's host code: looked up once.
 CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
-  CUfunction f = nullptr;
-  check(driver().cuModuleGetFunction(&f, module, name),
-        std::string("finding kernel ") + name);
+  std::lock_guard<std::mutex> lock(mutex);
+  CUfunction &f = functions[{module, name}];
+  if (!f)
+    check(driver().cuModuleGetFunction(&f, module, name), std::string("finding kernel ") + name);
   return f;
 }
 
