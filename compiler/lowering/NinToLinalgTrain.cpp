@@ -6,9 +6,13 @@
 //
 //   softmax_cross_entropy -> row max, sum of exp and the label's logit in f64,
 //                            log-sum-exp, mean; grad = (softmax - onehot) / N
-//   relu_grad, sgd_update -> elementwise generics (relu_grad in place over dy;
-//                            SGD: PyTorch's formula,
-//                            velocity unchanged when momentum == 0)
+//   relu_grad             -> folded into its consumers after a k x k conv (the
+//                            weight gradient's per-group transposes, the bias
+//                            gradient's reduction, the input gradient's canvas
+//                            read dy and y); after a 1x1 conv an elementwise
+//                            generic in place over dy
+//   sgd_update            -> elementwise generic (PyTorch's formula, velocity
+//                            unchanged when momentum == 0)
 //   dropout_train         -> elementwise generic with SplitMix64 on i64: the
 //                            interpreter's mask for the NCHW index of each element
 //   bias_grad             -> f64 reduction over N, H, W
@@ -146,6 +150,34 @@ bool isPointwise(ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride, ArrayRef<in
          padding[0] == 0 && padding[1] == 0;
 }
 
+/// The ReLU gradient of a k x k convolution (not 1x1) is folded into its
+/// consumers (the weight gradient's per-group transposes, the bias
+/// gradient's reduction, the input gradient's canvas): no pass over dz.
+/// A 1x1 convolution's gradients read dz whole as a matmul operand, so there
+/// it stays one elementwise op (in place over dy).
+bool reluGradFolds(nin::ReluGradOp op) {
+  if (op->use_empty())
+    return false;
+  for (Operation *user : op->getUsers()) {
+    if (isa<nin::BiasGradOp>(user))
+      continue;
+    if (auto f = dyn_cast<nin::Conv2DGradFilterOp>(user)) {
+      auto ws = cast<RankedTensorType>(f.getType()).getShape();
+      if (f.getGrad() == op.getResult() &&
+          !isPointwise(ws.drop_front(2), f.getStride(), f.getPadding()))
+        continue;
+    }
+    if (auto g = dyn_cast<nin::Conv2DGradInputOp>(user)) {
+      auto ws = cast<RankedTensorType>(g.getWeight().getType()).getShape(); // [F, C, KH, KW]
+      if (g.getGrad() == op.getResult() &&
+          !isPointwise(ws.drop_front(2), g.getStride(), g.getPadding()))
+        continue;
+    }
+    return false;
+  }
+  return true;
+}
+
 class TrainStepLowering : public lowering::NhwcEmitter {
 public:
   explicit TrainStepLowering(func::FuncOp src) : NhwcEmitter(src.getContext()), src_(src) {}
@@ -158,7 +190,16 @@ private:
   void lowerSgd(Location loc, nin::SgdUpdateOp op);
   Value lowerDropout(Location loc, nin::DropoutTrainOp op);
   Value lowerReluGrad(Location loc, nin::ReluGradOp op);
-  Value lowerBiasGrad(Location loc, Value dz);
+  Value lowerBiasGrad(Location loc, Value grad);
+  /// A ReLU gradient folded into its consumers: (dy, y) instead of dz.
+  struct Masked {
+    Value dy, y;
+    explicit operator bool() const { return bool(dy); }
+  };
+  Masked maskedGrad(Value grad) const { return folded_.lookup(grad); }
+  /// x's values with the mask y > 0 applied when `y` is set (elementwise,
+  /// `perm` as linalg.transpose's), into a new tensor of the permuted shape.
+  Value maskPermuted(Location loc, Value x, Value y, ArrayRef<int64_t> perm);
   Value lowerGlobalAvgPoolGrad(Location loc, nin::GlobalAvgPoolGradOp op);
   Value lowerUnflatten(Location loc, nin::UnflattenOp op);
   Value lowerConvGradFilter(Location loc, nin::Conv2DGradFilterOp op);
@@ -189,6 +230,7 @@ private:
   void copyIntoBlob(Location loc, Value value, Value blob, int64_t offset);
 
   func::FuncOp src_;
+  llvm::DenseMap<Value, Masked> folded_;
 };
 
 LogicalResult TrainStepLowering::run() {
@@ -302,10 +344,15 @@ LogicalResult TrainStepLowering::lower(Operation *op) {
   }
   if (auto d = dyn_cast<nin::DropoutTrainOp>(op))
     out = lowerDropout(loc, d);
-  else if (auto g = dyn_cast<nin::ReluGradOp>(op))
+  else if (auto g = dyn_cast<nin::ReluGradOp>(op)) {
+    if (reluGradFolds(g)) {
+      folded_[g.getResult()] = {map_.lookup(g.getGrad()), map_.lookup(g.getOutput())};
+      return success();
+    }
     out = lowerReluGrad(loc, g);
+  }
   else if (auto g = dyn_cast<nin::BiasGradOp>(op))
-    out = lowerBiasGrad(loc, map_.lookup(g.getGrad()));
+    out = lowerBiasGrad(loc, g.getGrad());
   else if (auto g = dyn_cast<nin::GlobalAvgPoolGradOp>(op))
     out = lowerGlobalAvgPoolGrad(loc, g);
   else if (auto g = dyn_cast<nin::UnflattenOp>(op))
@@ -528,18 +575,26 @@ Value TrainStepLowering::lowerReluGrad(Location loc, nin::ReluGradOp op) {
 }
 
 /// [N, H, W, F] -> [F], summed in f64.
-Value TrainStepLowering::lowerBiasGrad(Location loc, Value dz) {
-  SmallVector<int64_t> s = shapeOf(dz);
+Value TrainStepLowering::lowerBiasGrad(Location loc, Value grad) {
+  Masked masked = maskedGrad(grad);
+  SmallVector<Value> ins{masked ? masked.dy : map_.lookup(grad)};
+  if (masked)
+    ins.push_back(masked.y);
+  SmallVector<int64_t> s = shapeOf(ins[0]);
   int64_t rank = s.size();
   MLIRContext *ctx = b_.getContext();
-  SmallVector<AffineMap> maps{AffineMap::getMultiDimIdentityMap(rank, ctx),
-                              AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)}, ctx)};
+  SmallVector<AffineMap> maps(ins.size(), AffineMap::getMultiDimIdentityMap(rank, ctx));
+  maps.push_back(AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)}, ctx));
   SmallVector<IteratorType> iters(rank, IteratorType::reduction);
   iters.back() = IteratorType::parallel;
-  Value sum = generic(loc, {dz}, {full(loc, {s.back()}, b_.getF64FloatAttr(0))}, maps, iters,
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+  Value sum = generic(loc, ins, {full(loc, {s.back()}, b_.getF64FloatAttr(0))}, maps, iters,
+                      [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                         Arith m{nb, nl};
-                        return {m.addf(a[1], m.extf(a[0]))};
+                        Value dz = a[0];
+                        if (masked)
+                          dz = m.select(m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0)), a[0],
+                                        m.f32(0));
+                        return {m.addf(a.back(), m.extf(dz))};
                       })[0];
   return elementwise(loc, {sum}, {empty(loc, {s.back()})},
                      [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
@@ -577,7 +632,8 @@ Value TrainStepLowering::lowerUnflatten(Location loc, nin::UnflattenOp op) {
 // --- Convolution gradients -------------------------------------------------------
 
 Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilterOp op) {
-  Value x = map_.lookup(op.getInput()), dz = map_.lookup(op.getGrad());
+  Masked masked = maskedGrad(op.getGrad());
+  Value x = map_.lookup(op.getInput()), dz = masked ? masked.dy : map_.lookup(op.getGrad());
   SmallVector<int64_t> xs = shapeOf(x), ds = shapeOf(dz); // [N, H, W, C], [N, OH, OW, F]
   auto ws = cast<RankedTensorType>(op.getType()).getShape(); // [F, C, KH, KW]
   ArrayRef<int64_t> stride = op.getStride(), padding = op.getPadding();
@@ -610,11 +666,35 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
   for (int64_t i = 0; i < g; ++i) {
     Value xt = transpose(loc, imageSlice(loc, xp, i * b, {b, hu, wu, xs[3]}),
                          {3, 1, 2, 0}); // [C, hu, wu, B]
-    Value dzt = transpose(loc, imageSlice(loc, dz, i * b, {b, ds[1], ds[2], ds[3]}),
-                          {1, 2, 0, 3}); // [OH, OW, B, F]
+    SmallVector<int64_t> group{b, ds[1], ds[2], ds[3]};
+    Value dzt = maskPermuted(loc, imageSlice(loc, dz, i * b, group),
+                             masked ? imageSlice(loc, masked.y, i * b, group) : Value{},
+                             {1, 2, 0, 3}); // [OH, OW, B, F], the ReLU mask applied
     dw = conv(loc, xt, dzt, out, stride, dw);
   }
   return transpose(loc, dw, {1, 2, 0, 3}); // [C, KH, KW, F] -> HWCF
+}
+
+Value TrainStepLowering::maskPermuted(Location loc, Value x, Value y, ArrayRef<int64_t> perm) {
+  if (!y)
+    return transpose(loc, x, perm);
+  SmallVector<int64_t> in = shapeOf(x), out;
+  SmallVector<AffineExpr> read(in.size());
+  for (auto [i, p] : llvm::enumerate(perm)) {
+    out.push_back(in[p]);
+    read[p] = getAffineDimExpr(i, b_.getContext());
+  }
+  int64_t rank = in.size();
+  AffineMap readMap = AffineMap::get(rank, 0, read, b_.getContext());
+  SmallVector<AffineMap> maps{readMap, readMap,
+                              AffineMap::getMultiDimIdentityMap(rank, b_.getContext())};
+  SmallVector<IteratorType> iters(rank, IteratorType::parallel);
+  return generic(loc, {x, y}, {empty(loc, out)}, maps, iters,
+                 [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                   Arith m{nb, nl};
+                   Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0));
+                   return {m.select(positive, a[0], m.f32(0))};
+                 })[0];
 }
 
 /// x[first : first + sizes[0], :sizes[1], :sizes[2], :sizes[3]] of an NHWC
@@ -628,7 +708,8 @@ Value TrainStepLowering::imageSlice(Location loc, Value x, int64_t first,
 }
 
 Value TrainStepLowering::lowerConvGradInput(Location loc, nin::Conv2DGradInputOp op) {
-  Value dz = map_.lookup(op.getGrad()), w = map_.lookup(op.getWeight());
+  Masked masked = maskedGrad(op.getGrad());
+  Value dz = masked ? masked.dy : map_.lookup(op.getGrad()), w = map_.lookup(op.getWeight());
   SmallVector<int64_t> ds = shapeOf(dz), ws = shapeOf(w); // [N, OH, OW, F], [KH, KW, C, F]
   SmallVector<int64_t> out = nhwcShape(op.getType());   // [N, H, W, C]
   ArrayRef<int64_t> stride = op.getStride(), padding = op.getPadding();
@@ -654,14 +735,29 @@ Value TrainStepLowering::lowerConvGradInput(Location loc, nin::Conv2DGradInputOp
   Value dilated = filled(loc, canvas, 0.0f);
   if (count[0] > 0 && count[1] > 0) {
     SmallVector<int64_t> sizes{ds[0], count[0], count[1], f};
-    Value src = dz;
-    if (sizes != ds)
-      src = b_.create<tensor::ExtractSliceOp>(loc, dz, indexAttrs(b_, {0, first[0], first[1], 0}),
-                                              indexAttrs(b_, sizes), indexAttrs(b_, {1, 1, 1, 1}));
-    dilated = b_.create<tensor::InsertSliceOp>(
-        loc, src, dilated,
-        indexAttrs(b_, {0, lo[0] + first[0] * stride[0], lo[1] + first[1] * stride[1], 0}),
-        indexAttrs(b_, sizes), indexAttrs(b_, {1, stride[0], stride[1], 1}));
+    auto crop = [&](Value v) -> Value {
+      if (sizes == ds)
+        return v;
+      return b_.create<tensor::ExtractSliceOp>(loc, v, indexAttrs(b_, {0, first[0], first[1], 0}),
+                                               indexAttrs(b_, sizes), indexAttrs(b_, {1, 1, 1, 1}));
+    };
+    SmallVector<OpFoldResult> at =
+        indexAttrs(b_, {0, lo[0] + first[0] * stride[0], lo[1] + first[1] * stride[1], 0});
+    SmallVector<OpFoldResult> steps = indexAttrs(b_, {1, stride[0], stride[1], 1});
+    Value src = crop(dz);
+    if (masked) {
+      // The ReLU mask applied on the way into the canvas.
+      Value window = b_.create<tensor::ExtractSliceOp>(loc, dilated, at, indexAttrs(b_, sizes),
+                                                       steps);
+      src = elementwise(loc, {src, crop(masked.y)}, {window},
+                        [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                          Arith m{nb, nl};
+                          Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0));
+                          return {m.select(positive, a[0], m.f32(0))};
+                        })[0];
+    }
+    dilated = b_.create<tensor::InsertSliceOp>(loc, src, dilated, at, indexAttrs(b_, sizes),
+                                               steps);
   }
   // flipped[a, b, f, c] = w[KH-1-a, KW-1-b, c, f], as a gather: tiling
   // cannot shift a decreasing indexing map (KH-1-a) to a tile.
