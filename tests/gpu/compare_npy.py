@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""compare_npy.py A.npy REF.npy NAME: max|a - ref| <= 1e-4 * max|ref| + 1e-5 (fp32
-logits vs the reference interpreter). Pure Python: runs where NumPy is absent."""
+"""compare_npy.py A.npy REF.npy NAME [RTOL=1e-4]: max|a - ref| <= RTOL * max|ref| + 1e-5
+(fp32 logits vs the reference). Pure Python: runs where NumPy is absent."""
 import ast
 import struct
 import sys
@@ -26,13 +26,14 @@ def load(path):
 
 def main():
     a_path, ref_path, name = sys.argv[1:4]
+    rtol = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-4
     shape_a, a = load(a_path)
     shape_r, ref = load(ref_path)
     if shape_a != shape_r:
         sys.exit(f"{name}: FAIL: shapes differ: {shape_a} vs {shape_r}")
     diff = max(abs(x - y) for x, y in zip(a, ref))
     scale = max(abs(y) for y in ref)
-    tol = 1e-4 * scale + 1e-5
+    tol = rtol * scale + 1e-5
     ok = diff <= tol and all(x == x for x in a)
     print(f"{name}: {'PASS' if ok else 'FAIL'}: {len(a)} values, max|diff| {diff:.3g}, "
           f"max|ref| {scale:.3g}, tolerance {tol:.3g}")
