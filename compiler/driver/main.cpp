@@ -234,6 +234,16 @@ int main(int argc, char **argv) {
   if (checkCmd->parsed())
     return runCheck(check);
   if (compileCmd->parsed()) {
+    if (compile.target != "cuda" &&
+        (compile.gpuEmulate || compileCmd->get_option("--gpu-arch")->count() > 0)) {
+      std::fprintf(stderr, "ninc: error: --gpu-arch and --gpu-emulate need --target=cuda\n");
+      return kExitUsage;
+    }
+    if (compile.gpuEmulate && compile.emit == "ptx") {
+      std::fprintf(stderr, "ninc: error: --gpu-emulate runs the kernels on the CPU: there is no "
+                           "PTX to --emit\n");
+      return kExitUsage;
+    }
     compile.schedule = !noSchedule;
     return runCompile(compile);
   }

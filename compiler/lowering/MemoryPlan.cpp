@@ -33,33 +33,38 @@ int positionIn(Block &block, Operation *user, const DenseMap<Operation *, int> &
   return op ? pos.lookup(op) : -1;
 }
 
-/// First and last use (through views of it) of `root`; last = -1 if it
-/// escapes the function. Nothing touches the buffer before its first use, so
-/// that is where its lifetime starts (the alloc itself may be hoisted).
-std::pair<int, int> useRange(Value root, Block &block, const DenseMap<Operation *, int> &pos) {
-  int last = pos.lookup(root.getDefiningOp());
+/// Where a buffer is used, seen through views of it.
+struct UseRange {
+  int first = 0, last = -1;     ///< Top-level positions; last = -1: escapes the function.
+  Operation *firstUser = nullptr; ///< The first op that touches it (not a view).
+};
+
+/// Nothing touches a buffer before its first use, so that is where its
+/// lifetime starts (the alloc itself may have been hoisted).
+UseRange useRange(Value root, Block &block, const DenseMap<Operation *, int> &pos) {
+  UseRange r;
+  r.last = pos.lookup(root.getDefiningOp());
   int first = INT32_MAX;
   SmallVector<Value> work{root};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     for (OpOperand &use : v.getUses()) {
       Operation *user = use.getOwner();
-      if (isa<func::ReturnOp>(user))
-        return {0, -1};
       int p = positionIn(block, user, pos);
-      if (p < 0)
-        return {0, -1};
-      last = std::max(last, p);
-      if (!isa<ViewLikeOpInterface>(user))
-        first = std::min(first, p);
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user); view && view.getViewSource() == v)
-        for (Value r : user->getResults())
-          work.push_back(r);
+      if (isa<func::ReturnOp>(user) || p < 0)
+        return {0, -1, nullptr};
+      r.last = std::max(r.last, p);
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user); view && view.getViewSource() == v) {
+        for (Value res : user->getResults())
+          work.push_back(res);
+      } else if (!isa<ViewLikeOpInterface>(user) && p < first) {
+        first = p;
+        r.firstUser = user;
+      }
     }
   }
-  if (first == INT32_MAX)
-    first = pos.lookup(root.getDefiningOp());
-  return {first, last};
+  r.first = first == INT32_MAX ? pos.lookup(root.getDefiningOp()) : first;
+  return r;
 }
 
 int64_t bytesOf(MemRefType t) {
@@ -67,8 +72,8 @@ int64_t bytesOf(MemRefType t) {
 }
 
 /// "block1.1 (linalg.generic)": the layer of the buffer's location and the
-/// first op (in the block) that uses it, seen through views.
-std::string describe(memref::AllocOp alloc, Block &block, const DenseMap<Operation *, int> &pos) {
+/// first op that uses it.
+std::string describe(memref::AllocOp alloc, Operation *firstUser) {
   std::string text;
   llvm::raw_string_ostream os(text);
   Location loc = alloc.getLoc();
@@ -78,26 +83,8 @@ std::string describe(memref::AllocOp alloc, Block &block, const DenseMap<Operati
     os << name.getName().getValue();
   else
     os << "-"; // not from one layer (the loss, the update)
-  Operation *first = nullptr;
-  int firstPos = INT32_MAX;
-  SmallVector<Value> work{alloc.getResult()};
-  while (!work.empty()) {
-    Value v = work.pop_back_val();
-    for (Operation *user : v.getUsers()) {
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user); view && view.getViewSource() == v) {
-        for (Value r : user->getResults())
-          work.push_back(r);
-        continue;
-      }
-      Operation *top = block.findAncestorOpInBlock(*user);
-      if (top && pos.lookup(top) < firstPos) {
-        firstPos = pos.lookup(top);
-        first = user;
-      }
-    }
-  }
-  if (first)
-    os << " (" << first->getName().getStringRef() << ")";
+  if (firstUser)
+    os << " (" << firstUser->getName().getStringRef() << ")";
   return text;
 }
 
@@ -117,11 +104,11 @@ ArenaPlan planActivationArena(func::FuncOp func) {
     if (!t.hasStaticShape() || !t.getLayout().isIdentity() || t.getElementTypeBitWidth() % 8 ||
         t.getMemorySpace())
       continue;
-    auto [start, end] = useRange(alloc.getResult(), block, pos);
-    if (end < 0)
+    UseRange use = useRange(alloc.getResult(), block, pos);
+    if (use.last < 0)
       continue;
-    buffers.push_back({alloc, bytesOf(t), start, end});
-    plan.entries.push_back({describe(alloc, block, pos), bytesOf(t), 0, start, end});
+    buffers.push_back({alloc, bytesOf(t), use.first, use.last});
+    plan.entries.push_back({describe(alloc, use.firstUser), bytesOf(t), 0, use.first, use.last});
   }
 
   // Largest first; each at the lowest aligned offset that no buffer alive at

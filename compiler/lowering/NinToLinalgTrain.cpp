@@ -84,6 +84,10 @@ struct Arith {
     return b.create<arith::CmpFOp>(loc, p, x, y);
   }
   Value select(Value c, Value x, Value y) { return b.create<arith::SelectOp>(loc, c, x, y); }
+  /// The ReLU gradient of one element: y > 0 ? dy : 0.
+  Value reluMask(Value dy, Value y) {
+    return select(cmpf(arith::CmpFPredicate::OGT, y, f32(0)), dy, f32(0));
+  }
   Value extf(Value x) { return b.create<arith::ExtFOp>(loc, b.getF64Type(), x); }
   Value truncf(Value x) { return b.create<arith::TruncFOp>(loc, b.getF32Type(), x); }
   Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
@@ -561,16 +565,13 @@ Value TrainStepLowering::lowerDropout(Location loc, nin::DropoutTrainOp op) {
       })[0];
 }
 
-/// dx = y > 0 ? dy : 0.
 /// dz = y > 0 ? dy : 0, written over dy (its only reader), so bufferization
 /// reuses dy's buffer instead of a new one per ReLU.
 Value TrainStepLowering::lowerReluGrad(Location loc, nin::ReluGradOp op) {
   Value dy = map_.lookup(op.getGrad());
   return elementwise(loc, {map_.lookup(op.getOutput())}, {dy},
                      [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
-                       Arith m{nb, nl};
-                       Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[0], m.f32(0));
-                       return {m.select(positive, a[1], m.f32(0))};
+                       return {Arith{nb, nl}.reluMask(a[1], a[0])};
                      })[0];
 }
 
@@ -590,10 +591,7 @@ Value TrainStepLowering::lowerBiasGrad(Location loc, Value grad) {
   Value sum = generic(loc, ins, {full(loc, {s.back()}, b_.getF64FloatAttr(0))}, maps, iters,
                       [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                         Arith m{nb, nl};
-                        Value dz = a[0];
-                        if (masked)
-                          dz = m.select(m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0)), a[0],
-                                        m.f32(0));
+                        Value dz = masked ? m.reluMask(a[0], a[1]) : a[0];
                         return {m.addf(a.back(), m.extf(dz))};
                       })[0];
   return elementwise(loc, {sum}, {empty(loc, {s.back()})},
@@ -691,9 +689,7 @@ Value TrainStepLowering::maskPermuted(Location loc, Value x, Value y, ArrayRef<i
   SmallVector<IteratorType> iters(rank, IteratorType::parallel);
   return generic(loc, {x, y}, {empty(loc, out)}, maps, iters,
                  [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
-                   Arith m{nb, nl};
-                   Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0));
-                   return {m.select(positive, a[0], m.f32(0))};
+                   return {Arith{nb, nl}.reluMask(a[0], a[1])};
                  })[0];
 }
 
@@ -751,9 +747,7 @@ Value TrainStepLowering::lowerConvGradInput(Location loc, nin::Conv2DGradInputOp
                                                        steps);
       src = elementwise(loc, {src, crop(masked.y)}, {window},
                         [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
-                          Arith m{nb, nl};
-                          Value positive = m.cmpf(arith::CmpFPredicate::OGT, a[1], m.f32(0));
-                          return {m.select(positive, a[0], m.f32(0))};
+                          return {Arith{nb, nl}.reluMask(a[0], a[1])};
                         })[0];
     }
     dilated = b_.create<tensor::InsertSliceOp>(loc, src, dilated, at, indexAttrs(b_, sizes),

@@ -88,10 +88,15 @@ void configureIrPrinting(mlir::PassManager &pm, const CompileOptions &opts) {
 }
 
 /// --emit=ptx: one KERNEL.ptx per kernel in the output folder (-o, default
-/// <model>-ptx), written whole or not at all.
+/// <model>-ptx), each file written atomically.
 int writePtx(const CompileOptions &opts, const std::string &model,
              const std::vector<std::pair<std::string, std::string>> &kernels) {
   std::string dir = !opts.output.empty() && opts.output != "-" ? opts.output : model + "-ptx";
+  if (llvm::sys::fs::exists(dir) && !llvm::sys::fs::is_directory(dir)) {
+    std::fprintf(stderr, "%s: error: --emit=ptx writes one file per kernel: -o must name a "
+                 "folder, and this is a file\n", dir.c_str());
+    return kInvalidInput;
+  }
   if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
     std::fprintf(stderr, "%s: error: cannot create the output folder: %s\n", dir.c_str(),
                  ec.message().c_str());
@@ -270,7 +275,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   if (cuda) {
     cuda::CudaOptions cudaOpts;
     cudaOpts.arch = opts.gpuArch;
-    cudaOpts.emulate = opts.gpuEmulate && opts.emit != "ptx";
+    cudaOpts.emulate = opts.gpuEmulate;
     if (opts.printMemoryPlan)
       cudaOpts.memoryReport = &memoryReport;
     std::vector<std::pair<std::string, std::string>> ptx;

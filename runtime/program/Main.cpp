@@ -46,10 +46,10 @@ __attribute__((weak)) void ninc_train_step(const float *input, const int32_t *la
 /// Generated with --mode=train (else null): the spec as binary protobuf,
 /// without weights, for self-contained checkpoints.
 __attribute__((weak)) extern const unsigned char ninc_spec[];
-/// CUDA programs (runtime/cuda): "cuda: <GPU name>" for the result lines;
-/// null in CPU programs.
-__attribute__((weak)) const char *ninc_device_name();
 __attribute__((weak)) extern const uint64_t ninc_spec_size;
+/// CUDA programs (runtime/cuda): the device named in the result lines
+/// ("cuda"); null in CPU programs.
+__attribute__((weak)) const char *ninc_device_name();
 }
 
 namespace {
@@ -258,7 +258,7 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
 CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainCommand &c,
                           int &threads) {
   rt::TrainOptions &o = c.options;
-  o.device = ninc_device_name ? "cuda" : "cpu";
+  o.device = ninc_device_name ? ninc_device_name() : "cpu";
   CLI::App *cmd = app.add_subcommand(
       "train", "Train on Fashion-MNIST (d2l's protocol: shuffled full batches, SGD, the "
                "chapter's per-epoch line)");

@@ -108,16 +108,6 @@ private:
 Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
                           bool innerParallel, bool outerParallel, int threads);
 
-/// Rewrites `materialize_in_destination(tensor.expand_shape/collapse_shape(x))
-/// in %out` into a materialization of `x` in the reshaped memref, so empty
-/// tensor elimination can write the producer straight into %out.
-void sinkOutputReshapes(mlir::ModuleOp module);
-
-/// One `linalg.fill` (and `tensor.empty`) per use, placed right before it, so that
-/// bufferization writes each op's accumulator in place instead of copying a
-/// shared zero buffer (CSE merges the identical fills).
-void unshareFillInits(mlir::ModuleOp module);
-
 /// Replaces memref.copy ops whose operands are not both contiguous by
 /// linalg.copy (lowered to loops later): MLIR would otherwise call the
 /// `memrefCopy` runtime function, which the object cannot link against.

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cpu/CpuInternal.h"
+#include "compiler/lowering/BufferizationPrep.h"
 #include "compiler/lowering/DiagnosticCollector.h"
 #include "compiler/lowering/MemoryPlan.h"
 
@@ -157,8 +158,8 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
     return Error{"cpu backend: expected threads >= 1, got " +
                  std::to_string(opts.threads)};
   DiagnosticCollector diags(ctx, "cpu backend");
-  detail::sinkOutputReshapes(module);
-  detail::unshareFillInits(module);
+  lowering::sinkOutputReshapes(module);
+  lowering::unshareFillInits(module);
   Status bufferized = opts.schedule ? applySchedule(module, opts, diags)
                                     : bufferizeUnscheduled(module, diags);
   if (!bufferized)

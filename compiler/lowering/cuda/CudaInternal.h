@@ -27,7 +27,7 @@ struct KernelPlan {
   std::vector<int64_t> threadCounts; ///< num_threads of the thread forall
   std::vector<std::string> blockMapping, threadMapping;
   std::vector<int64_t> blockDims;    ///< threads per block [x, y, z]
-  std::vector<int64_t> fusedTags;    ///< producers in this kernel (kFusedTag), consumer first
+  std::vector<int64_t> fusedTags;    ///< producers fused into this kernel (kFusedTag)
 };
 
 /// tensor.pad with a constant -> a gather linalg.generic (schedulable).

@@ -8,10 +8,10 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cuda/CudaInternal.h"
 
+#include "compiler/lowering/BufferizationPrep.h"
 #include "compiler/lowering/DiagnosticCollector.h"
 #include "compiler/lowering/MemoryPlan.h"
 #include "compiler/lowering/cpu/CpuCodegen.h"
-#include "compiler/lowering/cpu/CpuInternal.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -172,8 +172,8 @@ Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
                  "registerCudaCodegenDialects"};
   registerPipelinePasses();
   DiagnosticCollector diags(ctx, "cuda backend");
-  cpu::detail::sinkOutputReshapes(module);
-  cpu::detail::unshareFillInits(module);
+  lowering::sinkOutputReshapes(module);
+  lowering::unshareFillInits(module);
   detail::padsToGathers(module);
   Expected<std::vector<detail::KernelPlan>> plans = detail::planKernels(module);
   if (!plans)

@@ -121,6 +121,7 @@ Expected<std::vector<KernelPlan>> planKernels(ModuleOp module) {
   // kernel anchored at the epilogue.
   llvm::DenseMap<Operation *, std::vector<Operation *>> fusedInto;
   llvm::DenseSet<Operation *> fused;
+  int64_t nextFusedTag = 0;
   module.walk([&](linalg::LinalgOp op) {
     if (!op.hasPureTensorSemantics() || op->getParentOfType<linalg::LinalgOp>() ||
         fused.contains(op))
@@ -138,7 +139,7 @@ Expected<std::vector<KernelPlan>> planKernels(ModuleOp module) {
     KernelPlan p;
     p.tag = int64_t(plans.size());
     for (Operation *producer : fusedInto.lookup(op)) {
-      int64_t id = int64_t(plans.size()) * 16 + int64_t(p.fusedTags.size());
+      int64_t id = nextFusedTag++;
       producer->setAttr(kFusedTag, IntegerAttr::get(IntegerType::get(op->getContext(), 64), id));
       p.fusedTags.push_back(id);
     }
