@@ -6,10 +6,13 @@
 // one generated kernel per linalg op on the GPU, with the kernels compiled to
 // a cubin by ptxas and embedded in the module.
 //
-// Schedule (Schedule.cpp), for every linalg op (a conv or matmul with its
-// in-place elementwise epilogue - bias, ReLU - is one kernel, anchored at the
-// epilogue with the conv fused into its block and thread tiles), by its
-// parallel loops
+// Convolutions and matmuls (GemmKernels.cpp): each linalg.conv_2d_nhwc_hwcf
+// and linalg.matmul, with the zero fill of its accumulator and its in-place
+// elementwise epilogue (bias, ReLU, ReLU-gradient mask), is one GEMM kernel
+// (implicit GEMM for convolutions): 64 x BN output tiles a block, 4 x 4 a
+// thread in registers, K through double-buffered shared-memory tiles.
+//
+// Schedule (Schedule.cpp), for every other linalg op, by its parallel loops
 // P0..Pr-1 (reductions stay sequential loops inside a thread):
 //   blocks  - scf.forall over the outer parallel loops (tile 1) and the
 //             innermost one (tile 32), mapped to #gpu.block<z, y, x>;
@@ -33,9 +36,11 @@
 //
 // emulate = true applies the same tiling without the GPU mapping and lowers
 // the loops for this CPU instead (scf.forall -> scf.for, CPU backend's
-// pipeline): the kernels' index arithmetic and tiling run here, against the
-// reference interpreter in the tests. It cannot catch what only a GPU does
-// (thread/block ids, launch bounds, device memory).
+// pipeline; the GEMM kernels as loops over blocks and, per barrier-separated
+// phase, over threads): the kernels' index arithmetic and tiling run here,
+// against the reference interpreter in the tests. It cannot catch what only
+// a GPU does (a missing barrier or a race, thread/block ids, launch bounds,
+// device memory).
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_COMPILER_LOWERING_CUDA_CUDACODEGEN_H

@@ -10,7 +10,11 @@
 
 namespace mlir {
 class ModuleOp;
+class Value;
+namespace linalg {
+class LinalgOp;
 }
+} // namespace mlir
 
 namespace ninc::cuda::detail {
 
@@ -18,6 +22,13 @@ namespace ninc::cuda::detail {
 constexpr const char *kKernelTag = "nin.kernel";
 /// `nin.fused = <id>` on a producer fused into another op's kernel.
 constexpr const char *kFusedTag = "nin.fused";
+
+/// A conv or matmul emitted as a tiled GEMM kernel (GemmKernels.cpp):
+/// `nin.gemm = <id>` on it, `nin.gemm_fill = <id>` on the fill of its
+/// accumulator, `nin.gemm_epilogue = <id>` on its in-place epilogue.
+constexpr const char *kGemmTag = "nin.gemm";
+constexpr const char *kGemmFillTag = "nin.gemm_fill";
+constexpr const char *kGemmEpilogueTag = "nin.gemm_epilogue";
 
 /// The launch of one linalg op (CudaCodegen.h's schedule). Sizes are per
 /// loop of the op; 0 = not tiled at that level.
@@ -39,6 +50,18 @@ Expected<std::vector<KernelPlan>> planKernels(mlir::ModuleOp module);
 /// Tiling to blocks and threads, bufferization and, with `mapToGpu`, one
 /// gpu.launch per op.
 std::string scheduleScript(const std::vector<KernelPlan> &plans, bool mapToGpu);
+
+/// Whether `op` (on tensors) becomes a GEMM kernel: a linalg.matmul or
+/// linalg.conv_2d_nhwc_hwcf on static f32 operands.
+bool isGemmCandidate(mlir::linalg::LinalgOp op);
+
+/// After bufferization: each op tagged kGemmTag, with its fill and
+/// epilogue, becomes one GEMM kernel (a gpu.launch, or CPU loops when
+/// `emulate`).
+Status emitGemmKernels(mlir::ModuleOp module, bool emulate);
+
+/// Two views of one buffer with the same offsets, sizes and strides.
+bool sameView(mlir::Value a, mlir::Value b);
 
 } // namespace ninc::cuda::detail
 

@@ -70,17 +70,6 @@ Status applyScript(ModuleOp module, const std::string &script, const DiagnosticC
   return Status::ok();
 }
 
-/// Two subviews of one buffer with the same offsets, sizes and strides.
-bool sameView(Value a, Value b) {
-  if (a == b)
-    return true;
-  auto va = a.getDefiningOp<memref::SubViewOp>(), vb = b.getDefiningOp<memref::SubViewOp>();
-  return va && vb && sameView(va.getSource(), vb.getSource()) &&
-         va.getMixedOffsets() == vb.getMixedOffsets() &&
-         va.getMixedSizes() == vb.getMixedSizes() &&
-         va.getMixedStrides() == vb.getMixedStrides();
-}
-
 /// dst = src for static memrefs of any layout, as a kernel: one thread per
 /// element (256 a block), the linear index split back into coordinates.
 void emitCopyKernel(OpBuilder &b, Location loc, Value src, Value dst) {
@@ -139,7 +128,7 @@ Status checkHostCode(ModuleOp module) {
     auto type = cast<MemRefType>(copy.getSource().getType());
     if (!type.hasStaticShape())
       return Error{"cuda backend: internal error: a copy of dynamic shape left on the host"};
-    if (!sameView(copy.getSource(), copy.getTarget())) {
+    if (!detail::sameView(copy.getSource(), copy.getTarget())) {
       OpBuilder b(copy);
       emitCopyKernel(b, copy.getLoc(), copy.getSource(), copy.getTarget());
     }
@@ -148,11 +137,20 @@ Status checkHostCode(ModuleOp module) {
   return Status::ok();
 }
 
-std::string loweringPipeline(const CudaOptions &opts) {
-  // The passes of the module pass manager (no builtin.module(...) around:
-  // that would nest a pass manager for modules inside the module).
+
+// The passes of the module pass manager, in two parts: up to the outlined
+// gpu.func kernels, and from there to the cubin (no builtin.module(...)
+// around: that would nest a pass manager for modules inside the module).
+// gpu-launch-sink-index-computations moves the constants that the greedy
+// rewrites of convert-linalg-to-loops hoisted to the host back into each
+// launch; without it they become kernel parameters that ptxas cannot fold.
+std::string outliningPipeline() {
   return "func.func(convert-linalg-to-loops),convert-nvgpu-to-nvvm,"
-         "gpu-kernel-outlining,convert-vector-to-scf,convert-scf-to-cf,convert-nvvm-to-llvm,"
+         "gpu-launch-sink-index-computations,gpu-kernel-outlining";
+}
+
+std::string loweringPipeline(const CudaOptions &opts) {
+  return "convert-vector-to-scf,convert-scf-to-cf,convert-nvvm-to-llvm,"
          "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},expand-strided-metadata,"
          "nvvm-attach-target{chip=" + opts.arch + " O=3},lower-affine,convert-arith-to-llvm,"
          "convert-index-to-llvm,"
@@ -162,7 +160,31 @@ std::string loweringPipeline(const CudaOptions &opts) {
          "reconcile-unrealized-casts";
 }
 
+Status runPipeline(ModuleOp module, const std::string &pipeline, const DiagnosticCollector &diags,
+                   const char *what) {
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline(pipeline, pm)))
+    return Error{"cuda backend: internal error: the lowering pipeline does not parse"};
+  if (failed(pm.run(module)))
+    return diags.error(what);
+  return Status::ok();
+}
+
 } // namespace
+
+namespace detail {
+
+bool sameView(Value a, Value b) {
+  if (a == b)
+    return true;
+  auto va = a.getDefiningOp<memref::SubViewOp>(), vb = b.getDefiningOp<memref::SubViewOp>();
+  return va && vb && sameView(va.getSource(), vb.getSource()) &&
+         va.getMixedOffsets() == vb.getMixedOffsets() &&
+         va.getMixedSizes() == vb.getMixedSizes() &&
+         va.getMixedStrides() == vb.getMixedStrides();
+}
+
+} // namespace detail
 
 Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
   MLIRContext *ctx = module.getContext();
@@ -179,6 +201,8 @@ Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
   if (!plans)
     return plans.error();
   if (Status s = applyScript(module, detail::scheduleScript(*plans, !opts.emulate), diags); !s)
+    return s;
+  if (Status s = detail::emitGemmKernels(module, opts.emulate); !s)
     return s;
   if (opts.emulate) {
     cpu::CpuOptions cpuOpts;
@@ -205,11 +229,13 @@ Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
   if (unplanned)
     return Error{"cuda backend: internal error: a buffer the memory plan could not place "
                  "(dynamic shape or layout) would live in host memory"};
-  PassManager pm(ctx);
-  if (failed(parsePassPipeline(loweringPipeline(opts), pm)))
-    return Error{"cuda backend: internal error: the lowering pipeline does not parse"};
-  if (failed(pm.run(module)))
-    return diags.error("lowering to NVVM and the cubin failed");
+  if (Status s = runPipeline(module, outliningPipeline(), diags, "outlining the kernels failed");
+      !s)
+    return s;
+  if (Status s = runPipeline(module, loweringPipeline(opts), diags,
+                             "lowering to NVVM and the cubin failed");
+      !s)
+    return s;
   if (opts.ptx)
     for (auto binary : module.getOps<gpu::BinaryOp>())
       for (Attribute a : binary.getObjects())

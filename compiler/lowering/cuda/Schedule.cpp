@@ -122,6 +122,26 @@ Expected<std::vector<KernelPlan>> planKernels(ModuleOp module) {
   llvm::DenseMap<Operation *, std::vector<Operation *>> fusedInto;
   llvm::DenseSet<Operation *> fused;
   int64_t nextFusedTag = 0;
+  // Convolutions and matmuls become GEMM kernels (GemmKernels.cpp) with their
+  // accumulator's fill and their epilogue: tagged here, left untiled.
+  int64_t nextGemm = 0;
+  auto i64 = IntegerType::get(module.getContext(), 64);
+  module.walk([&](linalg::LinalgOp op) {
+    if (!isGemmCandidate(op))
+      return;
+    auto id = IntegerAttr::get(i64, nextGemm++);
+    op->setAttr(kGemmTag, id);
+    fused.insert(op);
+    if (linalg::GenericOp e = epilogueOf(op)) {
+      e->setAttr(kGemmEpilogueTag, id);
+      fused.insert(e);
+    }
+    if (auto fill = op.getDpsInitOperand(0)->get().getDefiningOp<linalg::FillOp>();
+        fill && fill->getResult(0).hasOneUse()) {
+      fill->setAttr(kGemmFillTag, id);
+      fused.insert(fill);
+    }
+  });
   module.walk([&](linalg::LinalgOp op) {
     if (!op.hasPureTensorSemantics() || op->getParentOfType<linalg::LinalgOp>() ||
         fused.contains(op))

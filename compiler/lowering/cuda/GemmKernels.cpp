@@ -1,0 +1,515 @@
+//===- compiler/lowering/cuda/GemmKernels.cpp - Tiled GEMM kernels ---------===//
+//
+// The convolutions and matmuls of the network (linalg.conv_2d_nhwc_hwcf and
+// linalg.matmul: NiN's k x k and 1 x 1 convolutions, forward and backward)
+// as one shared-memory-tiled, register-blocked GEMM kernel each, with the
+// zero fill of the accumulator and the in-place elementwise epilogue (bias,
+// ReLU, the ReLU gradient mask...) folded in:
+//
+//   C[m, n] = epilogue(sum_k A(m, k) * B(k, n) (+ C[m, n] if not zero-filled))
+//   matmul: A = a[m, k], B = b[k, n], C = c[m, n]
+//   conv:   m = (image, oh, ow), k = (kh, kw, ci), n = co: A = x[image,
+//           oh*s + kh*d, ow*s + kw*d, ci] (implicit GEMM: the im2col matrix
+//           is never built), B = w[kh, kw, ci, co] (HWCF is K x N row-major),
+//           C = y[image, oh, ow, co] (NHWC is M x N row-major).
+//
+// A block computes a BM x BN tile of C with T threads, each a TM x TN tile
+// held in registers; K advances BK at a time through two shared-memory
+// tiles, As[BK][BM] and Bs[BK][BN], loaded cooperatively (consecutive
+// threads read consecutive k of A, consecutive n of B: coalesced), with a
+// barrier after the loads and after the compute:
+//
+//   for k0 in 0..K step BK (accumulators in registers):
+//     As, Bs <- tiles (zero outside M, N, K)   ; barrier
+//     acc[i][j] += As[kk][ty*TM+i] * Bs[kk][tx*TN+j]  for kk < BK   ; barrier
+//   C[bm + ty*TM + i, bn + tx*TN + j] = epilogue(acc[i][j])
+//
+// The same body is emitted in two realisations: as a gpu.launch (workgroup
+// memory for the tiles, gpu.barrier), or, for --gpu-emulate, as loops on
+// the CPU in which each barrier-separated phase is a loop over the block's
+// threads and the accumulators live in a per-thread array. The emulation
+// runs the tiling, every index and bound computation and the epilogue; it
+// cannot catch a missing barrier or a race.
+//
+// Ops the schedule planned as GEMM kernels (kGemmTag) are found here after
+// bufferization; an epilogue or fill that bufferization separated from its
+// GEMM becomes an elementwise kernel (one thread per element) instead.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/lowering/cuda/CudaInternal.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+
+namespace ninc::cuda::detail {
+
+bool isGemmCandidate(linalg::LinalgOp op) {
+  if (!op.hasPureTensorSemantics() || op->getNumResults() != 1)
+    return false;
+  auto f32Static = [](Value v) {
+    auto t = dyn_cast<ShapedType>(v.getType());
+    return t && t.hasStaticShape() && t.getElementType().isF32();
+  };
+  if (!llvm::all_of(op->getOperands(), f32Static))
+    return false;
+  if (isa<linalg::MatmulOp>(op))
+    return true;
+  if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation()))
+    return true;
+  return false;
+}
+
+namespace {
+
+struct Gemm {
+  enum Kind { Matmul, Conv } kind = Matmul;
+  Value a, b, c;
+  int64_t M = 0, N = 0, K = 0;
+  // Conv: output OH x OW, filter KH x KW x CI, strides and dilations.
+  int64_t OH = 1, OW = 1, KW = 1, CI = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  bool accumulate = true;        ///< C's old value is added (no zero fill)
+  linalg::GenericOp epilogue;    ///< in place over C, or null
+};
+
+/// Tile sizes of a kernel: T threads, each TM x TN of a BM x BN tile.
+struct Tiles {
+  int64_t BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, T = 256;
+};
+
+Tiles tilesFor(const Gemm &g) {
+  Tiles t;
+  t.BN = g.N >= 64 ? 64 : g.N > 16 ? 32 : 16;
+  t.T = (t.BM / t.TM) * (t.BN / t.TN);
+  return t;
+}
+
+class Emitter {
+public:
+  Emitter(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value add(Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y); }
+  Value add(Value x, int64_t y) { return y ? add(x, idx(y)) : x; }
+  Value mul(Value x, int64_t y) { return y == 1 ? x : b.create<arith::MulIOp>(loc, x, idx(y)); }
+  Value div(Value x, int64_t y) { return y == 1 ? x : b.create<arith::DivUIOp>(loc, x, idx(y)); }
+  Value rem(Value x, int64_t y) {
+    return b.create<arith::RemUIOp>(loc, x, idx(y));
+  }
+  Value lt(Value x, int64_t y) {
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, x, idx(y));
+  }
+  Value andI(Value x, Value y) { return x ? b.create<arith::AndIOp>(loc, x, y) : y; }
+  Value zeroF() { return b.create<arith::ConstantFloatOp>(loc, APFloat(0.0f), b.getF32Type()); }
+
+  /// (cond ? load() : 0), or load() when cond is null.
+  Value guardedLoad(Value cond, llvm::function_ref<Value()> load) {
+    if (!cond)
+      return load();
+    auto ifOp = b.create<scf::IfOp>(
+        loc, cond,
+        [&](OpBuilder &, Location) { b.create<scf::YieldOp>(loc, load()); },
+        [&](OpBuilder &, Location) { b.create<scf::YieldOp>(loc, zeroF()); });
+    return ifOp.getResult(0);
+  }
+
+  /// The memref indices of C for GEMM coordinates (m, n).
+  SmallVector<Value> cIndices(const Gemm &g, Value m, Value n) {
+    if (g.kind == Gemm::Matmul)
+      return {m, n};
+    Value r = rem(m, g.OH * g.OW);
+    return {div(m, g.OH * g.OW), div(r, g.OW), rem(r, g.OW), n};
+  }
+
+  Value loadA(const Gemm &g, Value m, Value k) {
+    if (g.kind == Gemm::Matmul)
+      return b.create<memref::LoadOp>(loc, g.a, ValueRange{m, k});
+    Value r = rem(m, g.OH * g.OW), rk = rem(k, g.KW * g.CI);
+    Value image = div(m, g.OH * g.OW), oh = div(r, g.OW), ow = rem(r, g.OW);
+    Value kh = div(k, g.KW * g.CI), kw = div(rk, g.CI), ci = rem(rk, g.CI);
+    Value h = add(mul(oh, g.sh), mul(kh, g.dh)), w = add(mul(ow, g.sw), mul(kw, g.dw));
+    return b.create<memref::LoadOp>(loc, g.a, ValueRange{image, h, w, ci});
+  }
+
+  Value loadB(const Gemm &g, Value k, Value n) {
+    if (g.kind == Gemm::Matmul)
+      return b.create<memref::LoadOp>(loc, g.b, ValueRange{k, n});
+    Value rk = rem(k, g.KW * g.CI);
+    return b.create<memref::LoadOp>(
+        loc, g.b, ValueRange{div(k, g.KW * g.CI), div(rk, g.CI), rem(rk, g.CI), n});
+  }
+
+  /// The epilogue's body at C index `cIdx` applied to `v` (the accumulated
+  /// value, standing for the epilogue's output operand).
+  Value applyEpilogue(linalg::GenericOp e, ArrayRef<Value> cIdx, Value v) {
+    if (!e)
+      return v;
+    IRMapping map;
+    Block &body = e.getRegion().front();
+    for (OpOperand *in : e.getDpsInputOperands()) {
+      Value arg = body.getArgument(in->getOperandNumber());
+      if (!isa<ShapedType>(in->get().getType())) {
+        map.map(arg, in->get());
+        continue;
+      }
+      AffineMap m = e.getMatchingIndexingMap(in);
+      SmallVector<Value> indices;
+      for (AffineExpr expr : m.getResults())
+        indices.push_back(b.create<affine::AffineApplyOp>(
+            loc, AffineMap::get(m.getNumDims(), 0, expr), cIdx));
+      map.map(arg, b.create<memref::LoadOp>(loc, in->get(), indices));
+    }
+    map.map(body.getArgument(e.getNumDpsInputs()), v);
+    for (Operation &op : body.without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+        map.map(index.getResult(), cIdx[index.getDim()]);
+        continue;
+      }
+      b.clone(op, map);
+    }
+    return map.lookup(cast<linalg::YieldOp>(body.getTerminator()).getOperand(0));
+  }
+
+  OpBuilder &b;
+  Location loc;
+};
+
+void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
+  Emitter e(b, loc);
+  const Tiles t = tilesFor(g);
+  const int64_t colThreads = t.BN / t.TN, accCount = t.TM * t.TN;
+  const int64_t aPerThread = t.BM * t.BK / t.T, bPerThread = t.BK * t.BN / t.T;
+  const int64_t kTiles = (g.K + t.BK - 1) / t.BK;
+  const bool guardM = g.M % t.BM != 0, guardN = g.N % t.BN != 0, guardK = g.K % t.BK != 0;
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  Attribute shared = emulate ? Attribute()
+                             : gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  // Two stages of each tile (double buffering), flattened: stage s, row r
+  // of As at (s * BK + r) * BM.
+  auto aTileType = MemRefType::get({2 * t.BK * t.BM}, f32, MemRefLayoutAttrInterface(), shared);
+  auto bTileType = MemRefType::get({2 * t.BK * t.BN}, f32, MemRefLayoutAttrInterface(), shared);
+  const int64_t gridX = (g.M + t.BM - 1) / t.BM, gridY = (g.N + t.BN - 1) / t.BN;
+  auto contract = arith::FastMathFlagsAttr::get(ctx, arith::FastMathFlags::contract);
+
+  // The phases, given the thread id, block offsets and shared tiles.
+  // fetch: this thread's share of the k0 tiles of A and B, from global memory.
+  auto fetch = [&](Value tid, Value bm, Value bn, Value k0) {
+    SmallVector<Value> v;
+    // A: element tid + i*T of the BM x BK tile, k fastest.
+    Value k = e.add(k0, e.rem(tid, t.BK)), rowBase = e.div(tid, t.BK);
+    Value kOk = guardK ? e.lt(k, g.K) : Value();
+    for (int64_t i = 0; i < aPerThread; ++i) {
+      Value m = e.add(bm, e.add(rowBase, i * (t.T / t.BK)));
+      Value ok = guardM ? e.andI(kOk, e.lt(m, g.M)) : kOk;
+      v.push_back(e.guardedLoad(ok, [&] { return e.loadA(g, m, k); }));
+    }
+    // B: element tid + i*T of the BK x BN tile, n fastest.
+    Value n = e.add(bn, e.rem(tid, t.BN)), kRowBase = e.div(tid, t.BN);
+    Value nOk = guardN ? e.lt(n, g.N) : Value();
+    for (int64_t i = 0; i < bPerThread; ++i) {
+      Value kb = e.add(k0, e.add(kRowBase, i * (t.T / t.BN)));
+      Value ok = guardK ? e.andI(nOk, e.lt(kb, g.K)) : nOk;
+      v.push_back(e.guardedLoad(ok, [&] { return e.loadB(g, kb, n); }));
+    }
+    return v;
+  };
+  // stash: what fetch returned into stage `stage` (As transposed: [k][m]).
+  auto stash = [&](Value tid, ArrayRef<Value> v, Value stage, Value as, Value bs) {
+    Value aBase = e.add(e.mul(stage, t.BK * t.BM), e.add(e.mul(e.rem(tid, t.BK), t.BM),
+                                                        e.div(tid, t.BK)));
+    for (int64_t i = 0; i < aPerThread; ++i)
+      b.create<memref::StoreOp>(loc, v[i], as, e.add(aBase, i * (t.T / t.BK)));
+    Value bBase = e.add(e.mul(stage, t.BK * t.BN), tid);
+    for (int64_t i = 0; i < bPerThread; ++i)
+      b.create<memref::StoreOp>(loc, v[aPerThread + i], bs, e.add(bBase, i * t.T));
+  };
+  // compute: acc += the stage's As x Bs for this thread's TM x TN outputs.
+  // (Every shared address is a per-iteration base plus a constant, so the
+  // backend folds the constants into the loads' offsets.)
+  auto compute = [&](Value tid, Value stage, Value as, Value bs, SmallVector<Value> acc) {
+    Value aBase = e.add(e.mul(stage, t.BK * t.BM), e.mul(e.div(tid, colThreads), t.TM));
+    Value bBase = e.add(e.mul(stage, t.BK * t.BN), e.mul(e.rem(tid, colThreads), t.TN));
+    for (int64_t kk = 0; kk < t.BK; ++kk) {
+      SmallVector<Value> av, bv;
+      for (int64_t i = 0; i < t.TM; ++i)
+        av.push_back(b.create<memref::LoadOp>(loc, as, e.add(aBase, kk * t.BM + i)));
+      for (int64_t j = 0; j < t.TN; ++j)
+        bv.push_back(b.create<memref::LoadOp>(loc, bs, e.add(bBase, kk * t.BN + j)));
+      for (int64_t i = 0; i < t.TM; ++i)
+        for (int64_t j = 0; j < t.TN; ++j)
+          acc[i * t.TN + j] = b.create<arith::AddFOp>(
+              loc, acc[i * t.TN + j],
+              b.create<arith::MulFOp>(loc, av[i], bv[j], contract), contract);
+    }
+    return acc;
+  };
+  auto epilogue = [&](Value tid, Value bm, Value bn, ArrayRef<Value> acc) {
+    Value ty = e.mul(e.div(tid, colThreads), t.TM), tx = e.mul(e.rem(tid, colThreads), t.TN);
+    for (int64_t i = 0; i < t.TM; ++i)
+      for (int64_t j = 0; j < t.TN; ++j) {
+        Value m = e.add(e.add(bm, ty), i), n = e.add(e.add(bn, tx), j);
+        Value ok = guardM ? e.lt(m, g.M) : Value();
+        if (guardN)
+          ok = e.andI(ok, e.lt(n, g.N));
+        auto store = [&] {
+          SmallVector<Value> cIdx = e.cIndices(g, m, n);
+          Value v = acc[i * t.TN + j];
+          if (g.accumulate)
+            v = b.create<arith::AddFOp>(loc, b.create<memref::LoadOp>(loc, g.c, cIdx), v);
+          v = e.applyEpilogue(g.epilogue, cIdx, v);
+          b.create<memref::StoreOp>(loc, v, g.c, cIdx);
+        };
+        if (!ok) {
+          store();
+          continue;
+        }
+        auto ifOp = b.create<scf::IfOp>(loc, ok, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        store();
+      }
+  };
+  // The stage of k tile `k0`: (k0 / BK) mod 2.
+  auto stageOf = [&](Value k0) { return e.rem(e.div(k0, t.BK), 2); };
+  auto other = [&](Value stage) {
+    return b.create<arith::SubIOp>(loc, e.idx(1), stage).getResult();
+  };
+  const int64_t lastTile = (kTiles - 1) * t.BK;
+
+  if (!emulate) {
+    // tile 0 -> stage 0; for each later tile: fetch it into registers,
+    // compute the current stage, stash the registers into the other stage,
+    // barrier (one per tile); compute the last stage.
+    auto launch = b.create<gpu::LaunchOp>(loc, e.idx(gridX), e.idx(gridY), e.idx(1), e.idx(t.T),
+                                          e.idx(1), e.idx(1), Value(), Type(), ValueRange(),
+                                          TypeRange{aTileType, bTileType});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value as = launch.getWorkgroupAttributions()[0], bs = launch.getWorkgroupAttributions()[1];
+    Value tid = launch.getThreadIds().x;
+    // (Constants the kernel uses are created inside it, or outlining makes
+    // them kernel parameters the backend cannot fold.)
+    Value zero = e.idx(0), lastK0 = e.idx(lastTile);
+    Value bm = e.mul(launch.getBlockIds().x, t.BM), bn = e.mul(launch.getBlockIds().y, t.BN);
+    stash(tid, fetch(tid, bm, bn, zero), zero, as, bs);
+    b.create<gpu::BarrierOp>(loc);
+    SmallVector<Value> init(accCount, e.zeroF());
+    auto loop = b.create<scf::ForOp>(
+        loc, zero, lastK0, e.idx(t.BK), init,
+        [&](OpBuilder &, Location, Value k0, ValueRange iter) {
+          Value stage = stageOf(k0);
+          SmallVector<Value> next = fetch(tid, bm, bn, e.add(k0, t.BK));
+          SmallVector<Value> acc = compute(tid, stage, as, bs, SmallVector<Value>(iter));
+          stash(tid, next, other(stage), as, bs);
+          b.create<gpu::BarrierOp>(loc);
+          b.create<scf::YieldOp>(loc, acc);
+        });
+    SmallVector<Value> acc =
+        compute(tid, stageOf(lastK0), as, bs, SmallVector<Value>(loop.getResults()));
+    epilogue(tid, bm, bn, acc);
+    b.create<gpu::TerminatorOp>(loc);
+    return;
+  }
+
+  // Emulation: blocks and threads as loops, each barrier-separated phase a
+  // loop over the block's threads, accumulators in accs[T][TM*TN].
+  Value zero = e.idx(0), lastK0 = e.idx(lastTile);
+  Value as = b.create<memref::AllocaOp>(loc, aTileType);
+  Value bs = b.create<memref::AllocaOp>(loc, bTileType);
+  Value accs = b.create<memref::AllocaOp>(loc, MemRefType::get({t.T, accCount}, f32));
+  auto forEach = [&](Value lo, Value hi, int64_t step, llvm::function_ref<void(Value)> body) {
+    auto loop = b.create<scf::ForOp>(loc, lo, hi, e.idx(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(loop.getInductionVar());
+  };
+  auto forThreads = [&](llvm::function_ref<void(Value)> body) {
+    forEach(zero, e.idx(t.T), 1, body);
+  };
+  auto computePhase = [&](Value stage) {
+    forThreads([&](Value tid) {
+      SmallVector<Value> acc;
+      for (int64_t i = 0; i < accCount; ++i)
+        acc.push_back(b.create<memref::LoadOp>(loc, accs, ValueRange{tid, e.idx(i)}));
+      acc = compute(tid, stage, as, bs, acc);
+      for (int64_t i = 0; i < accCount; ++i)
+        b.create<memref::StoreOp>(loc, acc[i], accs, ValueRange{tid, e.idx(i)});
+    });
+  };
+  forEach(zero, e.idx(gridX), 1, [&](Value bx) {
+    forEach(zero, e.idx(gridY), 1, [&](Value by) {
+      Value bm = e.mul(bx, t.BM), bn = e.mul(by, t.BN);
+      forThreads([&](Value tid) {
+        for (int64_t i = 0; i < accCount; ++i)
+          b.create<memref::StoreOp>(loc, e.zeroF(), accs, ValueRange{tid, e.idx(i)});
+        stash(tid, fetch(tid, bm, bn, zero), zero, as, bs);
+      });
+      forEach(zero, lastK0, t.BK, [&](Value k0) {
+        Value stage = stageOf(k0);
+        forThreads([&](Value tid) {
+          stash(tid, fetch(tid, bm, bn, e.add(k0, t.BK)), other(stage), as, bs);
+        });
+        computePhase(stage);
+      });
+      computePhase(stageOf(lastK0));
+      forThreads([&](Value tid) {
+        SmallVector<Value> acc;
+        for (int64_t i = 0; i < accCount; ++i)
+          acc.push_back(b.create<memref::LoadOp>(loc, accs, ValueRange{tid, e.idx(i)}));
+        epilogue(tid, bm, bn, acc);
+      });
+    });
+  });
+}
+
+/// out[...] = body(out[...], ins...) for an all-parallel op with an identity
+/// output map (a generic or a fill), one thread per element.
+void emitElementwise(OpBuilder &b, Location loc, linalg::LinalgOp op, bool emulate) {
+  Emitter e(b, loc);
+  Value out = op.getDpsInitOperand(0)->get();
+  auto type = cast<MemRefType>(out.getType());
+  const int64_t n = type.getNumElements(), threads = 256, blocks = (n + threads - 1) / threads;
+  auto element = [&](Value linear) {
+    SmallVector<Value> coords(type.getRank());
+    Value rest = linear;
+    for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+      coords[d] = e.rem(rest, type.getDimSize(d));
+      rest = e.div(rest, type.getDimSize(d));
+    }
+    Value v;
+    if (auto fill = dyn_cast<linalg::FillOp>(op.getOperation()))
+      v = fill.getInputs()[0];
+    else
+      v = e.applyEpilogue(cast<linalg::GenericOp>(op.getOperation()), coords,
+                          b.create<memref::LoadOp>(loc, out, coords));
+    b.create<memref::StoreOp>(loc, v, out, coords);
+  };
+  if (emulate) {
+    auto loop = b.create<scf::ForOp>(loc, e.idx(0), e.idx(n), e.idx(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    element(loop.getInductionVar());
+    return;
+  }
+  auto launch = b.create<gpu::LaunchOp>(loc, e.idx(blocks), e.idx(1), e.idx(1), e.idx(threads),
+                                        e.idx(1), e.idx(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value linear = e.add(e.mul(launch.getBlockIds().x, threads), launch.getThreadIds().x);
+  auto ifOp = b.create<scf::IfOp>(loc, e.lt(linear, n), /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  element(linear);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  b.create<gpu::TerminatorOp>(loc);
+}
+
+bool isZeroFill(linalg::FillOp fill) {
+  auto c = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+  auto f = c ? dyn_cast<FloatAttr>(c.getValue()) : FloatAttr();
+  return f && f.getValue().isZero();
+}
+
+/// Whether `first` comes before `second` in one block with nothing but
+/// side-effect-free ops (views, constants) in between.
+bool onlyViewsBetween(Operation *first, Operation *second) {
+  if (first->getBlock() != second->getBlock() || !first->isBeforeInBlock(second))
+    return false;
+  for (Operation *op = first->getNextNode(); op != second; op = op->getNextNode())
+    if (!isMemoryEffectFree(op))
+      return false;
+  return true;
+}
+
+int64_t tagOf(Operation *op, const char *name) {
+  auto a = op->getAttrOfType<IntegerAttr>(name);
+  return a ? a.getInt() : -1;
+}
+
+} // namespace
+
+Status emitGemmKernels(ModuleOp module, bool emulate) {
+  // Everything the schedule handed to this file, by GEMM id.
+  llvm::DenseMap<int64_t, linalg::LinalgOp> gemms, fills, epilogues;
+  SmallVector<Operation *> order;
+  module.walk([&](linalg::LinalgOp op) {
+    if (int64_t id = tagOf(op, kGemmTag); id >= 0)
+      gemms[id] = op, order.push_back(op);
+    else if (int64_t id = tagOf(op, kGemmFillTag); id >= 0)
+      fills[id] = op;
+    else if (int64_t id = tagOf(op, kGemmEpilogueTag); id >= 0)
+      epilogues[id] = op;
+  });
+  for (Operation *raw : order) {
+    auto op = cast<linalg::LinalgOp>(raw);
+    int64_t id = tagOf(op, kGemmTag);
+    if (!op.hasPureBufferSemantics())
+      return Error{"cuda backend: internal error: a GEMM kernel's op was not bufferized"};
+    Gemm g;
+    g.a = op.getDpsInputOperand(0)->get();
+    g.b = op.getDpsInputOperand(1)->get();
+    g.c = op.getDpsInitOperand(0)->get();
+    auto cType = cast<MemRefType>(g.c.getType());
+    if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation())) {
+      g.kind = Gemm::Conv;
+      auto wType = cast<MemRefType>(g.b.getType());
+      g.OH = cType.getDimSize(1);
+      g.OW = cType.getDimSize(2);
+      g.KW = wType.getDimSize(1);
+      g.CI = wType.getDimSize(2);
+      g.M = cType.getDimSize(0) * g.OH * g.OW;
+      g.N = cType.getDimSize(3);
+      g.K = wType.getDimSize(0) * g.KW * g.CI;
+      auto strides = conv.getStrides().getValues<int64_t>();
+      auto dilations = conv.getDilations().getValues<int64_t>();
+      g.sh = strides[0], g.sw = strides[1], g.dh = dilations[0], g.dw = dilations[1];
+    } else {
+      g.M = cType.getDimSize(0);
+      g.N = cType.getDimSize(1);
+      g.K = cast<MemRefType>(g.a.getType()).getDimSize(1);
+    }
+    // The zero fill right before the GEMM on the same buffer starts the
+    // accumulators at zero instead; the in-place epilogue on C runs on them.
+    if (auto fill = dyn_cast_or_null<linalg::FillOp>(fills.lookup(id).getOperation());
+        fill && isZeroFill(fill) && sameView(fill.getOutputs()[0], g.c) &&
+        onlyViewsBetween(fill, op)) {
+      g.accumulate = false;
+      fill->erase();
+      fills.erase(id);
+    }
+    if (auto epi = dyn_cast_or_null<linalg::GenericOp>(epilogues.lookup(id).getOperation());
+        epi && sameView(epi.getDpsInitOperand(0)->get(), g.c) && onlyViewsBetween(op, epi)) {
+      g.epilogue = epi;
+      epilogues.erase(id);
+    } // else: not in place after bufferization, or something in between: its own kernel
+
+    OpBuilder b(op);
+    emitGemm(b, op.getLoc(), g, emulate);
+    if (g.epilogue)
+      g.epilogue->erase();
+    op->erase();
+  }
+  // Fills and epilogues bufferization separated from their GEMM.
+  for (auto *table : {&fills, &epilogues})
+    for (auto &[id, op] : *table) {
+      if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops() ||
+          !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+        return Error{"cuda backend: internal error: a GEMM epilogue could not be emitted"};
+      OpBuilder b(op);
+      emitElementwise(b, op.getLoc(), op, emulate);
+      op->erase();
+    }
+  return Status::ok();
+}
+
+} // namespace ninc::cuda::detail
