@@ -144,6 +144,15 @@ int main(int argc, char **argv) {
   compileCmd->add_flag("--gpu-emulate", compile.gpuEmulate,
                        "--target=cuda: run the kernels' tiling on this CPU instead (tests the "
                        "GPU schedule without a GPU)");
+  compileCmd->add_option("--precision", compile.precision,
+                         "What convolutions and matmuls compute in: fp32, or tf32 "
+                         "(--target=cuda: tensor cores, fp32 accumulation, ~1e-3 relative "
+                         "error); bf16 is not built yet")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  compileCmd->add_flag("--no-vendor-libs", compile.noVendorLibs,
+                       "Use only kernels ninc generates (always so today: no convolution is "
+                       "handed to cuDNN or oneDNN)");
   compileCmd->add_flag("--print-ir-after-all", compile.printIrAfterAll,
                        "Print the IR after every pass (to standard error)");
   compileCmd->add_option("--print-ir-after", compile.printIrAfter,
@@ -242,6 +251,16 @@ int main(int argc, char **argv) {
     if (compile.gpuEmulate && compile.emit == "ptx") {
       std::fprintf(stderr, "ninc: error: --gpu-emulate runs the kernels on the CPU: there is no "
                            "PTX to --emit\n");
+      return kExitUsage;
+    }
+    if (compile.precision == "bf16") {
+      std::fprintf(stderr, "ninc: error: --precision=bf16 is not built yet (fp32 and, with "
+                           "--target=cuda, tf32 are)\n");
+      return kExitUsage;
+    }
+    if (compile.precision == "tf32" && compile.target != "cuda") {
+      std::fprintf(stderr, "ninc: error: --precision=tf32 needs --target=cuda (TF32 is a "
+                           "tensor-core format)\n");
       return kExitUsage;
     }
     compile.schedule = !noSchedule;

@@ -29,6 +29,11 @@ struct CompileOptions {
   std::string cpu;            ///< LLVM CPU name; empty: the host.
   std::string gpuArch = "sm_90"; ///< --target=cuda: the NVVM chip.
   bool gpuEmulate = false;    ///< --target=cuda: the kernels' tiling on this CPU (testing).
+  /// What convolutions and matmuls compute in: "fp32", or (cuda) "tf32" on
+  /// the tensor cores with fp32 accumulation.
+  std::string precision = "fp32";
+  /// Only generated kernels (no vendor library): ninc's only mode today.
+  bool noVendorLibs = false;
   bool printIrAfterAll = false;
   bool printMemoryPlan = false;  ///< The arena table of each function, to stderr.
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.

@@ -59,7 +59,13 @@ class ModuleOp;
 
 namespace ninc::cuda {
 
+/// What the convolutions and matmuls compute in: fp32 (FMAs), or TF32 on
+/// the tensor cores (operands truncated to 10 mantissa bits, fp32
+/// accumulation).
+enum class Precision { FP32, TF32 };
+
 struct CudaOptions {
+  Precision precision = Precision::FP32;
   /// NVVM target chip ("sm_90", "sm_90a", "sm_80", ...).
   std::string arch = "sm_90";
   /// CUDA toolkit whose ptxas assembles the kernels.

@@ -57,8 +57,8 @@ bool isGemmCandidate(mlir::linalg::LinalgOp op);
 
 /// After bufferization: each op tagged kGemmTag, with its fill and
 /// epilogue, becomes one GEMM kernel (a gpu.launch, or CPU loops when
-/// `emulate`).
-Status emitGemmKernels(mlir::ModuleOp module, bool emulate);
+/// `emulate`), on the tensor cores (TF32 mma.sync) when `tensorCores`.
+Status emitGemmKernels(mlir::ModuleOp module, bool emulate, bool tensorCores);
 
 /// Two views of one buffer with the same offsets, sizes and strides.
 bool sameView(mlir::Value a, mlir::Value b);

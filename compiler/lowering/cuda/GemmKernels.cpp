@@ -43,6 +43,8 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -79,18 +81,28 @@ struct Gemm {
   // Conv: output OH x OW, filter KH x KW x CI, strides and dilations.
   int64_t OH = 1, OW = 1, KW = 1, CI = 1, sh = 1, sw = 1, dh = 1, dw = 1;
   bool accumulate = true;        ///< C's old value is added (no zero fill)
+  bool tensorCores = false;      ///< TF32 mma.sync instead of FMAs
   linalg::GenericOp epilogue;    ///< in place over C, or null
 };
 
 /// Tile sizes of a kernel: T threads, each TM x TN of a BM x BN tile.
+/// With tensor cores, warp w computes a WM x WN tile of the block tile as
+/// (WM/16) x (WN/8) mma.sync m16n8k8 (the same 16 accumulators a thread).
+/// Shared rows are padded (BM + 4, BN + 8 floats) so that a warp's fragment
+/// loads hit 32 distinct banks; rows stay 16-byte aligned.
 struct Tiles {
   int64_t BM = 64, BN = 64, BK = 16, TM = 4, TN = 4, T = 256;
+  int64_t WM = 16, WN = 32;
+  int64_t aStride() const { return BM + 4; }
+  int64_t bStride() const { return BN + 8; }
 };
 
 Tiles tilesFor(const Gemm &g) {
   Tiles t;
   t.BN = g.N >= 64 ? 64 : g.N > 16 ? 32 : 16;
   t.T = (t.BM / t.TM) * (t.BN / t.TN);
+  t.WN = std::min<int64_t>(32, t.BN);
+  t.WM = t.BM / ((t.T / 32) / (t.BN / t.WN));
   return t;
 }
 
@@ -197,8 +209,9 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
                              : gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   // Two stages of each tile (double buffering), flattened: stage s, row r
   // of As at (s * BK + r) * BM.
-  auto aTileType = MemRefType::get({2 * t.BK * t.BM}, f32, MemRefLayoutAttrInterface(), shared);
-  auto bTileType = MemRefType::get({2 * t.BK * t.BN}, f32, MemRefLayoutAttrInterface(), shared);
+  const int64_t aStride = t.aStride(), bStride = t.bStride();
+  auto aTileType = MemRefType::get({2 * t.BK * aStride}, f32, MemRefLayoutAttrInterface(), shared);
+  auto bTileType = MemRefType::get({2 * t.BK * bStride}, f32, MemRefLayoutAttrInterface(), shared);
   const int64_t gridX = (g.M + t.BM - 1) / t.BM, gridY = (g.N + t.BN - 1) / t.BN;
   auto contract = arith::FastMathFlagsAttr::get(ctx, arith::FastMathFlags::contract);
 
@@ -226,26 +239,28 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
   };
   // stash: what fetch returned into stage `stage` (As transposed: [k][m]).
   auto stash = [&](Value tid, ArrayRef<Value> v, Value stage, Value as, Value bs) {
-    Value aBase = e.add(e.mul(stage, t.BK * t.BM), e.add(e.mul(e.rem(tid, t.BK), t.BM),
-                                                        e.div(tid, t.BK)));
+    Value aBase = e.add(e.mul(stage, t.BK * aStride), e.add(e.mul(e.rem(tid, t.BK), aStride),
+                                                          e.div(tid, t.BK)));
     for (int64_t i = 0; i < aPerThread; ++i)
       b.create<memref::StoreOp>(loc, v[i], as, e.add(aBase, i * (t.T / t.BK)));
-    Value bBase = e.add(e.mul(stage, t.BK * t.BN), tid);
+    Value bBase = e.add(e.mul(stage, t.BK * bStride),
+                        e.add(e.mul(e.div(tid, t.BN), bStride), e.rem(tid, t.BN)));
     for (int64_t i = 0; i < bPerThread; ++i)
-      b.create<memref::StoreOp>(loc, v[aPerThread + i], bs, e.add(bBase, i * t.T));
+      b.create<memref::StoreOp>(loc, v[aPerThread + i], bs,
+                                e.add(bBase, i * (t.T / t.BN) * bStride));
   };
   // compute: acc += the stage's As x Bs for this thread's TM x TN outputs.
   // (Every shared address is a per-iteration base plus a constant, so the
   // backend folds the constants into the loads' offsets.)
   auto compute = [&](Value tid, Value stage, Value as, Value bs, SmallVector<Value> acc) {
-    Value aBase = e.add(e.mul(stage, t.BK * t.BM), e.mul(e.div(tid, colThreads), t.TM));
-    Value bBase = e.add(e.mul(stage, t.BK * t.BN), e.mul(e.rem(tid, colThreads), t.TN));
+    Value aBase = e.add(e.mul(stage, t.BK * aStride), e.mul(e.div(tid, colThreads), t.TM));
+    Value bBase = e.add(e.mul(stage, t.BK * bStride), e.mul(e.rem(tid, colThreads), t.TN));
     for (int64_t kk = 0; kk < t.BK; ++kk) {
       SmallVector<Value> av, bv;
       for (int64_t i = 0; i < t.TM; ++i)
-        av.push_back(b.create<memref::LoadOp>(loc, as, e.add(aBase, kk * t.BM + i)));
+        av.push_back(b.create<memref::LoadOp>(loc, as, e.add(aBase, kk * aStride + i)));
       for (int64_t j = 0; j < t.TN; ++j)
-        bv.push_back(b.create<memref::LoadOp>(loc, bs, e.add(bBase, kk * t.BN + j)));
+        bv.push_back(b.create<memref::LoadOp>(loc, bs, e.add(bBase, kk * bStride + j)));
       for (int64_t i = 0; i < t.TM; ++i)
         for (int64_t j = 0; j < t.TN; ++j)
           acc[i * t.TN + j] = b.create<arith::AddFOp>(
@@ -254,31 +269,102 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
     }
     return acc;
   };
+  // Where accumulator i of thread tid lands in the block tile (row, col).
+  // Tensor cores: warp (wr, wc) of the warp grid, lane = 4 g + q; slot
+  // (mt, nt, r) is D[g + 8 (r / 2)][2 q + r % 2] of mma tile (mt, nt).
+  const int64_t mTiles = t.WM / 16, nTiles = t.WN / 8, warpCols = t.BN / t.WN;
+  auto accPos = [&](Value tid, int64_t i) -> std::pair<Value, Value> {
+    if (!g.tensorCores)
+      return {e.add(e.mul(e.div(tid, colThreads), t.TM), i / t.TN),
+              e.add(e.mul(e.rem(tid, colThreads), t.TN), i % t.TN)};
+    Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
+    int64_t mt = i / (nTiles * 4), nt = (i / 4) % nTiles, r = i % 4;
+    Value row = e.add(e.add(e.mul(e.div(warp, warpCols), t.WM), e.div(lane, 4)),
+                      mt * 16 + 8 * (r / 2));
+    Value col = e.add(e.add(e.mul(e.rem(warp, warpCols), t.WN), e.mul(e.rem(lane, 4), 2)),
+                      nt * 8 + r % 2);
+    return {row, col};
+  };
   auto epilogue = [&](Value tid, Value bm, Value bn, ArrayRef<Value> acc) {
-    Value ty = e.mul(e.div(tid, colThreads), t.TM), tx = e.mul(e.rem(tid, colThreads), t.TN);
-    for (int64_t i = 0; i < t.TM; ++i)
-      for (int64_t j = 0; j < t.TN; ++j) {
-        Value m = e.add(e.add(bm, ty), i), n = e.add(e.add(bn, tx), j);
-        Value ok = guardM ? e.lt(m, g.M) : Value();
-        if (guardN)
-          ok = e.andI(ok, e.lt(n, g.N));
-        auto store = [&] {
-          SmallVector<Value> cIdx = e.cIndices(g, m, n);
-          Value v = acc[i * t.TN + j];
-          if (g.accumulate)
-            v = b.create<arith::AddFOp>(loc, b.create<memref::LoadOp>(loc, g.c, cIdx), v);
-          v = e.applyEpilogue(g.epilogue, cIdx, v);
-          b.create<memref::StoreOp>(loc, v, g.c, cIdx);
-        };
-        if (!ok) {
-          store();
-          continue;
-        }
-        auto ifOp = b.create<scf::IfOp>(loc, ok, /*withElseRegion=*/false);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    for (int64_t i = 0; i < accCount; ++i) {
+      auto [row, col] = accPos(tid, i);
+      Value m = e.add(bm, row), n = e.add(bn, col);
+      Value ok = guardM ? e.lt(m, g.M) : Value();
+      if (guardN)
+        ok = e.andI(ok, e.lt(n, g.N));
+      auto store = [&] {
+        SmallVector<Value> cIdx = e.cIndices(g, m, n);
+        Value v = acc[i];
+        if (g.accumulate)
+          v = b.create<arith::AddFOp>(loc, b.create<memref::LoadOp>(loc, g.c, cIdx), v);
+        v = e.applyEpilogue(g.epilogue, cIdx, v);
+        b.create<memref::StoreOp>(loc, v, g.c, cIdx);
+      };
+      if (!ok) {
         store();
+        continue;
       }
+      auto ifOp = b.create<scf::IfOp>(loc, ok, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      store();
+    }
+  };
+  // Tensor cores, per k step of 8: this lane's fragments of the warp's A
+  // rows and B columns (the m16n8k8 TF32 layouts of the PTX ISA: a[r] =
+  // A[g + 8 (r % 2)][q + 4 (r / 2)], b[r] = B[q + 4 r][g]), [step][mt][r] and
+  // [step][nt][r] flattened.
+  auto fragments = [&](Value tid, Value stage, Value as, Value bs) {
+    Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
+    Value gq = e.div(lane, 4), q = e.rem(lane, 4);
+    Value aBase = e.add(e.add(e.mul(stage, t.BK * aStride), e.mul(q, aStride)),
+                        e.add(e.mul(e.div(warp, warpCols), t.WM), gq));
+    Value bBase = e.add(e.add(e.mul(stage, t.BK * bStride), e.mul(q, bStride)),
+                        e.add(e.mul(e.rem(warp, warpCols), t.WN), gq));
+    SmallVector<Value> fa, fb;
+    for (int64_t step = 0; step < t.BK / 8; ++step) {
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int64_t r = 0; r < 4; ++r)
+          fa.push_back(b.create<memref::LoadOp>(
+              loc, as, e.add(aBase, (step * 8 + 4 * (r / 2)) * aStride + mt * 16 + 8 * (r % 2))));
+      for (int64_t nt = 0; nt < nTiles; ++nt)
+        for (int64_t r = 0; r < 2; ++r)
+          fb.push_back(b.create<memref::LoadOp>(
+              loc, bs, e.add(bBase, (step * 8 + 4 * r) * bStride + nt * 8)));
+    }
+    return std::make_pair(fa, fb);
+  };
+  auto mmaCompute = [&](Value tid, Value stage, Value as, Value bs, SmallVector<Value> acc) {
+    auto [fa, fb] = fragments(tid, stage, as, bs);
+    auto aType = VectorType::get({4, 1}, f32), bType = VectorType::get({2, 1}, f32),
+         cType = VectorType::get({2, 2}, f32);
+    for (int64_t step = 0; step < t.BK / 8; ++step)
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int64_t nt = 0; nt < nTiles; ++nt) {
+          auto slice = [&](ArrayRef<Value> all, int64_t first, int64_t n) {
+            return SmallVector<Value>(all.begin() + first, all.begin() + first + n);
+          };
+          // (vector.from_elements of 2-D vectors does not lower in MLIR 19.)
+          auto build = [&](VectorType type, ArrayRef<Value> elements) {
+            Value v = b.create<arith::ConstantOp>(
+                loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0f)));
+            int64_t cols = type.getDimSize(1);
+            for (size_t i = 0; i < elements.size(); ++i)
+              v = b.create<vector::InsertOp>(loc, elements[i], v,
+                                             ArrayRef<int64_t>{int64_t(i) / cols,
+                                                               int64_t(i) % cols});
+            return v;
+          };
+          Value av = build(aType, slice(fa, (step * mTiles + mt) * 4, 4));
+          Value bv = build(bType, slice(fb, (step * nTiles + nt) * 2, 2));
+          int64_t first = (mt * nTiles + nt) * 4;
+          Value cv = build(cType, slice(acc, first, 4));
+          Value d = b.create<nvgpu::MmaSyncOp>(loc, av, bv, cv, ArrayRef<int64_t>{16, 8, 8},
+                                               /*tf32Enabled=*/true);
+          for (int64_t r = 0; r < 4; ++r)
+            acc[first + r] = b.create<vector::ExtractOp>(loc, d, ArrayRef<int64_t>{r / 2, r % 2});
+        }
+    return acc;
   };
   // The stage of k tile `k0`: (k0 / BK) mod 2.
   auto stageOf = [&](Value k0) { return e.rem(e.div(k0, t.BK), 2); };
@@ -310,13 +396,17 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
         [&](OpBuilder &, Location, Value k0, ValueRange iter) {
           Value stage = stageOf(k0);
           SmallVector<Value> next = fetch(tid, bm, bn, e.add(k0, t.BK));
-          SmallVector<Value> acc = compute(tid, stage, as, bs, SmallVector<Value>(iter));
+          SmallVector<Value> acc = g.tensorCores
+                                       ? mmaCompute(tid, stage, as, bs, SmallVector<Value>(iter))
+                                       : compute(tid, stage, as, bs, SmallVector<Value>(iter));
           stash(tid, next, other(stage), as, bs);
           b.create<gpu::BarrierOp>(loc);
           b.create<scf::YieldOp>(loc, acc);
         });
     SmallVector<Value> acc =
-        compute(tid, stageOf(lastK0), as, bs, SmallVector<Value>(loop.getResults()));
+        g.tensorCores
+            ? mmaCompute(tid, stageOf(lastK0), as, bs, SmallVector<Value>(loop.getResults()))
+            : compute(tid, stageOf(lastK0), as, bs, SmallVector<Value>(loop.getResults()));
     epilogue(tid, bm, bn, acc);
     b.create<gpu::TerminatorOp>(loc);
     return;
@@ -337,7 +427,57 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
   auto forThreads = [&](llvm::function_ref<void(Value)> body) {
     forEach(zero, e.idx(t.T), 1, body);
   };
+  // Tensor cores: every thread's fragments first (what each lane holds in
+  // registers), then each accumulator from the fragments of the lanes the
+  // PTX layouts name (the warp-wide mma.sync), so the fragment addressing
+  // runs here too; the tensor cores' own TF32 rounding does not.
+  const int64_t steps = t.BK / 8, faCount = steps * mTiles * 4, fbCount = steps * nTiles * 2;
+  Value fas, fbs;
+  if (g.tensorCores) {
+    fas = b.create<memref::AllocaOp>(loc, MemRefType::get({t.T, faCount}, f32));
+    fbs = b.create<memref::AllocaOp>(loc, MemRefType::get({t.T, fbCount}, f32));
+  }
+  auto emulatedMma = [&](Value tid) {
+    Value warpBase = e.mul(e.div(tid, 32), 32), lane = e.rem(tid, 32);
+    Value gq = e.div(lane, 4), q = e.rem(lane, 4);
+    SmallVector<Value> acc;
+    for (int64_t i = 0; i < accCount; ++i)
+      acc.push_back(b.create<memref::LoadOp>(loc, accs, ValueRange{tid, e.idx(i)}));
+    for (int64_t step = 0; step < steps; ++step)
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int64_t nt = 0; nt < nTiles; ++nt)
+          for (int64_t r = 0; r < 4; ++r) {
+            // D[row][col] += sum_k A[row][k] B[k][col] of this mma tile.
+            Value row = e.add(gq, 8 * (r / 2)), col = e.add(e.mul(q, 2), r % 2);
+            int64_t slot = (mt * nTiles + nt) * 4 + r;
+            for (int64_t k = 0; k < 8; ++k) {
+              // a[r'] of lane 4 (row % 8) + k % 4, r' = row / 8 + 2 (k / 4)
+              Value aLane = e.add(warpBase, e.add(e.mul(e.rem(row, 8), 4), k % 4));
+              Value aSlot = e.add(e.div(row, 8), (step * mTiles + mt) * 4 + 2 * (k / 4));
+              // b[k / 4] of lane 4 col + k % 4
+              Value bLane = e.add(warpBase, e.add(e.mul(col, 4), k % 4));
+              Value av = b.create<memref::LoadOp>(loc, fas, ValueRange{aLane, aSlot});
+              Value bv = b.create<memref::LoadOp>(
+                  loc, fbs, ValueRange{bLane, e.idx((step * nTiles + nt) * 2 + k / 4)});
+              acc[slot] = b.create<arith::AddFOp>(loc, acc[slot],
+                                                  b.create<arith::MulFOp>(loc, av, bv));
+            }
+          }
+    for (int64_t i = 0; i < accCount; ++i)
+      b.create<memref::StoreOp>(loc, acc[i], accs, ValueRange{tid, e.idx(i)});
+  };
   auto computePhase = [&](Value stage) {
+    if (g.tensorCores) {
+      forThreads([&](Value tid) {
+        auto [fa, fb] = fragments(tid, stage, as, bs);
+        for (int64_t i = 0; i < faCount; ++i)
+          b.create<memref::StoreOp>(loc, fa[i], fas, ValueRange{tid, e.idx(i)});
+        for (int64_t i = 0; i < fbCount; ++i)
+          b.create<memref::StoreOp>(loc, fb[i], fbs, ValueRange{tid, e.idx(i)});
+      });
+      forThreads(emulatedMma);
+      return;
+    }
     forThreads([&](Value tid) {
       SmallVector<Value> acc;
       for (int64_t i = 0; i < accCount; ++i)
@@ -438,7 +578,7 @@ int64_t tagOf(Operation *op, const char *name) {
 
 } // namespace
 
-Status emitGemmKernels(ModuleOp module, bool emulate) {
+Status emitGemmKernels(ModuleOp module, bool emulate, bool tensorCores) {
   // Everything the schedule handed to this file, by GEMM id.
   llvm::DenseMap<int64_t, linalg::LinalgOp> gemms, fills, epilogues;
   SmallVector<Operation *> order;
@@ -493,6 +633,7 @@ Status emitGemmKernels(ModuleOp module, bool emulate) {
       epilogues.erase(id);
     } // else: not in place after bufferization, or something in between: its own kernel
 
+    g.tensorCores = tensorCores;
     OpBuilder b(op);
     emitGemm(b, op.getLoc(), g, emulate);
     if (g.epilogue)
