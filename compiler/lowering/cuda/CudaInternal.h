@@ -29,6 +29,11 @@ constexpr const char *kFusedTag = "nin.fused";
 constexpr const char *kGemmTag = "nin.gemm";
 constexpr const char *kGemmFillTag = "nin.gemm_fill";
 constexpr const char *kGemmEpilogueTag = "nin.gemm_epilogue";
+/// `nin.gemm_chain = <id>` on a matmul whose A is only the output of matmul
+/// <id>'s epilogue (a NiN block's 1x1 pair): one kernel keeps the
+/// intermediate in shared memory, for up to kMaxChainChannels channels.
+constexpr const char *kGemmChainTag = "nin.gemm_chain";
+constexpr int64_t kMaxChainChannels = 384;
 
 /// The launch of one linalg op (CudaCodegen.h's schedule). Sizes are per
 /// loop of the op; 0 = not tiled at that level.

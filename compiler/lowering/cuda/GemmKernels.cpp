@@ -196,36 +196,68 @@ public:
   Location loc;
 };
 
-void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
+/// One GEMM of a kernel. In a 1x1 chain the first stage writes its result
+/// (after its epilogue) to the block's rows of Ys in shared memory, laid out
+/// like the A tiles ([k][m], k = the chain's middle channel), and the second
+/// stage reads its A from there: the intermediate never leaves the SM.
+struct Stage {
+  Gemm g;
+  bool cShared = false; ///< result -> Ys (first stage of a chain)
+  bool aShared = false; ///< A <- Ys (second stage of a chain)
+};
+
+/// Tiles of a chain kernel: 16 rows a block (Ys of 384 channels is 30 KiB),
+/// 64 columns at a time, 64 threads (two warps).
+Tiles chainTiles() {
+  Tiles t;
+  t.BM = 16;
+  t.BN = 64;
+  t.T = (t.BM / t.TM) * (t.BN / t.TN);
+  t.WN = 32;
+  t.WM = t.BM / ((t.T / 32) / (t.BN / t.WN));
+  return t;
+}
+
+void emitKernel(OpBuilder &b, Location loc, ArrayRef<Stage> stages, bool emulate) {
   Emitter e(b, loc);
-  const Tiles t = tilesFor(g);
+  const bool chain = stages.size() == 2;
+  const Tiles t = chain ? chainTiles() : tilesFor(stages[0].g);
+  const bool tensorCores = stages[0].g.tensorCores;
+  const int64_t M = stages[0].g.M;
   const int64_t colThreads = t.BN / t.TN, accCount = t.TM * t.TN;
   const int64_t aPerThread = t.BM * t.BK / t.T, bPerThread = t.BK * t.BN / t.T;
-  const int64_t kTiles = (g.K + t.BK - 1) / t.BK;
-  const bool guardM = g.M % t.BM != 0, guardN = g.N % t.BN != 0, guardK = g.K % t.BK != 0;
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   Attribute shared = emulate ? Attribute()
                              : gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   // Two stages of each tile (double buffering), flattened: stage s, row r
-  // of As at (s * BK + r) * BM.
+  // of As at (s * BK + r) * aStride.
   const int64_t aStride = t.aStride(), bStride = t.bStride();
   auto aTileType = MemRefType::get({2 * t.BK * aStride}, f32, MemRefLayoutAttrInterface(), shared);
   auto bTileType = MemRefType::get({2 * t.BK * bStride}, f32, MemRefLayoutAttrInterface(), shared);
-  const int64_t gridX = (g.M + t.BM - 1) / t.BM, gridY = (g.N + t.BN - 1) / t.BN;
+  auto ysType = MemRefType::get({chain ? stages[0].g.N * aStride : 1}, f32,
+                                MemRefLayoutAttrInterface(), shared);
+  const int64_t gridX = (M + t.BM - 1) / t.BM;
+  const int64_t gridY = chain ? 1 : (stages[0].g.N + t.BN - 1) / t.BN;
   auto contract = arith::FastMathFlagsAttr::get(ctx, arith::FastMathFlags::contract);
+  const bool guardM = M % t.BM != 0;
 
-  // The phases, given the thread id, block offsets and shared tiles.
-  // fetch: this thread's share of the k0 tiles of A and B, from global memory.
-  auto fetch = [&](Value tid, Value bm, Value bn, Value k0) {
+  // Thread `tid`'s phases of stage `st`, given the block offsets (bm, bn),
+  // the shared tiles and Ys.
+  // fetch: this thread's share of the k0 tiles of A (unless from Ys) and B.
+  auto fetch = [&](const Stage &st, Value tid, Value bm, Value bn, Value k0) {
+    const Gemm &g = st.g;
+    const bool guardN = g.N % t.BN != 0, guardK = g.K % t.BK != 0;
     SmallVector<Value> v;
     // A: element tid + i*T of the BM x BK tile, k fastest.
-    Value k = e.add(k0, e.rem(tid, t.BK)), rowBase = e.div(tid, t.BK);
-    Value kOk = guardK ? e.lt(k, g.K) : Value();
-    for (int64_t i = 0; i < aPerThread; ++i) {
-      Value m = e.add(bm, e.add(rowBase, i * (t.T / t.BK)));
-      Value ok = guardM ? e.andI(kOk, e.lt(m, g.M)) : kOk;
-      v.push_back(e.guardedLoad(ok, [&] { return e.loadA(g, m, k); }));
+    if (!st.aShared) {
+      Value k = e.add(k0, e.rem(tid, t.BK)), rowBase = e.div(tid, t.BK);
+      Value kOk = guardK ? e.lt(k, g.K) : Value();
+      for (int64_t i = 0; i < aPerThread; ++i) {
+        Value m = e.add(bm, e.add(rowBase, i * (t.T / t.BK)));
+        Value ok = guardM ? e.andI(kOk, e.lt(m, g.M)) : kOk;
+        v.push_back(e.guardedLoad(ok, [&] { return e.loadA(g, m, k); }));
+      }
     }
     // B: element tid + i*T of the BK x BN tile, n fastest.
     Value n = e.add(bn, e.rem(tid, t.BN)), kRowBase = e.div(tid, t.BN);
@@ -237,28 +269,43 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
     }
     return v;
   };
-  // stash: what fetch returned into stage `stage` (As transposed: [k][m]).
-  auto stash = [&](Value tid, ArrayRef<Value> v, Value stage, Value as, Value bs) {
-    Value aBase = e.add(e.mul(stage, t.BK * aStride), e.add(e.mul(e.rem(tid, t.BK), aStride),
-                                                          e.div(tid, t.BK)));
-    for (int64_t i = 0; i < aPerThread; ++i)
-      b.create<memref::StoreOp>(loc, v[i], as, e.add(aBase, i * (t.T / t.BK)));
-    Value bBase = e.add(e.mul(stage, t.BK * bStride),
+  // stash: what fetch returned into stage `buf` (As transposed: [k][m]).
+  auto stash = [&](const Stage &st, Value tid, ArrayRef<Value> v, Value buf, Value as,
+                   Value bs) {
+    int64_t first = 0;
+    if (!st.aShared) {
+      Value aBase = e.add(e.mul(buf, t.BK * aStride),
+                          e.add(e.mul(e.rem(tid, t.BK), aStride), e.div(tid, t.BK)));
+      for (int64_t i = 0; i < aPerThread; ++i)
+        b.create<memref::StoreOp>(loc, v[i], as, e.add(aBase, i * (t.T / t.BK)));
+      first = aPerThread;
+    }
+    Value bBase = e.add(e.mul(buf, t.BK * bStride),
                         e.add(e.mul(e.div(tid, t.BN), bStride), e.rem(tid, t.BN)));
     for (int64_t i = 0; i < bPerThread; ++i)
-      b.create<memref::StoreOp>(loc, v[aPerThread + i], bs,
+      b.create<memref::StoreOp>(loc, v[first + i], bs,
                                 e.add(bBase, i * (t.T / t.BN) * bStride));
   };
-  // compute: acc += the stage's As x Bs for this thread's TM x TN outputs.
+  // The buffer of k tile `k0`: (k0 / BK) mod 2.
+  auto bufferOf = [&](Value k0) { return e.rem(e.div(k0, t.BK), 2); };
+  auto other = [&](Value buf) { return b.create<arith::SubIOp>(loc, e.idx(1), buf).getResult(); };
+  // Where the k0 tile of A starts: its buffer of As, or row k0 of Ys.
+  auto aTile = [&](const Stage &st, Value k0, Value as, Value ys) -> std::pair<Value, Value> {
+    if (st.aShared)
+      return {ys, e.mul(k0, aStride)};
+    return {as, e.mul(bufferOf(k0), t.BK * aStride)};
+  };
+  // compute: acc += the k0 tiles' product for this thread's TM x TN outputs.
   // (Every shared address is a per-iteration base plus a constant, so the
   // backend folds the constants into the loads' offsets.)
-  auto compute = [&](Value tid, Value stage, Value as, Value bs, SmallVector<Value> acc) {
-    Value aBase = e.add(e.mul(stage, t.BK * aStride), e.mul(e.div(tid, colThreads), t.TM));
-    Value bBase = e.add(e.mul(stage, t.BK * bStride), e.mul(e.rem(tid, colThreads), t.TN));
+  auto compute = [&](Value tid, Value aMem, Value aOff, Value bs, Value bOff,
+                     SmallVector<Value> acc) {
+    Value aBase = e.add(aOff, e.mul(e.div(tid, colThreads), t.TM));
+    Value bBase = e.add(bOff, e.mul(e.rem(tid, colThreads), t.TN));
     for (int64_t kk = 0; kk < t.BK; ++kk) {
       SmallVector<Value> av, bv;
       for (int64_t i = 0; i < t.TM; ++i)
-        av.push_back(b.create<memref::LoadOp>(loc, as, e.add(aBase, kk * aStride + i)));
+        av.push_back(b.create<memref::LoadOp>(loc, aMem, e.add(aBase, kk * aStride + i)));
       for (int64_t j = 0; j < t.TN; ++j)
         bv.push_back(b.create<memref::LoadOp>(loc, bs, e.add(bBase, kk * bStride + j)));
       for (int64_t i = 0; i < t.TM; ++i)
@@ -274,7 +321,7 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
   // (mt, nt, r) is D[g + 8 (r / 2)][2 q + r % 2] of mma tile (mt, nt).
   const int64_t mTiles = t.WM / 16, nTiles = t.WN / 8, warpCols = t.BN / t.WN;
   auto accPos = [&](Value tid, int64_t i) -> std::pair<Value, Value> {
-    if (!g.tensorCores)
+    if (!tensorCores)
       return {e.add(e.mul(e.div(tid, colThreads), t.TM), i / t.TN),
               e.add(e.mul(e.rem(tid, colThreads), t.TN), i % t.TN)};
     Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
@@ -285,11 +332,15 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
                       nt * 8 + r % 2);
     return {row, col};
   };
-  auto epilogue = [&](Value tid, Value bm, Value bn, ArrayRef<Value> acc) {
+  // epilogue: C (or Ys) = epilogue(acc (+ C)) for this thread's outputs.
+  auto epilogue = [&](const Stage &st, Value tid, Value bm, Value bn, ArrayRef<Value> acc,
+                      Value ys) {
+    const Gemm &g = st.g;
+    const bool guardN = g.N % t.BN != 0;
     for (int64_t i = 0; i < accCount; ++i) {
       auto [row, col] = accPos(tid, i);
       Value m = e.add(bm, row), n = e.add(bn, col);
-      Value ok = guardM ? e.lt(m, g.M) : Value();
+      Value ok = guardM && !st.cShared ? e.lt(m, g.M) : Value();
       if (guardN)
         ok = e.andI(ok, e.lt(n, g.N));
       auto store = [&] {
@@ -298,7 +349,10 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
         if (g.accumulate)
           v = b.create<arith::AddFOp>(loc, b.create<memref::LoadOp>(loc, g.c, cIdx), v);
         v = e.applyEpilogue(g.epilogue, cIdx, v);
-        b.create<memref::StoreOp>(loc, v, g.c, cIdx);
+        if (st.cShared)
+          b.create<memref::StoreOp>(loc, v, ys, e.add(e.mul(n, aStride), row));
+        else
+          b.create<memref::StoreOp>(loc, v, g.c, cIdx);
       };
       if (!ok) {
         store();
@@ -314,19 +368,20 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
   // rows and B columns (the m16n8k8 TF32 layouts of the PTX ISA: a[r] =
   // A[g + 8 (r % 2)][q + 4 (r / 2)], b[r] = B[q + 4 r][g]), [step][mt][r] and
   // [step][nt][r] flattened.
-  auto fragments = [&](Value tid, Value stage, Value as, Value bs) {
+  auto fragments = [&](Value tid, Value aMem, Value aOff, Value bs, Value bOff) {
     Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
     Value gq = e.div(lane, 4), q = e.rem(lane, 4);
-    Value aBase = e.add(e.add(e.mul(stage, t.BK * aStride), e.mul(q, aStride)),
+    Value aBase = e.add(e.add(aOff, e.mul(q, aStride)),
                         e.add(e.mul(e.div(warp, warpCols), t.WM), gq));
-    Value bBase = e.add(e.add(e.mul(stage, t.BK * bStride), e.mul(q, bStride)),
+    Value bBase = e.add(e.add(bOff, e.mul(q, bStride)),
                         e.add(e.mul(e.rem(warp, warpCols), t.WN), gq));
     SmallVector<Value> fa, fb;
     for (int64_t step = 0; step < t.BK / 8; ++step) {
       for (int64_t mt = 0; mt < mTiles; ++mt)
         for (int64_t r = 0; r < 4; ++r)
           fa.push_back(b.create<memref::LoadOp>(
-              loc, as, e.add(aBase, (step * 8 + 4 * (r / 2)) * aStride + mt * 16 + 8 * (r % 2))));
+              loc, aMem,
+              e.add(aBase, (step * 8 + 4 * (r / 2)) * aStride + mt * 16 + 8 * (r % 2))));
       for (int64_t nt = 0; nt < nTiles; ++nt)
         for (int64_t r = 0; r < 2; ++r)
           fb.push_back(b.create<memref::LoadOp>(
@@ -334,27 +389,27 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
     }
     return std::make_pair(fa, fb);
   };
-  auto mmaCompute = [&](Value tid, Value stage, Value as, Value bs, SmallVector<Value> acc) {
-    auto [fa, fb] = fragments(tid, stage, as, bs);
+  auto mmaCompute = [&](Value tid, Value aMem, Value aOff, Value bs, Value bOff,
+                        SmallVector<Value> acc) {
+    auto [fa, fb] = fragments(tid, aMem, aOff, bs, bOff);
     auto aType = VectorType::get({4, 1}, f32), bType = VectorType::get({2, 1}, f32),
          cType = VectorType::get({2, 2}, f32);
+    auto slice = [&](ArrayRef<Value> all, int64_t first, int64_t n) {
+      return SmallVector<Value>(all.begin() + first, all.begin() + first + n);
+    };
+    // (vector.from_elements of 2-D vectors does not lower in MLIR 19.)
+    auto build = [&](VectorType type, ArrayRef<Value> elements) {
+      Value v = b.create<arith::ConstantOp>(
+          loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0f)));
+      int64_t cols = type.getDimSize(1);
+      for (size_t i = 0; i < elements.size(); ++i)
+        v = b.create<vector::InsertOp>(loc, elements[i], v,
+                                       ArrayRef<int64_t>{int64_t(i) / cols, int64_t(i) % cols});
+      return v;
+    };
     for (int64_t step = 0; step < t.BK / 8; ++step)
       for (int64_t mt = 0; mt < mTiles; ++mt)
         for (int64_t nt = 0; nt < nTiles; ++nt) {
-          auto slice = [&](ArrayRef<Value> all, int64_t first, int64_t n) {
-            return SmallVector<Value>(all.begin() + first, all.begin() + first + n);
-          };
-          // (vector.from_elements of 2-D vectors does not lower in MLIR 19.)
-          auto build = [&](VectorType type, ArrayRef<Value> elements) {
-            Value v = b.create<arith::ConstantOp>(
-                loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0f)));
-            int64_t cols = type.getDimSize(1);
-            for (size_t i = 0; i < elements.size(); ++i)
-              v = b.create<vector::InsertOp>(loc, elements[i], v,
-                                             ArrayRef<int64_t>{int64_t(i) / cols,
-                                                               int64_t(i) % cols});
-            return v;
-          };
           Value av = build(aType, slice(fa, (step * mTiles + mt) * 4, 4));
           Value bv = build(bType, slice(fb, (step * nTiles + nt) * 2, 2));
           int64_t first = (mt * nTiles + nt) * 4;
@@ -366,57 +421,80 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
         }
     return acc;
   };
-  // The stage of k tile `k0`: (k0 / BK) mod 2.
-  auto stageOf = [&](Value k0) { return e.rem(e.div(k0, t.BK), 2); };
-  auto other = [&](Value stage) {
-    return b.create<arith::SubIOp>(loc, e.idx(1), stage).getResult();
+  auto lastK0Of = [&](const Stage &st) {
+    return e.idx(((st.g.K + t.BK - 1) / t.BK - 1) * t.BK);
   };
-  const int64_t lastTile = (kTiles - 1) * t.BK;
+  // One stage's loop over the column chunks of its output: the block's
+  // column offsets bn, one at a time (chain), or this block's (grid y).
+  auto forChunks = [&](const Stage &st, Value blockY, llvm::function_ref<void(Value bn)> body) {
+    if (!chain) {
+      body(e.mul(blockY, t.BN));
+      return;
+    }
+    auto loop = b.create<scf::ForOp>(loc, e.idx(0), e.idx((st.g.N + t.BN - 1) / t.BN * t.BN),
+                                     e.idx(t.BN));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(loop.getInductionVar());
+  };
 
   if (!emulate) {
-    // tile 0 -> stage 0; for each later tile: fetch it into registers,
-    // compute the current stage, stash the registers into the other stage,
-    // barrier (one per tile); compute the last stage.
+    // Per stage and column chunk: tile 0 -> buffer 0; for each later tile:
+    // fetch it into registers, compute the current buffer, stash the
+    // registers into the other buffer, barrier (one per tile); compute the
+    // last buffer; the epilogue. A chunk starts with a barrier (the last
+    // chunk's threads may still read buffer 0), as does the second stage
+    // (Ys complete).
+    SmallVector<Type> attributions{aTileType, bTileType};
+    if (chain)
+      attributions.push_back(ysType);
     auto launch = b.create<gpu::LaunchOp>(loc, e.idx(gridX), e.idx(gridY), e.idx(1), e.idx(t.T),
                                           e.idx(1), e.idx(1), Value(), Type(), ValueRange(),
-                                          TypeRange{aTileType, bTileType});
+                                          attributions);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&launch.getBody().front());
-    Value as = launch.getWorkgroupAttributions()[0], bs = launch.getWorkgroupAttributions()[1];
+    auto wg = launch.getWorkgroupAttributions();
+    Value as = wg[0], bs = wg[1], ys = chain ? Value(wg[2]) : Value();
     Value tid = launch.getThreadIds().x;
     // (Constants the kernel uses are created inside it, or outlining makes
     // them kernel parameters the backend cannot fold.)
-    Value zero = e.idx(0), lastK0 = e.idx(lastTile);
-    Value bm = e.mul(launch.getBlockIds().x, t.BM), bn = e.mul(launch.getBlockIds().y, t.BN);
-    stash(tid, fetch(tid, bm, bn, zero), zero, as, bs);
-    b.create<gpu::BarrierOp>(loc);
-    SmallVector<Value> init(accCount, e.zeroF());
-    auto loop = b.create<scf::ForOp>(
-        loc, zero, lastK0, e.idx(t.BK), init,
-        [&](OpBuilder &, Location, Value k0, ValueRange iter) {
-          Value stage = stageOf(k0);
-          SmallVector<Value> next = fetch(tid, bm, bn, e.add(k0, t.BK));
-          SmallVector<Value> acc = g.tensorCores
-                                       ? mmaCompute(tid, stage, as, bs, SmallVector<Value>(iter))
-                                       : compute(tid, stage, as, bs, SmallVector<Value>(iter));
-          stash(tid, next, other(stage), as, bs);
+    Value bm = e.mul(launch.getBlockIds().x, t.BM);
+    for (const Stage &st : stages)
+      forChunks(st, launch.getBlockIds().y, [&](Value bn) {
+        Value zero = e.idx(0), lastK0 = lastK0Of(st);
+        auto computeTile = [&](Value k0, SmallVector<Value> acc) {
+          auto [aMem, aOff] = aTile(st, k0, as, ys);
+          Value bOff = e.mul(bufferOf(k0), t.BK * bStride);
+          return tensorCores ? mmaCompute(tid, aMem, aOff, bs, bOff, acc)
+                             : compute(tid, aMem, aOff, bs, bOff, acc);
+        };
+        if (chain)
           b.create<gpu::BarrierOp>(loc);
-          b.create<scf::YieldOp>(loc, acc);
-        });
-    SmallVector<Value> acc =
-        g.tensorCores
-            ? mmaCompute(tid, stageOf(lastK0), as, bs, SmallVector<Value>(loop.getResults()))
-            : compute(tid, stageOf(lastK0), as, bs, SmallVector<Value>(loop.getResults()));
-    epilogue(tid, bm, bn, acc);
+        stash(st, tid, fetch(st, tid, bm, bn, zero), zero, as, bs);
+        b.create<gpu::BarrierOp>(loc);
+        SmallVector<Value> init(accCount, e.zeroF());
+        auto loop = b.create<scf::ForOp>(
+            loc, zero, lastK0, e.idx(t.BK), init,
+            [&](OpBuilder &, Location, Value k0, ValueRange iter) {
+              SmallVector<Value> next = fetch(st, tid, bm, bn, e.add(k0, t.BK));
+              SmallVector<Value> acc = computeTile(k0, SmallVector<Value>(iter));
+              stash(st, tid, next, other(bufferOf(k0)), as, bs);
+              b.create<gpu::BarrierOp>(loc);
+              b.create<scf::YieldOp>(loc, acc);
+            });
+        SmallVector<Value> acc = computeTile(lastK0, SmallVector<Value>(loop.getResults()));
+        epilogue(st, tid, bm, bn, acc, ys);
+      });
     b.create<gpu::TerminatorOp>(loc);
     return;
   }
 
   // Emulation: blocks and threads as loops, each barrier-separated phase a
   // loop over the block's threads, accumulators in accs[T][TM*TN].
-  Value zero = e.idx(0), lastK0 = e.idx(lastTile);
+  Value zero = e.idx(0);
   Value as = b.create<memref::AllocaOp>(loc, aTileType);
   Value bs = b.create<memref::AllocaOp>(loc, bTileType);
+  Value ys = chain ? b.create<memref::AllocaOp>(loc, ysType).getResult() : Value();
   Value accs = b.create<memref::AllocaOp>(loc, MemRefType::get({t.T, accCount}, f32));
   auto forEach = [&](Value lo, Value hi, int64_t step, llvm::function_ref<void(Value)> body) {
     auto loop = b.create<scf::ForOp>(loc, lo, hi, e.idx(step));
@@ -427,22 +505,30 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
   auto forThreads = [&](llvm::function_ref<void(Value)> body) {
     forEach(zero, e.idx(t.T), 1, body);
   };
+  auto loadAcc = [&](Value tid) {
+    SmallVector<Value> acc;
+    for (int64_t i = 0; i < accCount; ++i)
+      acc.push_back(b.create<memref::LoadOp>(loc, accs, ValueRange{tid, e.idx(i)}));
+    return acc;
+  };
+  auto storeAcc = [&](Value tid, ArrayRef<Value> acc) {
+    for (int64_t i = 0; i < accCount; ++i)
+      b.create<memref::StoreOp>(loc, acc[i], accs, ValueRange{tid, e.idx(i)});
+  };
   // Tensor cores: every thread's fragments first (what each lane holds in
   // registers), then each accumulator from the fragments of the lanes the
   // PTX layouts name (the warp-wide mma.sync), so the fragment addressing
   // runs here too; the tensor cores' own TF32 rounding does not.
   const int64_t steps = t.BK / 8, faCount = steps * mTiles * 4, fbCount = steps * nTiles * 2;
   Value fas, fbs;
-  if (g.tensorCores) {
+  if (tensorCores) {
     fas = b.create<memref::AllocaOp>(loc, MemRefType::get({t.T, faCount}, f32));
     fbs = b.create<memref::AllocaOp>(loc, MemRefType::get({t.T, fbCount}, f32));
   }
   auto emulatedMma = [&](Value tid) {
     Value warpBase = e.mul(e.div(tid, 32), 32), lane = e.rem(tid, 32);
     Value gq = e.div(lane, 4), q = e.rem(lane, 4);
-    SmallVector<Value> acc;
-    for (int64_t i = 0; i < accCount; ++i)
-      acc.push_back(b.create<memref::LoadOp>(loc, accs, ValueRange{tid, e.idx(i)}));
+    SmallVector<Value> acc = loadAcc(tid);
     for (int64_t step = 0; step < steps; ++step)
       for (int64_t mt = 0; mt < mTiles; ++mt)
         for (int64_t nt = 0; nt < nTiles; ++nt)
@@ -463,13 +549,14 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
                                                   b.create<arith::MulFOp>(loc, av, bv));
             }
           }
-    for (int64_t i = 0; i < accCount; ++i)
-      b.create<memref::StoreOp>(loc, acc[i], accs, ValueRange{tid, e.idx(i)});
+    storeAcc(tid, acc);
   };
-  auto computePhase = [&](Value stage) {
-    if (g.tensorCores) {
+  auto computePhase = [&](const Stage &st, Value k0) {
+    auto [aMem, aOff] = aTile(st, k0, as, ys);
+    Value bOff = e.mul(bufferOf(k0), t.BK * bStride);
+    if (tensorCores) {
       forThreads([&](Value tid) {
-        auto [fa, fb] = fragments(tid, stage, as, bs);
+        auto [fa, fb] = fragments(tid, aMem, aOff, bs, bOff);
         for (int64_t i = 0; i < faCount; ++i)
           b.create<memref::StoreOp>(loc, fa[i], fas, ValueRange{tid, e.idx(i)});
         for (int64_t i = 0; i < fbCount; ++i)
@@ -478,39 +565,35 @@ void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
       forThreads(emulatedMma);
       return;
     }
-    forThreads([&](Value tid) {
-      SmallVector<Value> acc;
-      for (int64_t i = 0; i < accCount; ++i)
-        acc.push_back(b.create<memref::LoadOp>(loc, accs, ValueRange{tid, e.idx(i)}));
-      acc = compute(tid, stage, as, bs, acc);
-      for (int64_t i = 0; i < accCount; ++i)
-        b.create<memref::StoreOp>(loc, acc[i], accs, ValueRange{tid, e.idx(i)});
-    });
+    forThreads([&](Value tid) { storeAcc(tid, compute(tid, aMem, aOff, bs, bOff, loadAcc(tid))); });
   };
   forEach(zero, e.idx(gridX), 1, [&](Value bx) {
     forEach(zero, e.idx(gridY), 1, [&](Value by) {
-      Value bm = e.mul(bx, t.BM), bn = e.mul(by, t.BN);
-      forThreads([&](Value tid) {
-        for (int64_t i = 0; i < accCount; ++i)
-          b.create<memref::StoreOp>(loc, e.zeroF(), accs, ValueRange{tid, e.idx(i)});
-        stash(tid, fetch(tid, bm, bn, zero), zero, as, bs);
-      });
-      forEach(zero, lastK0, t.BK, [&](Value k0) {
-        Value stage = stageOf(k0);
-        forThreads([&](Value tid) {
-          stash(tid, fetch(tid, bm, bn, e.add(k0, t.BK)), other(stage), as, bs);
+      Value bm = e.mul(bx, t.BM);
+      for (const Stage &st : stages)
+        forChunks(st, by, [&](Value bn) {
+          Value lastK0 = lastK0Of(st);
+          forThreads([&](Value tid) {
+            for (int64_t i = 0; i < accCount; ++i)
+              b.create<memref::StoreOp>(loc, e.zeroF(), accs, ValueRange{tid, e.idx(i)});
+            stash(st, tid, fetch(st, tid, bm, bn, zero), zero, as, bs);
+          });
+          forEach(zero, lastK0, t.BK, [&](Value k0) {
+            forThreads([&](Value tid) {
+              stash(st, tid, fetch(st, tid, bm, bn, e.add(k0, t.BK)), other(bufferOf(k0)), as,
+                    bs);
+            });
+            computePhase(st, k0);
+          });
+          computePhase(st, lastK0);
+          forThreads([&](Value tid) { epilogue(st, tid, bm, bn, loadAcc(tid), ys); });
         });
-        computePhase(stage);
-      });
-      computePhase(stageOf(lastK0));
-      forThreads([&](Value tid) {
-        SmallVector<Value> acc;
-        for (int64_t i = 0; i < accCount; ++i)
-          acc.push_back(b.create<memref::LoadOp>(loc, accs, ValueRange{tid, e.idx(i)}));
-        epilogue(tid, bm, bn, acc);
-      });
     });
   });
+}
+
+void emitGemm(OpBuilder &b, Location loc, const Gemm &g, bool emulate) {
+  emitKernel(b, loc, {Stage{g}}, emulate);
 }
 
 /// out[...] = body(out[...], ins...) for an all-parallel op with an identity
@@ -578,6 +661,70 @@ int64_t tagOf(Operation *op, const char *name) {
 
 } // namespace
 
+namespace {
+
+/// The GEMM of a tagged op after bufferization, with the zero fill that
+/// precedes it on C (returned, not yet erased) and its in-place epilogue.
+Gemm describe(linalg::LinalgOp op, const llvm::DenseMap<int64_t, linalg::LinalgOp> &fills,
+              const llvm::DenseMap<int64_t, linalg::LinalgOp> &epilogues, bool tensorCores,
+              linalg::FillOp &zeroFill) {
+  int64_t id = tagOf(op, kGemmTag);
+  Gemm g;
+  g.tensorCores = tensorCores;
+  g.a = op.getDpsInputOperand(0)->get();
+  g.b = op.getDpsInputOperand(1)->get();
+  g.c = op.getDpsInitOperand(0)->get();
+  auto cType = cast<MemRefType>(g.c.getType());
+  if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation())) {
+    g.kind = Gemm::Conv;
+    auto wType = cast<MemRefType>(g.b.getType());
+    g.OH = cType.getDimSize(1);
+    g.OW = cType.getDimSize(2);
+    g.KW = wType.getDimSize(1);
+    g.CI = wType.getDimSize(2);
+    g.M = cType.getDimSize(0) * g.OH * g.OW;
+    g.N = cType.getDimSize(3);
+    g.K = wType.getDimSize(0) * g.KW * g.CI;
+    auto strides = conv.getStrides().getValues<int64_t>();
+    auto dilations = conv.getDilations().getValues<int64_t>();
+    g.sh = strides[0], g.sw = strides[1], g.dh = dilations[0], g.dw = dilations[1];
+  } else {
+    g.M = cType.getDimSize(0);
+    g.N = cType.getDimSize(1);
+    g.K = cast<MemRefType>(g.a.getType()).getDimSize(1);
+  }
+  // The zero fill right before the GEMM on the same buffer starts the
+  // accumulators at zero instead; the in-place epilogue on C runs on them.
+  zeroFill = {};
+  if (auto fill = dyn_cast_or_null<linalg::FillOp>(fills.lookup(id).getOperation());
+      fill && isZeroFill(fill) && sameView(fill.getOutputs()[0], g.c) &&
+      onlyViewsBetween(fill, op)) {
+    g.accumulate = false;
+    zeroFill = fill;
+  }
+  if (auto epi = dyn_cast_or_null<linalg::GenericOp>(epilogues.lookup(id).getOperation());
+      epi && sameView(epi.getDpsInitOperand(0)->get(), g.c) && onlyViewsBetween(op, epi))
+    g.epilogue = epi; // else: not in place, or something in between: its own kernel
+  return g;
+}
+
+/// Erases the views and the allocation behind `v` that nothing uses.
+void eraseDeadBuffer(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!def->use_empty() ||
+        !isa<memref::AllocOp, memref::SubViewOp, memref::CollapseShapeOp, memref::ExpandShapeOp,
+             memref::CastOp>(def))
+      return;
+    Value source = def->getNumOperands() ? def->getOperand(0) : Value();
+    def->erase();
+    if (!source)
+      return;
+    v = source;
+  }
+}
+
+} // namespace
+
 Status emitGemmKernels(ModuleOp module, bool emulate, bool tensorCores) {
   // Everything the schedule handed to this file, by GEMM id.
   llvm::DenseMap<int64_t, linalg::LinalgOp> gemms, fills, epilogues;
@@ -590,54 +737,67 @@ Status emitGemmKernels(ModuleOp module, bool emulate, bool tensorCores) {
     else if (int64_t id = tagOf(op, kGemmEpilogueTag); id >= 0)
       epilogues[id] = op;
   });
-  for (Operation *raw : order) {
-    auto op = cast<linalg::LinalgOp>(raw);
-    int64_t id = tagOf(op, kGemmTag);
-    if (!op.hasPureBufferSemantics())
+  for (Operation *op : order)
+    if (!cast<linalg::LinalgOp>(op).hasPureBufferSemantics())
       return Error{"cuda backend: internal error: a GEMM kernel's op was not bufferized"};
-    Gemm g;
-    g.a = op.getDpsInputOperand(0)->get();
-    g.b = op.getDpsInputOperand(1)->get();
-    g.c = op.getDpsInitOperand(0)->get();
-    auto cType = cast<MemRefType>(g.c.getType());
-    if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation())) {
-      g.kind = Gemm::Conv;
-      auto wType = cast<MemRefType>(g.b.getType());
-      g.OH = cType.getDimSize(1);
-      g.OW = cType.getDimSize(2);
-      g.KW = wType.getDimSize(1);
-      g.CI = wType.getDimSize(2);
-      g.M = cType.getDimSize(0) * g.OH * g.OW;
-      g.N = cType.getDimSize(3);
-      g.K = wType.getDimSize(0) * g.KW * g.CI;
-      auto strides = conv.getStrides().getValues<int64_t>();
-      auto dilations = conv.getDilations().getValues<int64_t>();
-      g.sh = strides[0], g.sw = strides[1], g.dh = dilations[0], g.dw = dilations[1];
-    } else {
-      g.M = cType.getDimSize(0);
-      g.N = cType.getDimSize(1);
-      g.K = cast<MemRefType>(g.a.getType()).getDimSize(1);
+  // The 1x1 chains (kGemmChainTag) that still hold after bufferization: the
+  // first matmul zero-filled with its epilogue in place, writing exactly the
+  // second's A, with nothing but views and the second's fill in between.
+  llvm::DenseMap<int64_t, int64_t> chainOf;
+  llvm::DenseSet<int64_t> producers;
+  for (Operation *op2 : order) {
+    int64_t id1 = tagOf(op2, kGemmChainTag), id2 = tagOf(op2, kGemmTag);
+    linalg::LinalgOp op1 = gemms.lookup(id1);
+    if (id1 < 0 || !op1)
+      continue;
+    linalg::FillOp fill1, fill2;
+    Gemm g1 = describe(op1, fills, epilogues, tensorCores, fill1);
+    Gemm g2 = describe(cast<linalg::LinalgOp>(op2), fills, epilogues, tensorCores, fill2);
+    bool ok = g1.kind == Gemm::Matmul && g2.kind == Gemm::Matmul && !g1.accumulate &&
+              !g2.accumulate && g1.epilogue && sameView(g2.a, g1.c) && g1.N % 16 == 0 &&
+              g1.N <= kMaxChainChannels && g1.M == g2.M && g1.N == g2.K &&
+              g1.epilogue->getBlock() == op2->getBlock() && g1.epilogue->isBeforeInBlock(op2);
+    for (Operation *o = ok ? g1.epilogue->getNextNode() : nullptr; o && o != op2;
+         o = o->getNextNode())
+      ok &= isMemoryEffectFree(o) || o == fill2.getOperation();
+    if (ok) {
+      chainOf[id2] = id1;
+      producers.insert(id1);
     }
-    // The zero fill right before the GEMM on the same buffer starts the
-    // accumulators at zero instead; the in-place epilogue on C runs on them.
-    if (auto fill = dyn_cast_or_null<linalg::FillOp>(fills.lookup(id).getOperation());
-        fill && isZeroFill(fill) && sameView(fill.getOutputs()[0], g.c) &&
-        onlyViewsBetween(fill, op)) {
-      g.accumulate = false;
+  }
+  auto consume = [&](int64_t id, const Gemm &g, linalg::FillOp fill) {
+    if (fill) {
       fill->erase();
       fills.erase(id);
     }
-    if (auto epi = dyn_cast_or_null<linalg::GenericOp>(epilogues.lookup(id).getOperation());
-        epi && sameView(epi.getDpsInitOperand(0)->get(), g.c) && onlyViewsBetween(op, epi)) {
-      g.epilogue = epi;
-      epilogues.erase(id);
-    } // else: not in place after bufferization, or something in between: its own kernel
-
-    g.tensorCores = tensorCores;
-    OpBuilder b(op);
-    emitGemm(b, op.getLoc(), g, emulate);
-    if (g.epilogue)
+    if (g.epilogue) {
       g.epilogue->erase();
+      epilogues.erase(id);
+    }
+  };
+  for (Operation *raw : order) {
+    auto op = cast<linalg::LinalgOp>(raw);
+    int64_t id = tagOf(op, kGemmTag);
+    if (producers.contains(id))
+      continue; // emitted with the second matmul of its chain
+    linalg::FillOp fill;
+    Gemm g = describe(op, fills, epilogues, tensorCores, fill);
+    OpBuilder b(op);
+    if (auto it = chainOf.find(id); it != chainOf.end()) {
+      linalg::LinalgOp op1 = gemms.lookup(it->second);
+      linalg::FillOp fill1;
+      Gemm g1 = describe(op1, fills, epilogues, tensorCores, fill1);
+      emitKernel(b, op.getLoc(), {Stage{g1, /*cShared=*/true}, Stage{g, false, /*aShared=*/true}},
+                 emulate);
+      consume(it->second, g1, fill1);
+      op1->erase();
+      consume(id, g, fill);
+      op->erase();
+      eraseDeadBuffer(g1.c);
+      continue;
+    }
+    emitGemm(b, op.getLoc(), g, emulate);
+    consume(id, g, fill);
     op->erase();
   }
   // Fills and epilogues bufferization separated from their GEMM.

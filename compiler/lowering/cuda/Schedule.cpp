@@ -142,6 +142,16 @@ Expected<std::vector<KernelPlan>> planKernels(ModuleOp module) {
       fused.insert(fill);
     }
   });
+  // A NiN block's 1x1 pair: matmul -> epilogue -> (only) the next matmul's A.
+  module.walk([&](linalg::MatmulOp second) {
+    auto epi = second.getInputs()[0].getDefiningOp<linalg::GenericOp>();
+    if (!second->hasAttr(kGemmTag) || !epi || !epi->hasAttr(kGemmEpilogueTag) ||
+        !epi->getResult(0).hasOneUse())
+      return;
+    auto first = epi.getDpsInitOperand(0)->get().getDefiningOp<linalg::MatmulOp>();
+    if (first && first->getAttr(kGemmTag) == epi->getAttr(kGemmEpilogueTag))
+      second->setAttr(kGemmChainTag, first->getAttr(kGemmTag));
+  });
   module.walk([&](linalg::LinalgOp op) {
     if (!op.hasPureTensorSemantics() || op->getParentOfType<linalg::LinalgOp>() ||
         fused.contains(op))
