@@ -276,8 +276,9 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     cuda::CudaOptions cudaOpts;
     cudaOpts.arch = opts.gpuArch;
     cudaOpts.emulate = opts.gpuEmulate;
-    cudaOpts.precision =
-        opts.precision == "tf32" ? cuda::Precision::TF32 : cuda::Precision::FP32;
+    cudaOpts.precision = opts.precision == "tf32"   ? cuda::Precision::TF32
+                         : opts.precision == "bf16" ? cuda::Precision::BF16
+                                                    : cuda::Precision::FP32;
     if (opts.printMemoryPlan)
       cudaOpts.memoryReport = &memoryReport;
     std::vector<std::pair<std::string, std::string>> ptx;

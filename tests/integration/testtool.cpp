@@ -2,7 +2,7 @@
 //
 //   testtool random-weights MODEL OUT.pb SEED   He-scaled random weights (so
 //       activations stay O(1) through deep ReLU stacks), biases U(-0.1, 0.1)
-//   testtool compare GOT.npy REF.npy            max|diff| <= 1e-4 max|ref| + 1e-5
+//   testtool compare GOT.npy REF.npy [RTOL]     max|diff| <= RTOL (1e-4) max|ref| + 1e-5
 //   testtool argmax LOGITS.npy                   the predicted class of each row
 //
 //===----------------------------------------------------------------------===//
@@ -69,7 +69,7 @@ bool readNpy(const std::string &path, std::vector<int64_t> &shape, std::vector<f
   return true;
 }
 
-int compare(const std::string &gotPath, const std::string &refPath) {
+int compare(const std::string &gotPath, const std::string &refPath, double rtol) {
   std::vector<int64_t> gs, rs;
   std::vector<float> got, ref;
   if (!readNpy(gotPath, gs, got) || !readNpy(refPath, rs, ref)) {
@@ -88,7 +88,7 @@ int compare(const std::string &gotPath, const std::string &refPath) {
     maxDiff = std::max(maxDiff, std::fabs(double(got[i]) - double(ref[i])));
     maxRef = std::max(maxRef, std::fabs(double(ref[i])));
   }
-  double tol = 1e-4 * maxRef + 1e-5;
+  double tol = rtol * maxRef + 1e-5;
   bool ok = maxDiff <= tol;
   std::printf("%s: %zu values, max|diff| %.3g, max|ref| %.3g, tolerance %.3g\n",
               ok ? "PASS" : "FAIL", got.size(), maxDiff, maxRef, tol);
@@ -114,8 +114,8 @@ int argmax(const std::string &path) {
 int main(int argc, char **argv) {
   if (argc == 5 && std::strcmp(argv[1], "random-weights") == 0)
     return randomWeights(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10));
-  if (argc == 4 && std::strcmp(argv[1], "compare") == 0)
-    return compare(argv[2], argv[3]);
+  if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "compare") == 0)
+    return compare(argv[2], argv[3], argc == 5 ? std::strtod(argv[4], nullptr) : 1e-4);
   if (argc == 3 && std::strcmp(argv[1], "argmax") == 0)
     return argmax(argv[2]);
   std::fprintf(stderr, "usage: testtool random-weights MODEL OUT.pb SEED | compare GOT.npy REF.npy\n");

@@ -59,10 +59,12 @@ class ModuleOp;
 
 namespace ninc::cuda {
 
-/// What the convolutions and matmuls compute in: fp32 (FMAs), or TF32 on
-/// the tensor cores (operands truncated to 10 mantissa bits, fp32
-/// accumulation).
-enum class Precision { FP32, TF32 };
+/// What the convolutions and matmuls compute in: fp32 (FMAs), or on the
+/// tensor cores with fp32 accumulation: TF32 (operands truncated to 10
+/// mantissa bits by the hardware) or BF16 (operands rounded to 8 mantissa
+/// bits as they enter the mma; weights, activations and updates stay fp32:
+/// the fp32 master weights of mixed precision).
+enum class Precision { FP32, TF32, BF16 };
 
 struct CudaOptions {
   Precision precision = Precision::FP32;

@@ -62,8 +62,8 @@ bool isGemmCandidate(mlir::linalg::LinalgOp op);
 
 /// After bufferization: each op tagged kGemmTag, with its fill and
 /// epilogue, becomes one GEMM kernel (a gpu.launch, or CPU loops when
-/// `emulate`), on the tensor cores (TF32 mma.sync) when `tensorCores`.
-Status emitGemmKernels(mlir::ModuleOp module, bool emulate, bool tensorCores);
+/// `emulate`), on the tensor cores (mma.sync) for TF32 and BF16.
+Status emitGemmKernels(mlir::ModuleOp module, bool emulate, Precision precision);
 
 /// Two views of one buffer with the same offsets, sizes and strides.
 bool sameView(mlir::Value a, mlir::Value b);

@@ -41,6 +41,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -81,7 +82,7 @@ struct Gemm {
   // Conv: output OH x OW, filter KH x KW x CI, strides and dilations.
   int64_t OH = 1, OW = 1, KW = 1, CI = 1, sh = 1, sw = 1, dh = 1, dw = 1;
   bool accumulate = true;        ///< C's old value is added (no zero fill)
-  bool tensorCores = false;      ///< TF32 mma.sync instead of FMAs
+  Precision precision = Precision::FP32; ///< TF32/BF16: tensor cores (mma.sync)
   linalg::GenericOp epilogue;    ///< in place over C, or null
 };
 
@@ -123,6 +124,26 @@ public:
   }
   Value andI(Value x, Value y) { return x ? b.create<arith::AndIOp>(loc, x, y) : y; }
   Value zeroF() { return b.create<arith::ConstantFloatOp>(loc, APFloat(0.0f), b.getF32Type()); }
+
+  /// v rounded to bf16 (to nearest, ties to even), as an f32 (NaN aside).
+  Value roundToBf16(Value v) {
+    Type i32 = b.getI32Type();
+    auto c = [&](int64_t x) { return b.create<arith::ConstantIntOp>(loc, x, 32).getResult(); };
+    Value bits = b.create<arith::BitcastOp>(loc, i32, v);
+    Value lsb = b.create<arith::AndIOp>(loc, b.create<arith::ShRUIOp>(loc, bits, c(16)), c(1));
+    Value rounded = b.create<arith::AddIOp>(loc, bits, b.create<arith::AddIOp>(loc, lsb, c(0x7fff)));
+    rounded = b.create<arith::AndIOp>(loc, rounded, c(int64_t(0xffff0000u)));
+    return b.create<arith::BitcastOp>(loc, b.getF32Type(), rounded);
+  }
+  /// Two bf16-valued f32s as one bf16x2 register: lo in bits 0-15.
+  Value packBf16x2(Value lo, Value hi) {
+    Type i32 = b.getI32Type();
+    auto c = [&](int64_t x) { return b.create<arith::ConstantIntOp>(loc, x, 32).getResult(); };
+    Value l = b.create<arith::ShRUIOp>(loc, b.create<arith::BitcastOp>(loc, i32, lo), c(16));
+    Value h = b.create<arith::AndIOp>(loc, b.create<arith::BitcastOp>(loc, i32, hi),
+                                      c(int64_t(0xffff0000u)));
+    return b.create<arith::OrIOp>(loc, l, h);
+  }
 
   /// (cond ? load() : 0), or load() when cond is null.
   Value guardedLoad(Value cond, llvm::function_ref<Value()> load) {
@@ -222,7 +243,11 @@ void emitKernel(OpBuilder &b, Location loc, ArrayRef<Stage> stages, bool emulate
   Emitter e(b, loc);
   const bool chain = stages.size() == 2;
   const Tiles t = chain ? chainTiles() : tilesFor(stages[0].g);
-  const bool tensorCores = stages[0].g.tensorCores;
+  const Precision precision = stages[0].g.precision;
+  const bool tensorCores = precision != Precision::FP32, bf16 = precision == Precision::BF16;
+  // k per mma.sync: m16n8k8 (TF32), m16n8k16 (BF16); A, B values a lane
+  // holds per mma tile.
+  const int64_t mmaK = bf16 ? 16 : 8, aVals = bf16 ? 8 : 4, bVals = bf16 ? 4 : 2;
   const int64_t M = stages[0].g.M;
   const int64_t colThreads = t.BN / t.TN, accCount = t.TM * t.TN;
   const int64_t aPerThread = t.BM * t.BK / t.T, bPerThread = t.BK * t.BN / t.T;
@@ -364,28 +389,39 @@ void emitKernel(OpBuilder &b, Location loc, ArrayRef<Stage> stages, bool emulate
       store();
     }
   };
-  // Tensor cores, per k step of 8: this lane's fragments of the warp's A
-  // rows and B columns (the m16n8k8 TF32 layouts of the PTX ISA: a[r] =
-  // A[g + 8 (r % 2)][q + 4 (r / 2)], b[r] = B[q + 4 r][g]), [step][mt][r] and
-  // [step][nt][r] flattened.
+  // Tensor cores, per k step: this lane's fragments of the warp's A rows and
+  // B columns, per the PTX ISA's layouts (lane = 4 g + q), [step][mt][r] and
+  // [step][nt][r] flattened:
+  //   m16n8k8 TF32:   a[r] = A[g + 8 (r % 2)][q + 4 (r / 2)], b[r] = B[q + 4 r][g]
+  //   m16n8k16 BF16:  a[r] = A[g + 8 ((r / 2) % 2)][2 q + r % 2 + 8 (r / 4)],
+  //                   b[r] = B[2 q + r % 2 + 8 (r / 2)][g]
+  // (BF16: the values rounded to bf16, to nearest even, kept as f32.)
+  auto aPos = [&](int64_t r) -> std::pair<int64_t, int64_t> { // (row, k) past (g, q or 2q)
+    if (!bf16)
+      return {8 * (r % 2), 4 * (r / 2)};
+    return {8 * ((r / 2) % 2), r % 2 + 8 * (r / 4)};
+  };
+  auto bK = [&](int64_t r) -> int64_t { return bf16 ? r % 2 + 8 * (r / 2) : 4 * r; };
   auto fragments = [&](Value tid, Value aMem, Value aOff, Value bs, Value bOff) {
     Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
-    Value gq = e.div(lane, 4), q = e.rem(lane, 4);
+    Value gq = e.div(lane, 4), q = bf16 ? e.mul(e.rem(lane, 4), 2) : e.rem(lane, 4);
     Value aBase = e.add(e.add(aOff, e.mul(q, aStride)),
                         e.add(e.mul(e.div(warp, warpCols), t.WM), gq));
     Value bBase = e.add(e.add(bOff, e.mul(q, bStride)),
                         e.add(e.mul(e.rem(warp, warpCols), t.WN), gq));
+    auto round = [&](Value v) { return bf16 ? e.roundToBf16(v) : v; };
     SmallVector<Value> fa, fb;
-    for (int64_t step = 0; step < t.BK / 8; ++step) {
+    for (int64_t step = 0; step < t.BK / mmaK; ++step) {
       for (int64_t mt = 0; mt < mTiles; ++mt)
-        for (int64_t r = 0; r < 4; ++r)
-          fa.push_back(b.create<memref::LoadOp>(
-              loc, aMem,
-              e.add(aBase, (step * 8 + 4 * (r / 2)) * aStride + mt * 16 + 8 * (r % 2))));
+        for (int64_t r = 0; r < aVals; ++r) {
+          auto [row, k] = aPos(r);
+          fa.push_back(round(b.create<memref::LoadOp>(
+              loc, aMem, e.add(aBase, (step * mmaK + k) * aStride + mt * 16 + row))));
+        }
       for (int64_t nt = 0; nt < nTiles; ++nt)
-        for (int64_t r = 0; r < 2; ++r)
-          fb.push_back(b.create<memref::LoadOp>(
-              loc, bs, e.add(bBase, (step * 8 + 4 * r) * bStride + nt * 8)));
+        for (int64_t r = 0; r < bVals; ++r)
+          fb.push_back(round(b.create<memref::LoadOp>(
+              loc, bs, e.add(bBase, (step * mmaK + bK(r)) * bStride + nt * 8))));
     }
     return std::make_pair(fa, fb);
   };
@@ -407,14 +443,43 @@ void emitKernel(OpBuilder &b, Location loc, ArrayRef<Stage> stages, bool emulate
                                        ArrayRef<int64_t>{int64_t(i) / cols, int64_t(i) % cols});
       return v;
     };
-    for (int64_t step = 0; step < t.BK / 8; ++step)
+    // BF16: nvgpu.mma.sync cannot type bf16 operands in MLIR 19, so the
+    // instruction is inline PTX on bf16x2 registers (element 0 in the low
+    // half).
+    auto f32x4 = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+    auto bf16Mma = [&](ArrayRef<Value> a, ArrayRef<Value> bv, ArrayRef<Value> c) {
+      SmallVector<Value> operands;
+      for (int64_t i = 0; i < aVals; i += 2)
+        operands.push_back(e.packBf16x2(a[i], a[i + 1]));
+      for (int64_t i = 0; i < bVals; i += 2)
+        operands.push_back(e.packBf16x2(bv[i], bv[i + 1]));
+      operands.append(c.begin(), c.end());
+      auto mma = b.create<LLVM::InlineAsmOp>(
+          loc, f32x4, operands,
+          "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {$0,$1,$2,$3}, "
+          "{$4,$5,$6,$7}, {$8,$9}, {$10,$11,$12,$13};",
+          "=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f", /*has_side_effects=*/false,
+          /*is_align_stack=*/false, LLVM::AsmDialectAttr(), ArrayAttr());
+      SmallVector<Value> d;
+      for (int64_t r = 0; r < 4; ++r)
+        d.push_back(b.create<LLVM::ExtractValueOp>(loc, mma.getResult(0), r));
+      return d;
+    };
+    for (int64_t step = 0; step < t.BK / mmaK; ++step)
       for (int64_t mt = 0; mt < mTiles; ++mt)
         for (int64_t nt = 0; nt < nTiles; ++nt) {
-          Value av = build(aType, slice(fa, (step * mTiles + mt) * 4, 4));
-          Value bv = build(bType, slice(fb, (step * nTiles + nt) * 2, 2));
+          SmallVector<Value> af = slice(fa, (step * mTiles + mt) * aVals, aVals);
+          SmallVector<Value> bf = slice(fb, (step * nTiles + nt) * bVals, bVals);
           int64_t first = (mt * nTiles + nt) * 4;
-          Value cv = build(cType, slice(acc, first, 4));
-          Value d = b.create<nvgpu::MmaSyncOp>(loc, av, bv, cv, ArrayRef<int64_t>{16, 8, 8},
+          if (bf16) {
+            SmallVector<Value> d = bf16Mma(af, bf, slice(acc, first, 4));
+            for (int64_t r = 0; r < 4; ++r)
+              acc[first + r] = d[r];
+            continue;
+          }
+          Value d = b.create<nvgpu::MmaSyncOp>(loc, build(aType, af), build(bType, bf),
+                                               build(cType, slice(acc, first, 4)),
+                                               ArrayRef<int64_t>{16, 8, 8},
                                                /*tf32Enabled=*/true);
           for (int64_t r = 0; r < 4; ++r)
             acc[first + r] = b.create<vector::ExtractOp>(loc, d, ArrayRef<int64_t>{r / 2, r % 2});
@@ -519,7 +584,8 @@ void emitKernel(OpBuilder &b, Location loc, ArrayRef<Stage> stages, bool emulate
   // registers), then each accumulator from the fragments of the lanes the
   // PTX layouts name (the warp-wide mma.sync), so the fragment addressing
   // runs here too; the tensor cores' own TF32 rounding does not.
-  const int64_t steps = t.BK / 8, faCount = steps * mTiles * 4, fbCount = steps * nTiles * 2;
+  const int64_t steps = t.BK / mmaK, faCount = steps * mTiles * aVals,
+                fbCount = steps * nTiles * bVals;
   Value fas, fbs;
   if (tensorCores) {
     fas = b.create<memref::AllocaOp>(loc, MemRefType::get({t.T, faCount}, f32));
@@ -536,15 +602,25 @@ void emitKernel(OpBuilder &b, Location loc, ArrayRef<Stage> stages, bool emulate
             // D[row][col] += sum_k A[row][k] B[k][col] of this mma tile.
             Value row = e.add(gq, 8 * (r / 2)), col = e.add(e.mul(q, 2), r % 2);
             int64_t slot = (mt * nTiles + nt) * 4 + r;
-            for (int64_t k = 0; k < 8; ++k) {
-              // a[r'] of lane 4 (row % 8) + k % 4, r' = row / 8 + 2 (k / 4)
-              Value aLane = e.add(warpBase, e.add(e.mul(e.rem(row, 8), 4), k % 4));
-              Value aSlot = e.add(e.div(row, 8), (step * mTiles + mt) * 4 + 2 * (k / 4));
-              // b[k / 4] of lane 4 col + k % 4
-              Value bLane = e.add(warpBase, e.add(e.mul(col, 4), k % 4));
+            for (int64_t k = 0; k < mmaK; ++k) {
+              // The lane and slot holding A[row][k] and B[k][col] (the
+              // inverse of the layouts at `fragments`).
+              Value aLane, aSlot, bLane;
+              int64_t bSlot;
+              if (!bf16) {
+                aLane = e.add(warpBase, e.add(e.mul(e.rem(row, 8), 4), k % 4));
+                aSlot = e.add(e.div(row, 8), (step * mTiles + mt) * 4 + 2 * (k / 4));
+                bLane = e.add(warpBase, e.add(e.mul(col, 4), k % 4));
+                bSlot = (step * nTiles + nt) * 2 + k / 4;
+              } else {
+                aLane = e.add(warpBase, e.add(e.mul(e.rem(row, 8), 4), (k % 8) / 2));
+                aSlot = e.add(e.mul(e.div(row, 8), 2),
+                              (step * mTiles + mt) * 8 + 4 * (k / 8) + k % 2);
+                bLane = e.add(warpBase, e.add(e.mul(col, 4), (k % 8) / 2));
+                bSlot = (step * nTiles + nt) * 4 + 2 * (k / 8) + k % 2;
+              }
               Value av = b.create<memref::LoadOp>(loc, fas, ValueRange{aLane, aSlot});
-              Value bv = b.create<memref::LoadOp>(
-                  loc, fbs, ValueRange{bLane, e.idx((step * nTiles + nt) * 2 + k / 4)});
+              Value bv = b.create<memref::LoadOp>(loc, fbs, ValueRange{bLane, e.idx(bSlot)});
               acc[slot] = b.create<arith::AddFOp>(loc, acc[slot],
                                                   b.create<arith::MulFOp>(loc, av, bv));
             }
@@ -666,11 +742,11 @@ namespace {
 /// The GEMM of a tagged op after bufferization, with the zero fill that
 /// precedes it on C (returned, not yet erased) and its in-place epilogue.
 Gemm describe(linalg::LinalgOp op, const llvm::DenseMap<int64_t, linalg::LinalgOp> &fills,
-              const llvm::DenseMap<int64_t, linalg::LinalgOp> &epilogues, bool tensorCores,
+              const llvm::DenseMap<int64_t, linalg::LinalgOp> &epilogues, Precision precision,
               linalg::FillOp &zeroFill) {
   int64_t id = tagOf(op, kGemmTag);
   Gemm g;
-  g.tensorCores = tensorCores;
+  g.precision = precision;
   g.a = op.getDpsInputOperand(0)->get();
   g.b = op.getDpsInputOperand(1)->get();
   g.c = op.getDpsInitOperand(0)->get();
@@ -725,7 +801,7 @@ void eraseDeadBuffer(Value v) {
 
 } // namespace
 
-Status emitGemmKernels(ModuleOp module, bool emulate, bool tensorCores) {
+Status emitGemmKernels(ModuleOp module, bool emulate, Precision precision) {
   // Everything the schedule handed to this file, by GEMM id.
   llvm::DenseMap<int64_t, linalg::LinalgOp> gemms, fills, epilogues;
   SmallVector<Operation *> order;
@@ -751,8 +827,8 @@ Status emitGemmKernels(ModuleOp module, bool emulate, bool tensorCores) {
     if (id1 < 0 || !op1)
       continue;
     linalg::FillOp fill1, fill2;
-    Gemm g1 = describe(op1, fills, epilogues, tensorCores, fill1);
-    Gemm g2 = describe(cast<linalg::LinalgOp>(op2), fills, epilogues, tensorCores, fill2);
+    Gemm g1 = describe(op1, fills, epilogues, precision, fill1);
+    Gemm g2 = describe(cast<linalg::LinalgOp>(op2), fills, epilogues, precision, fill2);
     bool ok = g1.kind == Gemm::Matmul && g2.kind == Gemm::Matmul && !g1.accumulate &&
               !g2.accumulate && g1.epilogue && sameView(g2.a, g1.c) && g1.N % 16 == 0 &&
               g1.N <= kMaxChainChannels && g1.M == g2.M && g1.N == g2.K &&
@@ -781,12 +857,12 @@ Status emitGemmKernels(ModuleOp module, bool emulate, bool tensorCores) {
     if (producers.contains(id))
       continue; // emitted with the second matmul of its chain
     linalg::FillOp fill;
-    Gemm g = describe(op, fills, epilogues, tensorCores, fill);
+    Gemm g = describe(op, fills, epilogues, precision, fill);
     OpBuilder b(op);
     if (auto it = chainOf.find(id); it != chainOf.end()) {
       linalg::LinalgOp op1 = gemms.lookup(it->second);
       linalg::FillOp fill1;
-      Gemm g1 = describe(op1, fills, epilogues, tensorCores, fill1);
+      Gemm g1 = describe(op1, fills, epilogues, precision, fill1);
       emitKernel(b, op.getLoc(), {Stage{g1, /*cShared=*/true}, Stage{g, false, /*aShared=*/true}},
                  emulate);
       consume(it->second, g1, fill1);

@@ -202,7 +202,7 @@ Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
     return plans.error();
   if (Status s = applyScript(module, detail::scheduleScript(*plans, !opts.emulate), diags); !s)
     return s;
-  if (Status s = detail::emitGemmKernels(module, opts.emulate, opts.precision == Precision::TF32); !s)
+  if (Status s = detail::emitGemmKernels(module, opts.emulate, opts.precision); !s)
     return s;
   if (opts.emulate) {
     cpu::CpuOptions cpuOpts;
