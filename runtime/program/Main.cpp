@@ -50,6 +50,12 @@ __attribute__((weak)) extern const uint64_t ninc_spec_size;
 /// CUDA programs (runtime/cuda): the device named in the result lines
 /// ("cuda"); null in CPU programs.
 __attribute__((weak)) const char *ninc_device_name();
+/// CUDA programs (runtime/cuda/DeviceInfer.cpp), null in CPU programs: the
+/// promise that lets the GPU keep weights and velocities between calls
+/// (host buffers change only through ninc_train_step and are synced before
+/// they are read after a step; DeviceInfer.cpp has the rules), and the sync.
+__attribute__((weak)) void ninc_device_keep_weights();
+__attribute__((weak)) void ninc_device_sync_weights();
 }
 
 namespace {
@@ -243,6 +249,8 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
   backend.infer = [&](const float *input, const float *weights, float *logits) {
     ninc_infer(input, weights, logits, arena.data());
   };
+  if (ninc_device_sync_weights)
+    backend.sync = [] { ninc_device_sync_weights(); };
   c.options.specBytes.assign(reinterpret_cast<const char *>(ninc_spec), ninc_spec_size);
   auto result = rt::train(backend, d, *trainSet, *testSet, c.options);
   if (!result)
@@ -357,6 +365,11 @@ int main(int argc, char **argv) {
   }
   if (threads > 0)
     setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
+  // Each command passes one weights (and velocity) buffer to every call,
+  // changes it only through ninc_train_step and, in train, syncs it before
+  // reading it (rt::train calls TrainBackend::sync).
+  if (ninc_device_keep_weights)
+    ninc_device_keep_weights();
   if (inferCmd->parsed())
     return infer(*desc, io);
   if (trainCmd->parsed())

@@ -196,6 +196,7 @@ public:
       if (Status s = saveOutputs(); !s)
         return s.error();
     }
+    syncHost();
     TrainResult r{std::move(weights_), std::move(state_), 0.0};
     if (trained > 0) {
       r.examplesPerSecond = trainSeconds > 0 ? double(trained) / trainSeconds : 0.0;
@@ -206,6 +207,12 @@ public:
 
 private:
   int64_t batches() const { return state_.trainImages / d_.batch; }
+
+  /// Before weights_ or state_.velocity are read (TrainBackend::sync).
+  void syncHost() {
+    if (backend_.sync)
+      backend_.sync();
+  }
 
   void printHeader() const {
     const int64_t used = batches() * d_.batch;
@@ -258,6 +265,7 @@ private:
     }
     const double stepSeconds = secondsSince(start);
     trainSeconds += stepSeconds;
+    syncHost();
     if (!allFinite(weights_)) {
       progress.finish();
       return diverged(format("the weights are not finite after epoch %lld", (long long)e));
@@ -309,6 +317,7 @@ private:
   /// Checkpoint, metrics and plot, each replaced atomically.
   Status saveOutputs() {
     if (!o_.checkpoint.empty()) {
+      syncHost();
       if (Status s = saveCheckpoint(o_.checkpoint, o_.specBytes, d_, weights_, state_); !s)
         return s;
       lastGood_ = o_.checkpoint;

@@ -63,6 +63,11 @@ struct TrainBackend {
       step;
   /// Logits [batch, classes] of a batch in inference mode.
   std::function<void(const float *input, const float *weights, float *logits)> infer;
+  /// Makes the weights and velocity last passed to `step` current in those
+  /// host buffers; called before the loop reads them (the finiteness check
+  /// after an epoch, checkpoints, the result). Null when they always are
+  /// (CPU programs); a CUDA program keeps them on the GPU between steps.
+  std::function<void()> sync;
 };
 
 /// What `train` does; unset values come from the checkpoint being resumed,
