@@ -92,7 +92,12 @@ void optimize(llvm::Module &module, llvm::TargetMachine &machine, int level) {
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(&machine);
+  // No SLP vectorizer: the kernels arrive vectorised by MLIR's schedules, and
+  // on the training step's ~700 loop nests SLP took 77% of -O3 (13 of 17 s)
+  // for no speed (docs/performance.md, compile time).
+  llvm::PipelineTuningOptions tuning;
+  tuning.SLPVectorization = false;
+  llvm::PassBuilder builder(&machine, tuning);
   builder.registerModuleAnalyses(mam);
   builder.registerCGSCCAnalyses(cgam);
   builder.registerFunctionAnalyses(fam);
