@@ -10,6 +10,7 @@ in the same session to print ratios; run alone it records the peer's numbers.
   python3 bench/torch_nin.py --device cpu --threads 2 --batch 128 --size 224
 """
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -70,18 +71,22 @@ def run(args, mode, compiled, channels_last):
     loss_fn = nn.CrossEntropyLoss()
     net = torch.compile(model) if compiled else model
 
+    amp = (lambda: torch.autocast(device_type=device, dtype=torch.bfloat16)) if args.bf16 \
+        else contextlib.nullcontext
     if mode == "infer":
         model.eval()
 
         def step():
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 net(x)
     else:
         model.train()
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss_fn(net(x), y).backward()
+            with amp():
+                loss = loss_fn(net(x), y)
+            loss.backward()
             opt.step()
 
     sec = timed(step, device, args.warmup, args.iters, args.repeats)
@@ -105,6 +110,8 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN/cuBLAS")
+    ap.add_argument("--bf16", action="store_true",
+                    help="mixed precision: autocast to bfloat16 (fp32 master weights)")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     ap.add_argument("--modes", default="infer,train", help="comma-separated: infer, train")
     ap.add_argument("--variants", default="", help="comma-separated variant names (default: all)")
@@ -117,7 +124,7 @@ def main():
 
     dev = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"# torch {torch.__version__}, {dev}, NiN {args.size}x{args.size}, batch {args.batch}, "
-          f"{'tf32' if args.tf32 else 'fp32'}; median of {args.repeats} x {args.iters} steps")
+          f"{'bf16 autocast' if args.bf16 else 'tf32' if args.tf32 else 'fp32'}; median of {args.repeats} x {args.iters} steps")
     print(f"{'mode':6} {'variant':26} {'images/s':>10} {'ms/step':>9} {'peak MiB':>9}")
     variants = [("eager NCHW", False, False), ("eager channels-last", False, True)]
     if not args.no_compile:
