@@ -92,6 +92,8 @@ std::string describe(memref::AllocOp alloc, Operation *firstUser) {
 
 ArenaPlan planActivationArena(func::FuncOp func) {
   ArenaPlan plan;
+  if (func.isExternal()) // a declaration (e.g. the profile hook)
+    return plan;
   Block &block = func.getBody().front();
   DenseMap<Operation *, int> pos;
   int i = 0;

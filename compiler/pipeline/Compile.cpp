@@ -301,6 +301,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   std::fputs(memoryReport.c_str(), stderr);
   if (auto arena = (*module)->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes"))
     descriptor->arenaBytes = arena.getInt();
+  descriptor->threads = cuda ? 1 : opts.threads;
   if (importOpts.training) {
     // Each function's own arena (the module attribute is the larger one).
     int64_t infer = arenaBytesOf(*module, model->name + "_infer");
@@ -321,6 +322,12 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   const bool device = cuda && !opts.gpuEmulate;
   addProgramSymbols(**llvmModule, *model, importOpts.training,
                     rt::formatDescriptor(*descriptor), device, opts.gpuArch);
+  // The regions `bench --profile` times (cpu/Profile.cpp), for the runtime.
+  if (auto table = (*module)->getAttrOfType<mlir::StringAttr>("nin.profile")) {
+    auto *text = llvm::ConstantDataArray::getString(llvmCtx, table.str(), /*AddNull=*/true);
+    new llvm::GlobalVariable(**llvmModule, text->getType(), /*isConstant=*/true,
+                             llvm::GlobalValue::ExternalLinkage, text, "ninc_profile_table");
+  }
   if (opts.emit == "llvm-ir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 

@@ -45,6 +45,8 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
       in >> d.channels >> d.height >> d.width;
     } else if (key == "classes") {
       in >> d.classes;
+    } else if (key == "threads") {
+      in >> d.threads;
     } else if (key == "seed") {
       in >> d.seed;
     } else if (key == "magnitude") {
@@ -107,7 +109,7 @@ std::string formatDescriptor(const ModelDescriptor &d) {
      << "\nseed " << d.seed << "\nmagnitude " << d.magnitude << "\nweights " << d.blobSize
      << "\narena " << d.arenaBytes << "\ntrain_arena " << d.trainArenaBytes << "\nlr "
      << shortest(d.learningRate) << "\nmomentum " << shortest(d.momentum) << "\nweight_decay "
-     << shortest(d.weightDecay) << "\nepochs " << d.epochs << "\n";
+     << shortest(d.weightDecay) << "\nepochs " << d.epochs << "\nthreads " << d.threads << "\n";
   for (const ParamSlot &p : d.params) {
     os << "param " << p.name << " " << p.offset << " " << p.layout;
     for (int64_t v : p.shape)

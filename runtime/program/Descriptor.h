@@ -61,6 +61,9 @@ struct ModelDescriptor {
   /// The spec's training recipe: defaults for `train`.
   float learningRate = 0.1f, momentum = 0.0f, weightDecay = 0.0f;
   int64_t epochs = 5;
+  /// Threads of the generated parallel loops (what `bench` measures the FMA
+  /// peak with); 1 when the descriptor does not say.
+  int64_t threads = 1;
   std::vector<ParamSlot> params;  ///< Canonical order (weight, bias per conv).
 };
 

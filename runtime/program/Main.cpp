@@ -16,6 +16,7 @@
 #include "runtime/data/FashionMnist.h"
 #include "runtime/program/Arena.h"
 #include "runtime/program/Descriptor.h"
+#include "runtime/program/Profile.h"
 #include "runtime/program/Train.h"
 #include "runtime/program/Weights.h"
 #include "runtime/support/Npy.h"
@@ -27,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
+#include <map>
 #include <sstream>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -47,6 +49,11 @@ __attribute__((weak)) void ninc_train_step(const float *input, const int32_t *la
 /// without weights, for self-contained checkpoints.
 __attribute__((weak)) extern const unsigned char ninc_spec[];
 __attribute__((weak)) extern const uint64_t ninc_spec_size;
+/// CPU programs: the regions compiler/lowering/cpu/Profile.cpp instrumented
+/// (absent in CUDA programs and old objects).
+__attribute__((weak)) extern int32_t ninc_prof_enabled[];
+__attribute__((weak)) extern uint64_t ninc_prof_cycles[];
+__attribute__((weak)) extern const char ninc_profile_table[];
 /// CUDA programs (runtime/cuda): the device named in the result lines
 /// ("cuda"); null in CPU programs.
 __attribute__((weak)) const char *ninc_device_name();
@@ -159,12 +166,86 @@ double peakRssMiB() {
 
 bool canTrain(const rt::ModelDescriptor &d);
 
-/// Times one batch of inference or one training step (synthetic data).
-int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int warmup) {
+/// The time of each instrumented region over `calls` calls that took
+/// `seconds` in all (cycle counts converted with the cycles per second of
+/// the whole run), against the FMA peak.
+void printProfile(const rt::ModelDescriptor &d, const std::string &function, int calls,
+                  double seconds, uint64_t cycles, const rt::FmaPeak &peak) {
+  std::vector<rt::ProfileRegion> regions = rt::parseProfileTable(ninc_profile_table);
+  const double perSecond = double(cycles) / seconds;
+  // Regions with the same description (the weight gradient's per-group
+  // pieces, a peeled remainder) are one row, with their count.
+  struct Row {
+    std::string name;
+    int count = 0;
+    double sec = 0;
+    int64_t flops = 0;
+  };
+  std::vector<Row> rows;
+  std::map<std::string, size_t> byName;
+  double covered = 0;
+  int64_t flops = 0;
+  for (const rt::ProfileRegion &r : regions) {
+    if (r.function != function)
+      continue;
+    double sec = double(ninc_prof_cycles[r.id]) / perSecond / calls;
+    auto [it, inserted] = byName.try_emplace(r.name, rows.size());
+    if (inserted)
+      rows.push_back({r.name});
+    Row &row = rows[it->second];
+    row.count++;
+    row.sec += sec;
+    row.flops += r.flops;
+    covered += sec;
+    flops += r.flops;
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) { return a.sec > b.sec; });
+  const double perCall = seconds / calls;
+  size_t regionCount = 0;
+  for (const Row &row : rows)
+    regionCount += size_t(row.count);
+  std::printf("\nprofile of %s (%zu regions, %d calls): %.2f ms a call, %.1f GFLOP/s = %.1f%% "
+              "of the %.1f GFLOP/s FMA peak\n",
+              function.c_str(), regionCount, calls, perCall * 1e3, flops / perCall / 1e9,
+              100.0 * flops / perCall / 1e9 / peak.gflops, peak.gflops);
+  std::printf("%9s %6s %9s %6s  %s\n", "ms", "time", "GFLOP/s", "peak", "region");
+  const size_t shown = std::min<size_t>(rows.size(), 40);
+  for (size_t i = 0; i < shown; ++i) {
+    const Row &row = rows[i];
+    double gflops = row.sec > 0 ? row.flops / row.sec / 1e9 : 0;
+    std::string name = row.count > 1 ? row.name + " (x" + std::to_string(row.count) + ")"
+                                     : row.name;
+    std::printf("%9.3f %5.1f%% %9.1f %5.1f%%  %s\n", row.sec * 1e3, 100 * row.sec / perCall,
+                gflops, 100 * gflops / peak.gflops, name.c_str());
+  }
+  if (shown < rows.size()) {
+    double sec = 0;
+    for (size_t i = shown; i < rows.size(); ++i)
+      sec += rows[i].sec;
+    std::printf("%9.3f %5.1f%% %9s %6s  (%zu more rows)\n", sec * 1e3, 100 * sec / perCall, "",
+                "", rows.size() - shown);
+  }
+  double rest = std::max(0.0, perCall - covered);
+  std::printf("%9.3f %5.1f%% %9s %6s  (outside the regions: views, copies, calls)\n",
+              rest * 1e3, 100 * rest / perCall, "", "");
+  (void)d;
+}
+
+/// Times one batch of inference or one training step (synthetic data); with
+/// `profile`, also each instrumented region (cpu/Profile.cpp) against the
+/// machine's FMA peak.
+int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int warmup,
+          bool profile) {
   const bool training = mode == "train";
   if (training && !canTrain(d))
     return fail("error: this program was compiled for inference only (recompile with ninc "
                 "compile --mode=train)");
+  const bool device = ninc_device_name != nullptr;
+  if (profile && (device || !ninc_prof_enabled || !ninc_prof_cycles || !ninc_profile_table))
+    return fail(device ? "error: --profile times the CPU code; this program runs on " +
+                             std::string(ninc_device_name())
+                       : "error: this program has no profile regions (recompile it with this "
+                         "ninc)");
   std::vector<float> weights = rt::initialWeights(d);
   std::vector<float> velocity(weights.size(), 0.0f);
   std::vector<float> images(d.batch * d.channels * d.height * d.width);
@@ -190,14 +271,28 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
     else
       ninc_infer(images.data(), weights.data(), logits.data(), arena.data());
   };
+  rt::FmaPeak peak;
+  if (profile)
+    peak = rt::measureFmaPeak(int(d.threads));
   for (int i = 0; i < warmup; ++i)
     run();
+  size_t regions = profile ? rt::parseProfileTable(ninc_profile_table).size() : 0;
+  if (profile) {
+    std::fill(ninc_prof_cycles, ninc_prof_cycles + regions, 0);
+    ninc_prof_enabled[0] = 1;
+  }
   std::vector<double> times;
+  uint64_t c0 = profile ? __builtin_ia32_rdtsc() : 0;
+  auto start = Clock::now();
   for (int i = 0; i < iters; ++i) {
     auto t0 = Clock::now();
     run();
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
+  double total = std::chrono::duration<double>(Clock::now() - start).count();
+  uint64_t cycles = profile ? __builtin_ia32_rdtsc() - c0 : 0;
+  if (profile)
+    ninc_prof_enabled[0] = 0;
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
   std::printf("model %s, batch %lld, %s: median %.2f ms/%s, %.1f images/s (%d runs); "
@@ -205,6 +300,11 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
               d.model.c_str(), (long long)d.batch, training ? "training" : "inference",
               median * 1e3, training ? "step" : "batch", d.batch / median, iters,
               arenaBytes / 1048576.0, d.blobSize * 4 / 1048576.0, peakRssMiB());
+  if (profile) {
+    std::printf("FMA peak of this machine: %.1f GFLOP/s (%d threads, %s, measured now)\n",
+                peak.gflops, peak.threads, peak.isa.c_str());
+    printProfile(d, d.model + (training ? "_train_step" : "_infer"), iters, total, cycles, peak);
+  }
   return kOk;
 }
 
@@ -354,6 +454,10 @@ int main(int argc, char **argv) {
       ->capture_default_str();
   benchCmd->add_option("--iters", iters, "Timed runs")->capture_default_str()->check(CLI::PositiveNumber);
   benchCmd->add_option("--warmup", warmup, "Untimed runs first")->capture_default_str();
+  bool profile = false;
+  benchCmd->add_flag("--profile", profile,
+                     "Also time every compiled region (conv, pool, ...): ms, share, GFLOP/s "
+                     "and % of this machine's FMA peak, measured first");
 
   try {
     app.parse(argc, argv);
@@ -374,5 +478,5 @@ int main(int argc, char **argv) {
     return infer(*desc, io);
   if (trainCmd->parsed())
     return train(*desc, tc);
-  return bench(*desc, benchMode, iters, warmup);
+  return bench(*desc, benchMode, iters, warmup, profile);
 }

@@ -19,6 +19,10 @@ class ModuleOp;
 class Operation;
 } // namespace mlir
 
+namespace llvm {
+class Module;
+}
+
 namespace ninc::cpu::detail {
 
 /// Lanes of one fp32 vector register (AVX-512).
@@ -112,6 +116,17 @@ Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
 /// linalg.copy (lowered to loops later): MLIR would otherwise call the
 /// `memrefCopy` runtime function, which the object cannot link against.
 void rewriteStridedCopies(mlir::ModuleOp module);
+
+/// Profile.cpp: tags every top-level linalg op (on tensors) with its id,
+/// description and nominal FLOPs...
+void tagProfileOps(mlir::ModuleOp module);
+/// ...and, once bufferized, times each top-level region holding tagged ops
+/// with cycle counters in the object; leaves the module attribute
+/// `nin.profile` (one line per region: id, function, FLOPs, description).
+void instrumentProfile(mlir::ModuleOp module);
+/// Defines ninc_prof_mark and the counters in the LLVM IR of a module that
+/// instrumentProfile marked (module attribute nin.profile_regions).
+void defineProfileHooks(llvm::Module &module, int64_t regions);
 
 } // namespace ninc::cpu::detail
 

@@ -14,6 +14,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "compiler/lowering/cpu/CpuInternal.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
@@ -149,6 +150,8 @@ translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
                  "failed (is the module fully lowered?)"};
   llvmModule->setDataLayout((*machine)->createDataLayout());
   llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
+  if (auto regions = module->getAttrOfType<mlir::IntegerAttr>("nin.profile_regions"))
+    detail::defineProfileHooks(*llvmModule, regions.getInt());
   optimize(*llvmModule, **machine, opts.optLevel);
   return Expected<std::unique_ptr<llvm::Module>>(std::move(llvmModule));
 }

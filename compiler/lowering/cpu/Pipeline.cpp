@@ -83,6 +83,9 @@ Status applySchedule(ModuleOp module, const CpuOptions &opts,
   if (Status s = applyScript(module, scheduler.tilingScript(), diags, "tiling");
       !s)
     return s;
+  // The regions are marked while the tiled ops still carry their tags (the
+  // finishing script vectorises them away).
+  detail::instrumentProfile(module);
   scheduler.packOperands(module);
   if (Status s =
           applyScript(module, scheduler.finishingScript(), diags, "finishing");
@@ -99,6 +102,7 @@ Status bufferizeUnscheduled(ModuleOp module, const DiagnosticCollector &diags) {
   pm.addPass(createCanonicalizerPass());
   if (failed(pm.run(module)))
     return diags.error("one-shot bufferization failed");
+  detail::instrumentProfile(module);
   return Status::ok();
 }
 
@@ -160,6 +164,7 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   DiagnosticCollector diags(ctx, "cpu backend");
   lowering::sinkOutputReshapes(module);
   lowering::unshareFillInits(module);
+  detail::tagProfileOps(module);
   Status bufferized = opts.schedule ? applySchedule(module, opts, diags)
                                     : bufferizeUnscheduled(module, diags);
   if (!bufferized)
