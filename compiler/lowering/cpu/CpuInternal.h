@@ -117,6 +117,11 @@ Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
 /// `memrefCopy` runtime function, which the object cannot link against.
 void rewriteStridedCopies(mlir::ModuleOp module);
 
+/// Before scheduling: a reduction over every dimension but the last
+/// (out[c] += f(in[..., c])) becomes parallel partial sums over 4..64 chunks
+/// of its rows and a small ordered sum of them (Rewrites.cpp).
+void splitWideReductions(mlir::ModuleOp module);
+
 /// Profile.cpp: tags every top-level linalg op (on tensors) with its id,
 /// description and nominal FLOPs...
 void tagProfileOps(mlir::ModuleOp module);

@@ -164,6 +164,8 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   DiagnosticCollector diags(ctx, "cpu backend");
   lowering::sinkOutputReshapes(module);
   lowering::unshareFillInits(module);
+  if (opts.schedule)
+    detail::splitWideReductions(module);
   detail::tagProfileOps(module);
   Status bufferized = opts.schedule ? applySchedule(module, opts, diags)
                                     : bufferizeUnscheduled(module, diags);
