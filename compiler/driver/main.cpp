@@ -159,6 +159,9 @@ int main(int argc, char **argv) {
                          "Print the IR after this pass (e.g. nin-fuse-conv-relu); repeatable");
   compileCmd->add_option("--print-ir-before", compile.printIrBefore,
                          "Print the IR before this pass; repeatable");
+  compileCmd->add_flag("--schedule-report", compile.printSchedule,
+                       "Print the CPU schedule chosen for each op: threads split, register "
+                       "tiles, loop order, peeling, packing, fusion (to standard error)");
   compileCmd->add_flag("--memory-plan", compile.printMemoryPlan,
                        "Print each function's activation arena: every buffer, its size, "
                        "offset and live range (to standard error; stages llvm-mlir and later)");

@@ -269,9 +269,11 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   cpuOpts.schedule = opts.schedule;
   cpuOpts.cpu = opts.cpu;
   cpuOpts.planMemory = true;
-  std::string memoryReport;
+  std::string memoryReport, scheduleReport;
   if (opts.printMemoryPlan)
     cpuOpts.memoryReport = &memoryReport;
+  if (opts.printSchedule)
+    cpuOpts.scheduleReport = &scheduleReport;
   if (cuda) {
     cuda::CudaOptions cudaOpts;
     cudaOpts.arch = opts.gpuArch;
@@ -298,6 +300,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
                  s.message().c_str());
     return kInvalidInput;
   }
+  std::fputs(scheduleReport.c_str(), stderr);
   std::fputs(memoryReport.c_str(), stderr);
   if (auto arena = (*module)->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes"))
     descriptor->arenaBytes = arena.getInt();

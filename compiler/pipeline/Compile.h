@@ -36,6 +36,7 @@ struct CompileOptions {
   bool noVendorLibs = false;
   bool printIrAfterAll = false;
   bool printMemoryPlan = false;  ///< The arena table of each function, to stderr.
+  bool printSchedule = false;    ///< The CPU schedule chosen per op, to stderr.
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
 };
 

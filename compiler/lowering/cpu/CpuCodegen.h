@@ -102,6 +102,8 @@ struct CpuOptions {
   /// With planMemory: when set, receives a table of each function's plan
   /// (formatArenaPlan) for `ninc compile --memory-plan`.
   std::string *memoryReport = nullptr;
+  /// When set: receives the schedule chosen for each op (Scheduler::report).
+  std::string *scheduleReport = nullptr;
 };
 
 /// Registers exactly the dialects, interfaces, transform extensions and LLVM

@@ -83,6 +83,9 @@ public:
 
   std::string tilingScript() const;
   void packOperands(mlir::ModuleOp module);
+  /// One line per scheduled op: what it is, the rule that planned it and
+  /// its tiles (`ninc compile --schedule-report`). Call before the scripts.
+  std::string report(mlir::ModuleOp module) const;
   std::string finishingScript() const;
 
   /// The plan for one tagged anchor op (and what is fused with it); `Rows`:

@@ -80,6 +80,8 @@ Status applySchedule(ModuleOp module, const CpuOptions &opts,
                      const DiagnosticCollector &diags) {
   registerScheduledPasses();
   detail::Scheduler scheduler(module, opts);
+  if (opts.scheduleReport)
+    *opts.scheduleReport += scheduler.report(module);
   if (Status s = applyScript(module, scheduler.tilingScript(), diags, "tiling");
       !s)
     return s;

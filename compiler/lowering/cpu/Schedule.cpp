@@ -51,10 +51,12 @@ linalg::GenericOp fusableConsumer(linalg::LinalgOp anchor) {
   OpOperand &use = *result.getUses().begin();
   auto generic = dyn_cast<linalg::GenericOp>(use.getOwner());
   int64_t outRank = anchor.getRank(anchor.getDpsInitOperand(0));
+  // The anchor's result read as an input, or updated in place (the
+  // lowering writes bias + ReLU as `outs(%conv)`).
   if (!generic || generic.getNumDpsInits() != 1 ||
       generic.getNumLoops() != static_cast<unsigned>(outRank) ||
       generic.getNumParallelLoops() != generic.getNumLoops() ||
-      generic.hasDynamicShape() || !generic.isDpsInput(&use))
+      generic.hasDynamicShape() || (!generic.isDpsInput(&use) && !generic.isDpsInit(&use)))
     return {};
   if (!generic.getMatchingIndexingMap(&use).isIdentity() ||
       !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
@@ -214,6 +216,70 @@ void tileRows(TransformScript &s, const Group &g) {
 }
 
 } // namespace
+
+namespace {
+
+std::string ints(const std::vector<int64_t> &v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(v[i]);
+  return out + "]";
+}
+
+std::string opLabel(Operation *op) {
+  std::string name = op->getName().getStringRef().str();
+  if (name.rfind("linalg.", 0) == 0)
+    name = name.substr(7);
+  std::string layer;
+  Location loc = op->getLoc();
+  if (auto fused = dyn_cast<FusedLoc>(loc); fused && !fused.getLocations().empty())
+    loc = fused.getLocations().front();
+  if (auto l = dyn_cast<NameLoc>(loc))
+    layer = l.getName().str() + " ";
+  std::string shape;
+  if (auto lop = dyn_cast<linalg::LinalgOp>(op))
+    for (int64_t r : lop.getStaticLoopRanges())
+      shape += (shape.empty() ? "" : "x") + std::to_string(r);
+  return layer + name + " (loops " + shape + ")";
+}
+
+} // namespace
+
+std::string Scheduler::report(ModuleOp module) const {
+  llvm::DenseMap<int64_t, Operation *> byTag;
+  module.walk([&](Operation *op) {
+    if (auto tag = op->getAttrOfType<IntegerAttr>(kScheduleTag))
+      byTag[tag.getInt()] = op;
+  });
+  std::string out = "schedule (" + std::to_string(threads_) + " threads):\n";
+  for (const Group &g : groups_) {
+    Operation *op = byTag.lookup(g.anchorTag);
+    if (!op)
+      continue;
+    const char *kind = g.kind == Kind::Conv     ? "conv: register tiles"
+                       : g.kind == Kind::Matmul ? "matmul: register tiles"
+                       : g.kind == Kind::Pool   ? "pool: rows"
+                                                : "rows";
+    out += "  " + opLabel(op) + "\n    " + kind;
+    out += g.forallSizes.empty() ? ", one thread" : ", forall " + ints(g.forallSizes);
+    out += ", tiles " + ints(g.tileSizes);
+    if (!g.interchange.empty())
+      out += ", order " + ints(g.interchange);
+    if (!g.reductionSizes.empty())
+      out += ", reduction tiles " + ints(g.reductionSizes);
+    if (g.peelLoop >= 0)
+      out += ", loop " + std::to_string(g.peelLoop) + " peeled";
+    if (g.packTile > 0)
+      out += ", filter packed in columns of " + std::to_string(g.packTile);
+    if (g.fillTag >= 0)
+      out += ", fill fused";
+    if (g.consumerTag >= 0)
+      if (Operation *c = byTag.lookup(g.consumerTag))
+        out += ", epilogue fused (" + opLabel(c) + ")";
+    out += "\n";
+  }
+  return out;
+}
 
 std::string Scheduler::tilingScript() const {
   TransformScript s;
