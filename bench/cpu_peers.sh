@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# CPU benchmark against the peers a user would pick instead (not a test):
+# the compiled d2l NiN-224 (inference and training step, fp32) next to
+# Debian's PyTorch 1.13, PyTorch 2 (torch.compile), ONNX Runtime (inference,
+# the model exported from PyTorch) and JAX/XLA, all on THREADS cores, in one
+# run, alternating, median of ROUNDS; with this machine's FMA peak (measured
+# by the compiled program) and each one's peak resident memory. Peers that
+# are not installed are reported as such.
+#   bench/cpu_peers.sh [BUILD_DIR=build] [BATCH=128] [THREADS=2] [ROUNDS=3]
+# PEERS_PYTHON (default /work/peers-venv/bin/python) is the Python with the
+# pip peers: python3 -m venv DIR && DIR/bin/pip install onnxruntime onnx jax
+# [torch] (the benchmark's own tooling, not ninc's dependencies).
+set -euo pipefail
+build=${1:-build} batch=${2:-128} threads=${3:-2} rounds=${4:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+peers=${PEERS_PYTHON:-/work/peers-venv/bin/python}
+cores=$(seq -s, 0 $((threads - 1)))
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+start=$(date +%s.%N)
+"$build/bin/ninc" compile "$root/models/nin.pb" --batch "$batch" --threads "$threads" \
+    --mode=train -o "$work/nin"
+compile_s=$(echo "$(date +%s.%N) - $start" | bc)
+echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; NiN-224, batch $batch, $threads threads"
+echo "# ninc compile time (inference + training step): ${compile_s} s"
+"$work/nin" bench --profile --iters 1 --warmup 0 | sed -n 's/^FMA peak of this machine: /# FMA peak: /p'
+
+# rss CMD...: runs CMD, prints its output, then "rss KB" of its peak RSS.
+rss() { /usr/bin/time -f "rss %M" "$@" 2>&1; }
+have() { [ -x "$peers" ] && "$peers" -c "import $1" 2>/dev/null; }
+ips() { sed -n 's/.* \([0-9.]*\) images\/s.*/\1/p' | head -1; }
+mib() { awk '/^rss / {printf "%.0f", $2 / 1024}'; }
+torch2=0
+if have torch && "$peers" -c 'import torch, sys; sys.exit(int(torch.__version__.split(".")[0]) < 2)'; then
+  torch2=1
+fi
+have onnxruntime && /usr/bin/python3 "$root/bench/peers/export_onnx.py" "$work/nin.onnx" "$batch" 224 > /dev/null
+
+declare -A runs mem
+add() { runs[$1]="${runs[$1]:-} $2"; mem[$1]=$3; }
+for r in $(seq "$rounds"); do
+  out=$(rss env OMP_NUM_THREADS="$threads" "$work/nin" bench --iters 3 --warmup 1)
+  add "ninc infer" "$(ips <<<"$out")" "$(mib <<<"$out")"
+  out=$(rss env OMP_NUM_THREADS="$threads" "$work/nin" bench --mode train --iters 2 --warmup 1)
+  add "ninc train" "$(ips <<<"$out")" "$(mib <<<"$out")"
+  for mode in infer train; do
+    out=$(rss /usr/bin/python3 "$root/bench/torch_nin.py" --device cpu --threads "$threads" \
+            --batch "$batch" --size 224 --no-compile --warmup 1 --iters 2 --repeats 2 \
+            --modes $mode --variants "eager NCHW")
+    add "pytorch-1.13 $mode" "$(awk "/^$mode/ {print \$(NF-2)}" <<<"$out")" "$(mib <<<"$out")"
+    if [ $torch2 = 1 ]; then
+      out=$(rss "$peers" "$root/bench/torch_nin.py" --device cpu --threads "$threads" \
+              --batch "$batch" --size 224 --warmup 1 --iters 2 --repeats 2 --modes $mode \
+              --variants "torch.compile channels-last")
+      add "pytorch-2 $mode" "$(awk "/^$mode/ {print \$(NF-2)}" <<<"$out")" "$(mib <<<"$out")"
+    fi
+    if have jax; then
+      out=$(rss taskset -c "$cores" "$peers" "$root/bench/peers/jax_nin.py" $mode "$batch" 224 2)
+      add "jax $mode" "$(ips <<<"$out")" "$(mib <<<"$out")"
+    fi
+  done
+  if have onnxruntime; then
+    out=$(rss "$peers" "$root/bench/peers/ort_nin.py" "$work/nin.onnx" "$batch" 224 "$threads" 3)
+    add "onnxruntime infer" "$(ips <<<"$out")" "$(mib <<<"$out")"
+  fi
+  echo "# round $r done"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+printf '%-22s %10s %12s %14s %10s\n' "" images/s "ninc / peer" "peak RSS MiB" "RSS ratio"
+for mode in infer train; do
+  n=$(median ${runs["ninc $mode"]})
+  for peer in ninc pytorch-1.13 pytorch-2 onnxruntime jax; do
+    key="$peer $mode"
+    if [ -z "${runs[$key]:-}" ]; then
+      case $peer in
+        pytorch-2) why="not installed (pip install torch into PEERS_PYTHON)" ;;
+        onnxruntime) [ $mode = train ] && continue; why="not installed" ;;
+        *) why="not installed" ;;
+      esac
+      printf '%-22s %s\n' "$key" "$why"
+      continue
+    fi
+    v=$(median ${runs[$key]})
+    printf '%-22s %10s %12s %14s %10s\n' "$key" "$v" "$(echo "scale=2; $n / $v" | bc)x" \
+        "${mem[$key]}" "$(echo "scale=2; ${mem["ninc $mode"]} / ${mem[$key]}" | bc)x"
+  done
+done
