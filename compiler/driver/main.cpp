@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
   compileCmd->add_option("--precision", compile.precision,
                          "What convolutions and matmuls compute in: fp32, or (--target=cuda) "
                          "tf32 or bf16 on the tensor cores with fp32 accumulation and fp32 "
-                         "weights (logits within ~1e-3 / ~1e-2 relative of fp32)")
+                         "weights (logits within ~1e-3 (tf32) / ~3e-2 (bf16) relative of fp32)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   compileCmd->add_flag("--no-vendor-libs", compile.noVendorLibs,

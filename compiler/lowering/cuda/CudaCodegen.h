@@ -31,7 +31,7 @@
 // `void name(float *a, ..., uint8_t *arena)`, with every pointer a *device*
 // pointer; the kernels run on the default stream and the function returns
 // after they are queued (runtime/cuda synchronises). The host code calls the
-// `mgpu*` functions MLIR's gpu-to-llvm emits (runtime/cuda/MgpuRuntime.cpp
+// `mgpu*` functions MLIR's gpu-to-llvm emits (runtime/cuda/Mgpu.cpp
 // implements them over the CUDA driver API).
 //
 // emulate = true applies the same tiling without the GPU mapping and lowers
