@@ -454,6 +454,10 @@ int main(int argc, char **argv) {
       ->capture_default_str();
   benchCmd->add_option("--iters", iters, "Timed runs")->capture_default_str()->check(CLI::PositiveNumber);
   benchCmd->add_option("--warmup", warmup, "Untimed runs first")->capture_default_str();
+  int64_t benchBatch = 0;
+  benchCmd->add_option("--batch", benchBatch,
+                       "Batch to time: the one the program was compiled for (the default; "
+                       "another needs ninc compile --batch N)");
   bool profile = false;
   benchCmd->add_flag("--profile", profile,
                      "Also time every compiled region (conv, pool, ...): ms, share, GFLOP/s "
@@ -478,5 +482,9 @@ int main(int argc, char **argv) {
     return infer(*desc, io);
   if (trainCmd->parsed())
     return train(*desc, tc);
+  if (benchBatch > 0 && benchBatch != desc->batch)
+    return fail("error: this program was compiled for batch " + std::to_string(desc->batch) +
+                ", not " + std::to_string(benchBatch) + " (recompile with ninc compile --batch=" +
+                std::to_string(benchBatch) + ")");
   return bench(*desc, benchMode, iters, warmup, profile);
 }
