@@ -9,6 +9,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from torch_nin import d2l_nin  # noqa: E402
 
+if len(sys.argv) != 4:
+    sys.exit(__doc__)
 out, batch, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.manual_seed(0)
 model = d2l_nin().eval()

@@ -9,6 +9,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+if len(sys.argv) not in (5, 6):
+    sys.exit(__doc__)
 path, batch, size, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 iters = int(sys.argv[5]) if len(sys.argv) > 5 else 5
 opts = ort.SessionOptions()

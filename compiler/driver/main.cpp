@@ -161,7 +161,8 @@ int main(int argc, char **argv) {
                          "Print the IR before this pass; repeatable");
   compileCmd->add_flag("--schedule-report", compile.printSchedule,
                        "Print the CPU schedule chosen for each op: threads split, register "
-                       "tiles, loop order, peeling, packing, fusion (to standard error)");
+                       "tiles, loop order, peeling, packing, fusion (to standard error; "
+                       "--target=cpu, stages llvm-mlir and later)");
   compileCmd->add_flag("--memory-plan", compile.printMemoryPlan,
                        "Print each function's activation arena: every buffer, its size, "
                        "offset and live range (to standard error; stages llvm-mlir and later)");
@@ -254,6 +255,11 @@ int main(int argc, char **argv) {
     if (compile.gpuEmulate && compile.emit == "ptx") {
       std::fprintf(stderr, "ninc: error: --gpu-emulate runs the kernels on the CPU: there is no "
                            "PTX to --emit\n");
+      return kExitUsage;
+    }
+    if (compile.printSchedule && (compile.target == "cuda" || noSchedule)) {
+      std::fprintf(stderr, "ninc: error: --schedule-report prints the CPU backend's schedule: it "
+                           "needs --target=cpu without --no-schedule\n");
       return kExitUsage;
     }
     if (compile.precision == "tf32" && compile.target != "cuda") {

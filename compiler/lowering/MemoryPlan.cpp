@@ -193,4 +193,18 @@ std::string formatArenaPlan(const std::string &function, const ArenaPlan &plan) 
   return text;
 }
 
+void planModuleArenas(ModuleOp module, std::string *report) {
+  int64_t arena = 0;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    ArenaPlan plan = planActivationArena(func);
+    arena = std::max(arena, plan.arenaBytes);
+    if (report)
+      *report += formatArenaPlan(func.getName().str(), plan);
+  }
+  module->setAttr("nin.arena_bytes", IntegerAttr::get(IntegerType::get(module.getContext(), 64),
+                                                        arena));
+}
+
 } // namespace ninc

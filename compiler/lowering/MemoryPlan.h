@@ -14,6 +14,7 @@
 #define NINC_COMPILER_LOWERING_MEMORYPLAN_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
 #include <string>
@@ -45,6 +46,11 @@ ArenaPlan planActivationArena(mlir::func::FuncOp func);
 /// A table of the plan for people (`ninc compile --memory-plan`): every
 /// buffer with its live range, the buffers live at the peak marked.
 std::string formatArenaPlan(const std::string &function, const ArenaPlan &plan);
+
+/// Plans every function of `module` with a body and records the largest
+/// arena as the module attribute `nin.arena_bytes`; when `report` is set,
+/// appends each function's table to it. Both backends call this.
+void planModuleArenas(mlir::ModuleOp module, std::string *report);
 
 } // namespace ninc
 

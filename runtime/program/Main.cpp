@@ -169,9 +169,8 @@ bool canTrain(const rt::ModelDescriptor &d);
 /// The time of each instrumented region over `calls` calls that took
 /// `seconds` in all (cycle counts converted with the cycles per second of
 /// the whole run), against the FMA peak.
-void printProfile(const rt::ModelDescriptor &d, const std::string &function, int calls,
-                  double seconds, uint64_t cycles, const rt::FmaPeak &peak) {
-  std::vector<rt::ProfileRegion> regions = rt::parseProfileTable(ninc_profile_table);
+void printProfile(const std::vector<rt::ProfileRegion> &regions, const std::string &function,
+                  int calls, double seconds, uint64_t cycles, const rt::FmaPeak &peak) {
   const double perSecond = double(cycles) / seconds;
   // Regions with the same description (the weight gradient's per-group
   // pieces, a peeled remainder) are one row, with their count.
@@ -228,7 +227,6 @@ void printProfile(const rt::ModelDescriptor &d, const std::string &function, int
   double rest = std::max(0.0, perCall - covered);
   std::printf("%9.3f %5.1f%% %9s %6s  (outside the regions: views, copies, calls)\n",
               rest * 1e3, 100 * rest / perCall, "", "");
-  (void)d;
 }
 
 /// Times one batch of inference or one training step (synthetic data); with
@@ -276,9 +274,10 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
     peak = rt::measureFmaPeak(int(d.threads));
   for (int i = 0; i < warmup; ++i)
     run();
-  size_t regions = profile ? rt::parseProfileTable(ninc_profile_table).size() : 0;
+  std::vector<rt::ProfileRegion> regions;
   if (profile) {
-    std::fill(ninc_prof_cycles, ninc_prof_cycles + regions, 0);
+    regions = rt::parseProfileTable(ninc_profile_table);
+    std::fill(ninc_prof_cycles, ninc_prof_cycles + regions.size(), 0);
     ninc_prof_enabled[0] = 1;
   }
   std::vector<double> times;
@@ -303,7 +302,8 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
   if (profile) {
     std::printf("FMA peak of this machine: %.1f GFLOP/s (%d threads, %s, measured now)\n",
                 peak.gflops, peak.threads, peak.isa.c_str());
-    printProfile(d, d.model + (training ? "_train_step" : "_infer"), iters, total, cycles, peak);
+    printProfile(regions, d.model + (training ? "_train_step" : "_infer"), iters, total, cycles,
+                 peak);
   }
   return kOk;
 }
@@ -457,7 +457,8 @@ int main(int argc, char **argv) {
   int64_t benchBatch = 0;
   benchCmd->add_option("--batch", benchBatch,
                        "Batch to time: the one the program was compiled for (the default; "
-                       "another needs ninc compile --batch N)");
+                       "another needs ninc compile --batch N)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   bool profile = false;
   benchCmd->add_flag("--profile", profile,
                      "Also time every compiled region (conv, pool, ...): ms, share, GFLOP/s "

@@ -11,6 +11,10 @@
 set -euo pipefail
 build=${1:-build} out=${2:-out/gpu} arch=${3:-sm_90}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+if [ ! -x "$build/bin/ninc" ] || [ ! -x "$build/bin/testtool" ]; then
+  echo "prepare.sh: error: $build/bin/ninc not found (build first: scripts/setup.sh)" >&2
+  exit 2
+fi
 data=${NINC_DATA_DIR:-/usr/share/datasets/fashion-mnist}
 rm -rf "$out" && mkdir -p "$out/data"
 cp "$data"/*-ubyte.gz "$out/data/"

@@ -13,6 +13,10 @@
 # batch 128, Xavier, 5 epochs).
 #   run.sh DIR
 set -uo pipefail
+if [ ! -f "${1:-.}/models.txt" ]; then
+  echo "run.sh: error: ${1:-.} is not a folder made by tests/gpu/prepare.sh (no models.txt)" >&2
+  exit 2
+fi
 dir=$(cd "${1:-.}" && pwd)
 cd "$dir"
 py=${PYTHON:-python3}

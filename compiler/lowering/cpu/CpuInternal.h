@@ -23,6 +23,10 @@ namespace llvm {
 class Module;
 }
 
+namespace mlir {
+class Location;
+}
+
 namespace ninc::cpu::detail {
 
 /// Lanes of one fp32 vector register (AVX-512).
@@ -128,6 +132,9 @@ void splitWideReductions(mlir::ModuleOp module);
 /// Profile.cpp: tags every top-level linalg op (on tensors) with its id,
 /// description and nominal FLOPs...
 void tagProfileOps(mlir::ModuleOp module);
+/// The layer an op came from: its NameLoc, possibly inside a FusedLoc or a
+/// CallSiteLoc ("" when none).
+std::string layerOf(mlir::Location loc);
 /// ...and, once bufferized, times each top-level region holding tagged ops
 /// with cycle counters in the object; leaves the module attribute
 /// `nin.profile` (one line per region: id, function, FLOPs, description).

@@ -180,16 +180,8 @@ Status lowerBufferizedToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   MLIRContext *ctx = module.getContext();
   DiagnosticCollector diags(ctx, "cpu backend");
   detail::rewriteStridedCopies(module);
-  if (opts.planMemory) {
-    int64_t arena = 0;
-    for (auto func : module.getOps<func::FuncOp>()) {
-      ArenaPlan plan = planActivationArena(func);
-      arena = std::max(arena, plan.arenaBytes);
-      if (opts.memoryReport)
-        *opts.memoryReport += formatArenaPlan(func.getName().str(), plan);
-    }
-    module->setAttr("nin.arena_bytes", IntegerAttr::get(IntegerType::get(ctx, 64), arena));
-  }
+  if (opts.planMemory)
+    planModuleArenas(module, opts.memoryReport);
   PassManager pm(ctx);
   buildLoweringPipeline(pm, opts);
   if (failed(pm.run(module)))

@@ -50,19 +50,6 @@ constexpr const char *kProfName = "nin.prof_name";
 constexpr const char *kProfFlops = "nin.prof_flops";
 constexpr const char *kProfMark = "ninc_prof_mark";
 
-/// The layer name of a location (NameLoc, possibly inside a FusedLoc).
-std::string layerOf(Location loc) {
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location l : fused.getLocations())
-      if (std::string n = layerOf(l); !n.empty())
-        return n;
-  if (auto call = dyn_cast<CallSiteLoc>(loc))
-    return layerOf(call.getCallee());
-  return "";
-}
-
 std::string describe(linalg::LinalgOp op) {
   std::string kind = op->getName().getStringRef().str();
   if (kind.rfind("linalg.", 0) == 0)
@@ -99,6 +86,19 @@ int64_t flopsOf(linalg::LinalgOp op) {
 }
 
 } // namespace
+
+/// The layer name of a location (NameLoc, possibly inside a FusedLoc).
+std::string layerOf(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location l : fused.getLocations())
+      if (std::string n = layerOf(l); !n.empty())
+        return n;
+  if (auto call = dyn_cast<CallSiteLoc>(loc))
+    return layerOf(call.getCallee());
+  return "";
+}
 
 void tagProfileOps(ModuleOp module) {
   int64_t next = 0;

@@ -230,12 +230,9 @@ std::string opLabel(Operation *op) {
   std::string name = op->getName().getStringRef().str();
   if (name.rfind("linalg.", 0) == 0)
     name = name.substr(7);
-  std::string layer;
-  Location loc = op->getLoc();
-  if (auto fused = dyn_cast<FusedLoc>(loc); fused && !fused.getLocations().empty())
-    loc = fused.getLocations().front();
-  if (auto l = dyn_cast<NameLoc>(loc))
-    layer = l.getName().str() + " ";
+  std::string layer = layerOf(op->getLoc());
+  if (!layer.empty())
+    layer += " ";
   std::string shape;
   if (auto lop = dyn_cast<linalg::LinalgOp>(op))
     for (int64_t r : lop.getStaticLoopRanges())

@@ -66,11 +66,7 @@ bool isGemmCandidate(linalg::LinalgOp op) {
   };
   if (!llvm::all_of(op->getOperands(), f32Static))
     return false;
-  if (isa<linalg::MatmulOp>(op))
-    return true;
-  if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation()))
-    return true;
-  return false;
+  return isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp>(op.getOperation());
 }
 
 namespace {

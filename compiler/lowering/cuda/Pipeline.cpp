@@ -213,14 +213,7 @@ Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
   }
   if (Status s = checkHostCode(module); !s)
     return s;
-  int64_t arena = 0;
-  for (auto func : module.getOps<func::FuncOp>()) {
-    ArenaPlan plan = planActivationArena(func);
-    arena = std::max(arena, plan.arenaBytes);
-    if (opts.memoryReport)
-      *opts.memoryReport += formatArenaPlan(func.getName().str(), plan);
-  }
-  module->setAttr("nin.arena_bytes", IntegerAttr::get(IntegerType::get(ctx, 64), arena));
+  planModuleArenas(module, opts.memoryReport);
   // A host allocation would be host memory handed to the kernels.
   bool unplanned = false;
   module.walk([&](memref::AllocOp alloc) {
