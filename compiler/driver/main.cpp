@@ -145,9 +145,10 @@ int main(int argc, char **argv) {
                        "--target=cuda: run the kernels' tiling on this CPU instead (tests the "
                        "GPU schedule without a GPU)");
   compileCmd->add_option("--precision", compile.precision,
-                         "What convolutions and matmuls compute in: fp32, or (--target=cuda) "
-                         "tf32 or bf16 on the tensor cores with fp32 accumulation and fp32 "
-                         "weights (logits within ~1e-3 (tf32) / ~3e-2 (bf16) relative of fp32)")
+                         "What convolutions and matmuls compute in: fp32; bf16 (CPU: AVX512-BF16 "
+                         "vdpbf16ps; CUDA: tensor cores) with fp32 accumulation and fp32 "
+                         "weights; or tf32 (--target=cuda). Logits within ~1e-3 (tf32) / "
+                         "~3e-2 (bf16) relative of fp32")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   compileCmd->add_flag("--no-vendor-libs", compile.noVendorLibs,
@@ -267,9 +268,9 @@ int main(int argc, char **argv) {
                            "tensor-core format)\n");
       return kExitUsage;
     }
-    if (compile.precision == "bf16" && compile.target != "cuda") {
-      std::fprintf(stderr, "ninc: error: --precision=bf16 is built for --target=cuda only so "
-                           "far\n");
+    if (compile.precision == "bf16" && compile.target != "cuda" && noSchedule) {
+      std::fprintf(stderr, "ninc: error: --precision=bf16 on the CPU needs the schedules: drop "
+                           "--no-schedule\n");
       return kExitUsage;
     }
     compile.schedule = !noSchedule;

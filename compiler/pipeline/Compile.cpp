@@ -269,6 +269,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   cpuOpts.schedule = opts.schedule;
   cpuOpts.cpu = opts.cpu;
   cpuOpts.planMemory = true;
+  cpuOpts.bf16 = opts.precision == "bf16";
   std::string memoryReport, scheduleReport;
   if (opts.printMemoryPlan)
     cpuOpts.memoryReport = &memoryReport;

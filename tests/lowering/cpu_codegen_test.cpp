@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -164,6 +165,118 @@ TEST(CpuCodegenApi, RejectsZeroThreads) {
   EXPECT_NE(text.message().find("threads >= 1"), std::string::npos)
       << text.message();
 }
+
+// --precision=bf16 (vdpbf16ps register tiles, Bf16.cpp): x and w are
+// rounded to bf16 before the reference runs, so the compiled tiles (which
+// round them again, idempotently) form the same exact products and only the
+// order of the fp32 sums differs: max |diff| <= 1e-5 * max |ref| + 1e-5.
+uint16_t toBf16Bits(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  bits += 0x7fff + ((bits >> 16) & 1); // round to nearest even
+  return uint16_t(bits >> 16);
+}
+
+float roundBf16(float v) {
+  uint32_t bits = uint32_t(toBf16Bits(v)) << 16;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+std::vector<TestFunction> bf16Cases() {
+  return {
+      convBiasRelu("bf16_conv5x5_pad2", {4, 12, 12, 8, 16, 5, 1, 2}),
+      conv1x1AsMatmul("bf16_conv1x1_matmul", {4, 6, 6, 16, 48, 1, 1, 0}),
+      convBiasRelu("bf16_nin_conv3x3_12", {2, 12, 12, 256, 384, 3, 1, 1}),
+      convBiasRelu("bf16_nin_conv1x1_54", {2, 54, 54, 96, 96, 1, 1, 0}),
+      // A weight gradient's shape: 2 channels (images), a 6x6 "kernel".
+      convBiasRelu("bf16_wgrad_like", {8, 8, 8, 2, 16, 6, 1, 0}),
+      convBiasRelu("bf16_prime_width", {2, 29, 29, 8, 32, 3, 1, 1}),
+      // Odd channels / 10 outputs: not eligible, computed in fp32.
+      convBiasRelu("bf16_first_conv_c1", {2, 40, 40, 1, 16, 11, 4, 0}),
+      convBiasRelu("bf16_to10", {2, 5, 5, 384, 10, 3, 1, 1}),
+  };
+}
+
+class CpuCodegenBf16
+    : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(CpuCodegenBf16, MatchesNaiveReferenceOnRoundedInputs) {
+  const auto &[name, threads] = GetParam();
+  std::vector<TestFunction> cases = bf16Cases();
+  const TestFunction &f = *std::find_if(
+      cases.begin(), cases.end(), [&](const TestFunction &c) { return c.name == name; });
+  cpu::CpuOptions opts;
+  opts.threads = threads;
+  opts.bf16 = true;
+  if (!cpu::targetFeature(opts, "avx512bf16").second)
+    GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  auto compiled = compileAndLoad(
+      f.mlir, opts, outPath(name + "_t" + std::to_string(threads)));
+  ASSERT_TRUE(compiled) << compiled.message();
+  std::vector<std::vector<float>> inputs;
+  for (size_t i = 0; i < f.inputs.size(); ++i) {
+    inputs.push_back(randomData(numElements(f.inputs[i]), 17 + i));
+    if (i < 2)
+      for (float &v : inputs.back())
+        v = roundBf16(v);
+  }
+  std::vector<float> expected = f.reference(inputs);
+  std::vector<float> output(numElements(f.output), std::nanf(""));
+  std::vector<float *> args;
+  for (auto &in : inputs)
+    args.push_back(in.data());
+  args.push_back(output.data());
+  Status called = (*compiled)->call(f.name, args);
+  ASSERT_TRUE(called) << called.message();
+  double maxRef = 0, maxDiff = 0;
+  for (size_t i = 0; i < output.size(); ++i) {
+    maxRef = std::max(maxRef, std::fabs(double(expected[i])));
+    double diff = std::fabs(double(output[i]) - expected[i]);
+    maxDiff = std::isnan(diff) ? INFINITY : std::max(maxDiff, diff);
+  }
+  EXPECT_LE(maxDiff, 1e-5 * maxRef + 1e-5) << "max |ref| = " << maxRef;
+}
+
+TEST(CpuCodegenBf16Api, EmitsVdpbf16ps) {
+  cpu::CpuOptions opts;
+  opts.threads = 1;
+  opts.bf16 = true;
+  opts.cpu = "sapphirerapids";
+  auto text = compileToAssembly(
+      convBiasRelu("bf16_asm", {1, 8, 8, 16, 32, 3, 1, 1}).mlir, opts,
+      outPath("bf16_asm.s"));
+  ASSERT_TRUE(text) << text.message();
+  EXPECT_NE(text->find("vdpbf16ps"), std::string::npos);
+  EXPECT_NE(text->find("vcvtneps2bf16"), std::string::npos);
+}
+
+TEST(CpuCodegenBf16Api, RefusesACpuWithoutAvx512Bf16) {
+  cpu::CpuOptions opts;
+  opts.threads = 1;
+  opts.bf16 = true;
+  opts.cpu = "skylake-avx512";
+  auto text = compileToAssembly(
+      convBiasRelu("bf16_skx", {1, 8, 8, 16, 32, 3, 1, 1}).mlir, opts,
+      outPath("bf16_skx.s"));
+  ASSERT_FALSE(text);
+  EXPECT_NE(text.message().find("AVX512-BF16"), std::string::npos) << text.message();
+  EXPECT_NE(text.message().find("skylake-avx512"), std::string::npos) << text.message();
+}
+
+std::vector<std::string> bf16CaseNames() {
+  std::vector<std::string> names;
+  for (const TestFunction &f : bf16Cases())
+    names.push_back(f.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Lowering, CpuCodegenBf16,
+    ::testing::Combine(::testing::ValuesIn(bf16CaseNames()), ::testing::Values(1, 2)),
+    [](const ::testing::TestParamInfo<CpuCodegenBf16::ParamType> &info) {
+      return std::get<0>(info.param) + "_t" + std::to_string(std::get<1>(info.param));
+    });
 
 std::vector<std::string> caseNames() {
   std::vector<std::string> names;

@@ -104,7 +104,15 @@ struct CpuOptions {
   std::string *memoryReport = nullptr;
   /// When set: receives the schedule chosen for each op (Scheduler::report).
   std::string *scheduleReport = nullptr;
+  /// --precision=bf16: convs and matmuls multiply in bf16 with vdpbf16ps
+  /// (fp32 accumulation, fp32 weights); needs AVX512-BF16 on the target.
+  bool bf16 = false;
 };
+
+/// The target CPU's LLVM name (opts.cpu or the host's) and whether it has
+/// `feature` ("avx512bf16").
+std::pair<std::string, bool> targetFeature(const CpuOptions &opts,
+                                           const std::string &feature);
 
 /// Registers exactly the dialects, interfaces, transform extensions and LLVM
 /// translations the backend needs. The module's MLIRContext must be created

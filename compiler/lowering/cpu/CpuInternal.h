@@ -11,12 +11,17 @@
 #include "compiler/lowering/cpu/CpuCodegen.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace mlir {
 class ModuleOp;
 class Operation;
+class Value;
+namespace tensor {
+class ExtractSliceOp;
+}
 } // namespace mlir
 
 namespace llvm {
@@ -104,6 +109,7 @@ public:
     std::vector<int64_t> reductionSizes;
     int64_t peelLoop = -1; // index of the loop to peel, -1: none
     int64_t packTile = 0;  // column tile of the packed operand, 0: none
+    bool bf16 = false;     // vdpbf16ps register tiles (Bf16.cpp)
   };
 
 private:
@@ -118,6 +124,29 @@ private:
 /// the innermost dim when it is parallel, single elements otherwise.
 Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
                           bool innerParallel, bool outerParallel, int threads);
+
+/// The plan for the VNNI pack of a bf16 group's filter (loops [F/TF, L...,
+/// C/2, TF, 2]): [forall over the first dim with work for every thread],
+/// then one tile x 2 block of the output per iteration.
+Scheduler::Group planVnniPack(int64_t tag, const std::vector<int64_t> &ranges,
+                              int threads);
+
+/// A slice of `slice`'s source that is whole in every dimension but the last
+/// and a `tile`-wide window of the last (the output channels).
+bool isColumnTile(mlir::tensor::ExtractSliceOp slice, int64_t tile);
+
+/// Bf16.cpp (--precision=bf16). The attribute on the convs and matmuls that
+/// multiply in bf16.
+constexpr const char *kBf16Tag = "ninc.bf16";
+/// Before scheduling: rounds the input of every eligible conv / matmul to
+/// bf16 and tags the op kBf16Tag.
+void markBf16Ops(mlir::ModuleOp module);
+/// After tiling: packs the filters of the tiles of `anchorTags` into the
+/// VNNI layout (one pack per filter and tile width, each handed to
+/// `schedulePack`) and rewrites each tile as vdpbf16ps register tiles.
+/// Returns how many tiles it rewrote.
+int64_t lowerBf16Tiles(mlir::ModuleOp module, const std::vector<int64_t> &anchorTags,
+                       const std::function<void(mlir::Operation *)> &schedulePack);
 
 /// Replaces memref.copy ops whose operands are not both contiguous by
 /// linalg.copy (lowered to loops later): MLIR would otherwise call the

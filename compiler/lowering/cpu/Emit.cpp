@@ -13,6 +13,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "compiler/lowering/cpu/CpuInternal.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -135,6 +136,15 @@ Status emit(llvm::Module &module, const std::string &path,
 }
 
 } // namespace
+
+std::pair<std::string, bool> targetFeature(const CpuOptions &opts,
+                                           const std::string &feature) {
+  auto machine = createTargetMachine(opts);
+  if (!machine)
+    return {opts.cpu, false};
+  const llvm::MCSubtargetInfo *info = (*machine)->getMCSubtargetInfo();
+  return {info->getCPU().str(), info->checkFeatures("+" + feature)};
+}
 
 Expected<std::unique_ptr<llvm::Module>>
 translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,

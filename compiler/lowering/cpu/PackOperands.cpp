@@ -27,24 +27,6 @@ using namespace mlir;
 namespace ninc::cpu::detail {
 namespace {
 
-/// The operand slice a tiled anchor reads: full in every dimension but the
-/// last, a `tile`-wide window of the last (the output channels).
-bool isColumnTile(tensor::ExtractSliceOp slice, int64_t tile) {
-  RankedTensorType source = slice.getSourceType();
-  RankedTensorType result = slice.getResultType();
-  if (!source.hasStaticShape() || result.getRank() != source.getRank() ||
-      !slice.hasUnitStride() || source.getShape().back() % tile != 0)
-    return false;
-  for (int64_t d = 0, e = source.getRank(); d < e; ++d) {
-    int64_t want = d + 1 == e ? tile : source.getDimSize(d);
-    if (result.getDimSize(d) != want)
-      return false;
-    if (d + 1 < e && !isConstantIntValue(slice.getMixedOffsets()[d], 0))
-      return false;
-  }
-  return true;
-}
-
 /// [d0, ..., dn-2, N] -> [N/tile, d0, ..., dn-2, tile], right after `source`.
 linalg::TransposeOp buildPacked(Value source, int64_t tile) {
   auto type = cast<RankedTensorType>(source.getType());
@@ -94,10 +76,38 @@ Value packedSlice(OpBuilder &b, tensor::ExtractSliceOp slice, Value packed,
 
 } // namespace
 
+bool isColumnTile(tensor::ExtractSliceOp slice, int64_t tile) {
+  RankedTensorType source = slice.getSourceType();
+  RankedTensorType result = slice.getResultType();
+  if (!source.hasStaticShape() || result.getRank() != source.getRank() ||
+      !slice.hasUnitStride() || source.getShape().back() % tile != 0)
+    return false;
+  for (int64_t d = 0, e = source.getRank(); d < e; ++d) {
+    int64_t want = d + 1 == e ? tile : source.getDimSize(d);
+    if (result.getDimSize(d) != want)
+      return false;
+    if (d + 1 < e && !isConstantIntValue(slice.getMixedOffsets()[d], 0))
+      return false;
+  }
+  return true;
+}
+
 void Scheduler::packOperands(ModuleOp module) {
   llvm::DenseMap<std::pair<Value, int64_t>, linalg::TransposeOp> packs;
+  auto scheduleVnni = [&](Operation *pack) {
+    tagForSchedule(pack, nextTag_);
+    auto ranges = cast<linalg::LinalgOp>(pack).getStaticLoopRanges();
+    packGroups_.push_back(
+        planVnniPack(nextTag_++, {ranges.begin(), ranges.end()}, threads_));
+  };
+  std::vector<int64_t> bf16Anchors;
+  for (const Group &g : groups_)
+    if (g.bf16)
+      bf16Anchors.push_back(g.anchorTag);
+  if (!bf16Anchors.empty())
+    lowerBf16Tiles(module, bf16Anchors, scheduleVnni);
   for (const Group &g : groups_) {
-    if (g.packTile == 0)
+    if (g.bf16 || g.packTile == 0)
       continue;
     llvm::SmallVector<linalg::LinalgOp> tiles;
     module.walk([&](linalg::LinalgOp op) {

@@ -166,6 +166,17 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   DiagnosticCollector diags(ctx, "cpu backend");
   lowering::sinkOutputReshapes(module);
   lowering::unshareFillInits(module);
+  if (opts.bf16) {
+    auto [cpu, has] = targetFeature(opts, "avx512bf16");
+    if (!has)
+      return Error{"cpu backend: --precision=bf16 needs AVX512-BF16 "
+                   "(vdpbf16ps), which CPU '" + cpu + "' lacks; compile with "
+                   "--precision=fp32 (the default)"};
+    if (!opts.schedule)
+      return Error{"cpu backend: --precision=bf16 needs the schedules "
+                   "(drop --no-schedule)"};
+    detail::markBf16Ops(module);
+  }
   if (opts.schedule)
     detail::splitWideReductions(module);
   detail::tagProfileOps(module);

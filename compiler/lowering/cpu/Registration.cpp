@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/TransformOps/DialectExtension.h"
 #include "mlir/Dialect/Linalg/Transforms/AllInterfaces.h"
@@ -56,6 +57,28 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 
 namespace ninc::cpu {
+
+namespace {
+
+/// llvm.call_intrinsic declares no memory effects, so the buffer
+/// deallocation pipeline refuses functions holding one. The x86 dot-product
+/// intrinsics the bf16 tiles call (Bf16.cpp) only compute on registers: no
+/// effects; any other intrinsic conservatively reads and writes memory.
+struct IntrinsicEffects
+    : mlir::MemoryEffectOpInterface::ExternalModel<IntrinsicEffects,
+                                                   mlir::LLVM::CallIntrinsicOp> {
+  void getEffects(mlir::Operation *op,
+                  llvm::SmallVectorImpl<mlir::SideEffects::EffectInstance<
+                      mlir::MemoryEffects::Effect>> &effects) const {
+    llvm::StringRef name = llvm::cast<mlir::LLVM::CallIntrinsicOp>(op).getIntrin();
+    if (name.starts_with("llvm.x86.avx512bf16.dpbf16ps"))
+      return;
+    effects.emplace_back(mlir::MemoryEffects::Read::get());
+    effects.emplace_back(mlir::MemoryEffects::Write::get());
+  }
+};
+
+} // namespace
 
 void registerCpuCodegenDialects(mlir::DialectRegistry &registry) {
   using namespace mlir;
@@ -93,6 +116,9 @@ void registerCpuCodegenDialects(mlir::DialectRegistry &registry) {
   vector::registerBufferizableOpInterfaceExternalModels(registry);
   vector::registerSubsetOpInterfaceExternalModels(registry);
   vector::registerValueBoundsOpInterfaceExternalModels(registry);
+  registry.addExtension(+[](MLIRContext *ctx, LLVM::LLVMDialect *) {
+    LLVM::CallIntrinsicOp::attachInterface<IntrinsicEffects>(*ctx);
+  });
 
   // The transform ops the schedules use.
   bufferization::registerTransformDialectExtension(registry);

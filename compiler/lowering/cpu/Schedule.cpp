@@ -159,6 +159,19 @@ Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
   return g;
 }
 
+Group planVnniPack(int64_t tag, const std::vector<int64_t> &ranges,
+                   int threads) {
+  Group g;
+  g.anchorTag = g.rootTag = tag;
+  std::vector<std::pair<unsigned, int64_t>> dims;
+  for (unsigned d = 0; d + 2 < ranges.size(); ++d)
+    dims.push_back({d, ranges[d]});
+  g.forallSizes = chooseForall(dims, threads);
+  g.tileSizes.assign(ranges.size(), 1);
+  g.tileSizes[ranges.size() - 2] = g.tileSizes.back() = 0; // tile x 2 whole
+  return g;
+}
+
 Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
     : threads_(opts.threads) {
   llvm::DenseSet<Operation *> claimed;
@@ -183,6 +196,7 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
       g.kind = Kind::Pool;
     else if (!isa<linalg::Conv2DNhwcHwcfOp>(op))
       return;
+    g.bf16 = op->hasAttr(kBf16Tag);
     g.anchorTag = g.rootTag = claim(op);
     if (g.kind != Kind::Pool)
       if (linalg::GenericOp consumer = fusableConsumer(op))
@@ -266,7 +280,9 @@ std::string Scheduler::report(ModuleOp module) const {
       out += ", reduction tiles " + ints(g.reductionSizes);
     if (g.peelLoop >= 0)
       out += ", loop " + std::to_string(g.peelLoop) + " peeled";
-    if (g.packTile > 0)
+    if (g.bf16)
+      out += ", bf16 vdpbf16ps (filter packed in pairs of channels)";
+    else if (g.packTile > 0)
       out += ", filter packed in columns of " + std::to_string(g.packTile);
     if (g.fillTag >= 0)
       out += ", fill fused";

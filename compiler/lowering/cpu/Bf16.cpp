@@ -1,0 +1,443 @@
+//===- compiler/lowering/cpu/Bf16.cpp - AVX512-BF16 register tiles --------===//
+//
+// --precision=bf16 on the CPU. Every conv_2d_nhwc_hwcf and matmul whose
+// reduction channels come in pairs and whose register tile is whole zmm
+// registers of output channels multiplies in bf16 with vdpbf16ps (each fp32
+// lane += x[2c] * w[2c] + x[2c+1] * w[2c+1]) and accumulates in fp32; the
+// weights stay fp32 (the master copy training updates) and are rounded as
+// they are packed.
+//
+//   markBf16Ops (before scheduling): the input (conv x, matmul A) is rounded
+//     to bf16 - by its producer when that is a transpose or an elementwise
+//     generic used only here, else by a new elementwise op - and the op is
+//     rebuilt on it, tagged ninc.bf16 (mixed bf16 x f32 -> f32 is plain
+//     linalg: extf, multiply, add; so tiling and fusion are unchanged);
+//   lowerBf16Tiles (after tiling): the filter / B, [L..., C, F] (L = KH, KW
+//     for a conv, none for a matmul), is packed once into the VNNI layout
+//     [F/TF][L...][C/2][TF x 2] - for each output lane the bf16 pair of two
+//     consecutive channels - and every register tile of TW x TF outputs
+//     becomes, on tensors,
+//       accumulators a_ij = out[i, 16j : 16j + 16]         (i < TW, j < TF/16)
+//       scf.for (kh, kw,) c2  iter_args(a)
+//         w_j = packed[.., c2, 32j : 32j + 32]               (32 bf16)
+//         x_i = x[pixel i, 2c2 : 2c2 + 2] as one i32, broadcast to 16 lanes
+//         a_ij = vdpbf16ps(a_ij, x_i, w_j)
+//       out[i, 16j : 16j + 16] = a_ij
+//     which vectorization leaves alone and bufferization turns into loads,
+//     a broadcast folded into the instruction and TW x TF/16 vdpbf16ps.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/lowering/cpu/CpuInternal.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+using namespace mlir;
+
+namespace ninc::cpu::detail {
+namespace {
+
+constexpr const char *kDpbf16 = "llvm.x86.avx512bf16.dpbf16ps.512";
+
+bool isF32(Value v) {
+  return cast<ShapedType>(v.getType()).getElementType().isF32();
+}
+
+/// The output's (rows, channels) extents the register tile is chosen over.
+std::pair<int64_t, int64_t> tiledExtents(linalg::LinalgOp op) {
+  llvm::ArrayRef<int64_t> out =
+      cast<ShapedType>(op.getDpsInitOperand(0)->get().getType()).getShape();
+  if (isa<linalg::MatmulOp>(op))
+    return {out[0], out[1]};
+  return {out[2], out[3]};
+}
+
+bool eligible(linalg::LinalgOp op) {
+  if (!isa<linalg::Conv2DNhwcHwcfOp, linalg::MatmulOp>(op) ||
+      op.hasDynamicShape() || !op.hasPureTensorSemantics())
+    return false;
+  if (!llvm::all_of(op->getOperands(), isF32))
+    return false;
+
+  auto w = cast<ShapedType>(op->getOperand(1).getType());
+  int64_t channels = w.getDimSize(w.getRank() - 2);
+  auto [rows, cols] = tiledExtents(op);
+  return channels % 2 == 0 &&
+         chooseRegisterTile(rows, cols).cols % kVectorLanes == 0;
+}
+
+AffineMap identity(int64_t rank, MLIRContext *ctx) {
+  return AffineMap::getMultiDimIdentityMap(rank, ctx);
+}
+
+/// `x` rounded to bf16 (round to nearest even: vcvtneps2bf16).
+Value roundToBf16(Value x, llvm::DenseMap<Value, Value> &cache) {
+  if (Value done = cache.lookup(x))
+    return done;
+  MLIRContext *ctx = x.getContext();
+  Type bf16 = BFloat16Type::get(ctx);
+  auto type = cast<RankedTensorType>(x.getType());
+  auto rounded = RankedTensorType::get(type.getShape(), bf16);
+  int64_t rank = type.getRank();
+  SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
+  Operation *def = x.getDefiningOp();
+  OpBuilder b(ctx);
+  Value result;
+  // The producer writes bf16 itself when nothing else reads its output.
+  if (def && x.hasOneUse()) {
+    b.setInsertionPoint(def);
+    if (auto t = dyn_cast<linalg::TransposeOp>(def)) {
+      // init[d] = input[d permuted]: input dim perm[k] is loop k.
+      SmallVector<AffineExpr> read(rank);
+      for (auto [k, p] : llvm::enumerate(t.getPermutation()))
+        read[p] = b.getAffineDimExpr(k);
+      Value init = b.create<tensor::EmptyOp>(t.getLoc(), rounded.getShape(), bf16);
+      result = b.create<linalg::GenericOp>(
+                    t.getLoc(), TypeRange{rounded}, ValueRange{t.getInput()},
+                    ValueRange{init},
+                    ArrayRef<AffineMap>{AffineMap::get(rank, 0, read, ctx),
+                                        identity(rank, ctx)},
+                    parallel,
+                    [&](OpBuilder &nb, Location nl, ValueRange a) {
+                      nb.create<linalg::YieldOp>(
+                          nl, nb.create<arith::TruncFOp>(nl, bf16, a[0])
+                                  .getResult());
+                    })
+                   .getResult(0);
+    } else if (auto g = dyn_cast<linalg::GenericOp>(def);
+               g && g.getNumResults() == 1 &&
+               g.getNumParallelLoops() == g.getNumLoops() &&
+               !g.payloadUsesValueFromOperand(g.getDpsInitOperand(0)) &&
+               g.getDpsInitOperand(0)->get().getDefiningOp<tensor::EmptyOp>()) {
+      Value init = b.create<tensor::EmptyOp>(g.getLoc(), rounded.getShape(), bf16);
+      auto clone = b.create<linalg::GenericOp>(
+          g.getLoc(), TypeRange{rounded}, g.getDpsInputs(), ValueRange{init},
+          g.getIndexingMapsArray(), g.getIteratorTypesArray(),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            IRMapping map;
+            Block &body = g.getRegion().front();
+            map.map(body.getArguments(), args);
+            for (Operation &op : body.without_terminator())
+              nb.clone(op, map);
+            Value y = map.lookup(body.getTerminator()->getOperand(0));
+            nb.create<linalg::YieldOp>(
+                nl, nb.create<arith::TruncFOp>(nl, bf16, y).getResult());
+          });
+      result = clone.getResult(0);
+    }
+    if (result) {
+      for (NamedAttribute a : def->getDiscardableAttrs())
+        result.getDefiningOp()->setAttr(a.getName(), a.getValue());
+      // Not cached: `x` had this one use, and its storage is freed here.
+      x.replaceAllUsesWith(result);
+      def->erase();
+      return result;
+    }
+  }
+  b.setInsertionPointAfterValue(x);
+  Location loc = x.getLoc();
+  Value init = b.create<tensor::EmptyOp>(loc, rounded.getShape(), bf16);
+  result = b.create<linalg::GenericOp>(
+                loc, TypeRange{rounded}, ValueRange{x}, ValueRange{init},
+                ArrayRef<AffineMap>{identity(rank, ctx), identity(rank, ctx)},
+                parallel,
+                [&](OpBuilder &nb, Location nl, ValueRange a) {
+                  nb.create<linalg::YieldOp>(
+                      nl, nb.create<arith::TruncFOp>(nl, bf16, a[0]).getResult());
+                })
+               .getResult(0);
+  return cache[x] = result;
+}
+
+/// [L..., C, F] f32 -> [F/tile][L...][C/2][tile x 2] bf16, right after
+/// `source` (an elementwise generic over the split dims, scheduled as rows
+/// of tile x 2 by planVnniPack).
+linalg::GenericOp buildVnniPack(Value source, int64_t tile) {
+  MLIRContext *ctx = source.getContext();
+  Type bf16 = BFloat16Type::get(ctx);
+  auto type = cast<RankedTensorType>(source.getType());
+  llvm::ArrayRef<int64_t> shape = type.getShape();
+  int64_t lead = type.getRank() - 2, c = shape[lead], f = shape[lead + 1];
+  // expanded [L..., C/2, 2, F/tile, tile]
+  SmallVector<int64_t> expanded(shape.begin(), shape.begin() + lead);
+  expanded.append({c / 2, 2, f / tile, tile});
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t d = 0; d < lead; ++d)
+    groups.push_back({d});
+  groups.push_back({lead, lead + 1});
+  groups.push_back({lead + 2, lead + 3});
+  // loops / output [F/tile, L..., C/2, tile, 2]
+  SmallVector<int64_t> out = {f / tile};
+  out.append(shape.begin(), shape.begin() + lead);
+  out.append({c / 2, tile, 2});
+  int64_t rank = out.size();
+  SmallVector<AffineExpr> read;
+  for (int64_t d = 0; d < lead; ++d)
+    read.push_back(getAffineDimExpr(1 + d, ctx));
+  read.append({getAffineDimExpr(lead + 1, ctx), getAffineDimExpr(lead + 3, ctx),
+               getAffineDimExpr(0, ctx), getAffineDimExpr(lead + 2, ctx)});
+
+  OpBuilder b(ctx);
+  b.setInsertionPointAfterValue(source);
+  Location loc = source.getLoc();
+  Value split = b.create<tensor::ExpandShapeOp>(
+      loc, RankedTensorType::get(expanded, type.getElementType()), source,
+      groups);
+  Value init = b.create<tensor::EmptyOp>(loc, out, bf16);
+  SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
+  return b.create<linalg::GenericOp>(
+      loc, TypeRange{init.getType()}, ValueRange{split}, ValueRange{init},
+      ArrayRef<AffineMap>{AffineMap::get(rank, 0, read, ctx),
+                          identity(rank, ctx)},
+      parallel, [&](OpBuilder &nb, Location nl, ValueRange a) {
+        nb.create<linalg::YieldOp>(
+            nl, nb.create<arith::TruncFOp>(nl, bf16, a[0]).getResult());
+      });
+}
+
+/// The pack's output with the last two dims merged, [F/tile, L..., C/2,
+/// tile * 2] (free after bufferization), right after the pack.
+Value mergedPack(linalg::GenericOp pack) {
+  auto type = cast<RankedTensorType>(pack.getResult(0).getType());
+  int64_t rank = type.getRank();
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t d = 0; d + 2 < rank; ++d)
+    groups.push_back({d});
+  groups.push_back({rank - 2, rank - 1});
+  OpBuilder b(pack);
+  b.setInsertionPointAfter(pack);
+  return b.create<tensor::CollapseShapeOp>(pack.getLoc(), pack.getResult(0),
+                                           groups);
+}
+
+Value index(OpBuilder &b, Location loc, int64_t v) {
+  return b.create<arith::ConstantIndexOp>(loc, v);
+}
+
+Value affineIndex(OpBuilder &b, Location loc, AffineExpr e, ValueRange dims) {
+  return b.createOrFold<affine::AffineApplyOp>(
+      loc, AffineMap::get(dims.size(), 0, e, b.getContext()), dims);
+}
+
+/// Nested scf.for over `bounds` carrying `init`; `body` gets the induction
+/// variables and the carried values and returns the next ones.
+SmallVector<Value> loopNest(
+    OpBuilder &b, Location loc, llvm::ArrayRef<int64_t> bounds,
+    SmallVector<Value> &ivs, ValueRange init,
+    llvm::function_ref<SmallVector<Value>(OpBuilder &, ValueRange, ValueRange)>
+        body) {
+  if (bounds.empty())
+    return body(b, ivs, init);
+  auto loop = b.create<scf::ForOp>(
+      loc, index(b, loc, 0), index(b, loc, bounds.front()), index(b, loc, 1),
+      init, [&](OpBuilder &nb, Location nl, Value iv, ValueRange args) {
+        ivs.push_back(iv);
+        SmallVector<Value> next =
+            loopNest(nb, nl, bounds.drop_front(), ivs, args, body);
+        ivs.pop_back();
+        nb.create<scf::YieldOp>(nl, next);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// The register tile `op` (x bf16 [1, IH, IW, C] / [TM, K]; out f32
+/// [1, 1, TW, TF] / [TM, TF]) as vdpbf16ps over `packed`
+/// ([1, L..., C/2, TF * 2] bf16). Returns the new output tensor.
+Value buildDotTile(OpBuilder &b, linalg::LinalgOp op, Value packed) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation());
+  Value x = op->getOperand(0);
+  Value out = op.getDpsInitOperand(0)->get();
+  llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
+  int64_t rows = conv ? outShape[2] : outShape[0], cols = outShape.back();
+  int64_t regs = cols / kVectorLanes;
+  llvm::ArrayRef<int64_t> packedShape =
+      cast<ShapedType>(packed.getType()).getShape();
+  // (kh, kw,) c2
+  llvm::ArrayRef<int64_t> bounds = packedShape.drop_front().drop_back();
+  int64_t sw = 1, dh = 1, dw = 1;
+  if (conv) {
+    auto strides = llvm::to_vector(conv.getStrides().getValues<int64_t>());
+    auto dilations = llvm::to_vector(conv.getDilations().getValues<int64_t>());
+    sw = strides[1];
+    dh = dilations[0];
+    dw = dilations[1];
+  }
+  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
+  auto bf16x2 = VectorType::get({2}, BFloat16Type::get(ctx));
+  auto bf16x32 = VectorType::get({2 * kVectorLanes}, BFloat16Type::get(ctx));
+  auto i32x1 = VectorType::get({1}, b.getI32Type());
+  auto i32x16 = VectorType::get({kVectorLanes}, b.getI32Type());
+  SmallVector<bool> inBounds = {true};
+
+  // The whole tile is read and written as one rows x cols vector, so the
+  // write covers the tile (writing it row by row into the tensor let a
+  // transfer-folding pattern drop all but the last row).
+  auto tileType = VectorType::get({rows, cols}, b.getF32Type());
+  SmallVector<Value> origin(outShape.size(), index(b, loc, 0));
+  SmallVector<bool> tileInBounds = {true, true};
+  Value tile = b.create<vector::TransferReadOp>(loc, tileType, out, origin,
+                                                tileInBounds);
+  SmallVector<Value> accs;
+  for (int64_t i = 0; i < rows; ++i) {
+    Value row = b.create<vector::ExtractOp>(loc, tile, i);
+    for (int64_t j = 0; j < regs; ++j)
+      accs.push_back(b.create<vector::ExtractStridedSliceOp>(
+          loc, row, ArrayRef<int64_t>{j * kVectorLanes},
+          ArrayRef<int64_t>{kVectorLanes}, ArrayRef<int64_t>{1}));
+  }
+  SmallVector<Value> ivs;
+  SmallVector<Value> result = loopNest(
+      b, loc, bounds, ivs, accs,
+      [&](OpBuilder &nb, ValueRange iv, ValueRange acc) -> SmallVector<Value> {
+        Value c2 = iv.back();
+        SmallVector<Value> w;
+        for (int64_t j = 0; j < regs; ++j) {
+          SmallVector<Value> at = {index(nb, loc, 0)};
+          at.append(iv.begin(), iv.end());
+          at.push_back(index(nb, loc, j * 2 * kVectorLanes));
+          w.push_back(nb.create<vector::TransferReadOp>(loc, bf16x32, packed, at,
+                                                        inBounds));
+        }
+        AffineExpr d0 = nb.getAffineDimExpr(0);
+        Value channel = affineIndex(nb, loc, d0 * 2, c2);
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t i = 0; i < rows; ++i) {
+          SmallVector<Value> at;
+          if (conv)
+            at = {index(nb, loc, 0), affineIndex(nb, loc, d0 * dh, iv[0]),
+                  affineIndex(nb, loc, d0 * dw + i * sw, iv[1]), channel};
+          else
+            at = {index(nb, loc, i), channel};
+          Value pair =
+              nb.create<vector::TransferReadOp>(loc, bf16x2, x, at, inBounds);
+          Value bits = nb.create<vector::BitCastOp>(loc, i32x1, pair);
+          Value scalar = nb.create<vector::ExtractOp>(loc, bits, 0);
+          Value splat = nb.create<vector::BroadcastOp>(loc, i32x16, scalar);
+          Value xs = nb.create<vector::BitCastOp>(loc, bf16x32, splat);
+          for (int64_t j = 0; j < regs; ++j) {
+            Value &a = next[i * regs + j];
+            a = nb.create<LLVM::CallIntrinsicOp>(loc, TypeRange{f32x16}, kDpbf16,
+                                                 ValueRange{a, xs, w[j]})
+                    .getResult(0);
+          }
+        }
+        return next;
+      });
+  Value acc = b.create<arith::ConstantOp>(
+      loc, tileType, DenseElementsAttr::get(tileType, b.getF32FloatAttr(0)));
+  auto rowType = VectorType::get({cols}, b.getF32Type());
+  for (int64_t i = 0; i < rows; ++i) {
+    Value row = b.create<arith::ConstantOp>(
+        loc, rowType, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0)));
+    for (int64_t j = 0; j < regs; ++j)
+      row = b.create<vector::InsertStridedSliceOp>(
+          loc, result[i * regs + j], row, ArrayRef<int64_t>{j * kVectorLanes},
+          ArrayRef<int64_t>{1});
+    acc = b.create<vector::InsertOp>(loc, row, acc, i);
+  }
+  Value tensor =
+      b.create<vector::TransferWriteOp>(loc, acc, out, origin, tileInBounds)
+          .getResult();
+  return tensor;
+}
+
+} // namespace
+
+void markBf16Ops(ModuleOp module) {
+  module.getContext()->getOrLoadDialect<LLVM::LLVMDialect>();
+  SmallVector<linalg::LinalgOp> ops;
+  module.walk([&](linalg::LinalgOp op) {
+    if (eligible(op))
+      ops.push_back(op);
+  });
+  llvm::DenseMap<Value, Value> rounded;
+  for (linalg::LinalgOp op : ops) {
+    Value x = roundToBf16(op->getOperand(0), rounded);
+    Value w = op->getOperand(1), init = op.getDpsInitOperand(0)->get();
+    OpBuilder b(op);
+    Operation *rebuilt;
+    if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation()))
+      rebuilt = b.create<linalg::Conv2DNhwcHwcfOp>(
+          op.getLoc(), op->getResultTypes(), ValueRange{x, w}, ValueRange{init},
+          conv.getStrides(), conv.getDilations());
+    else
+      rebuilt = b.create<linalg::MatmulOp>(op.getLoc(), op->getResultTypes(),
+                                           ValueRange{x, w}, ValueRange{init});
+    for (NamedAttribute a : op->getDiscardableAttrs())
+      rebuilt->setAttr(a.getName(), a.getValue());
+    rebuilt->setAttr(kBf16Tag, UnitAttr::get(op.getContext()));
+    op->replaceAllUsesWith(rebuilt);
+    op->erase();
+  }
+}
+
+int64_t lowerBf16Tiles(ModuleOp module, const std::vector<int64_t> &anchorTags,
+                       const std::function<void(Operation *)> &schedulePack) {
+  llvm::DenseSet<int64_t> anchors(anchorTags.begin(), anchorTags.end());
+  SmallVector<linalg::LinalgOp> tiles;
+  module.walk([&](linalg::LinalgOp op) {
+    auto id = op->getAttrOfType<IntegerAttr>(kScheduleTag);
+    if (id && anchors.contains(id.getInt()) && !op.hasDynamicShape())
+      tiles.push_back(op);
+  });
+  llvm::DenseMap<std::pair<Value, int64_t>, Value> packs;
+  int64_t lowered = 0;
+  for (linalg::LinalgOp op : tiles) {
+    Value filter = op->getOperand(1);
+    auto filterType = cast<RankedTensorType>(filter.getType());
+    int64_t cols = filterType.getShape().back();
+    if (cols % kVectorLanes)
+      continue;
+    // The tile's filter: a column window of the whole one, or all of it.
+    Value source = filter;
+    OpFoldResult column = OpBuilder(op).getIndexAttr(0);
+    if (auto slice = filter.getDefiningOp<tensor::ExtractSliceOp>()) {
+      if (!isColumnTile(slice, cols))
+        continue;
+      source = slice.getSource();
+      column = slice.getMixedOffsets().back();
+    }
+    Value &merged = packs[{source, cols}];
+    if (!merged) {
+      linalg::GenericOp pack = buildVnniPack(source, cols);
+      schedulePack(pack);
+      merged = mergedPack(pack);
+    }
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto mergedType = cast<RankedTensorType>(merged.getType());
+    int64_t rank = mergedType.getRank();
+    AffineExpr d0 = b.getAffineDimExpr(0);
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+    offsets[0] = affine::makeComposedFoldedAffineApply(b, loc, d0.floorDiv(cols),
+                                                       {column});
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1)};
+    for (int64_t d = 1; d < rank; ++d)
+      sizes.push_back(b.getIndexAttr(mergedType.getDimSize(d)));
+    SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+    Value packed = b.create<tensor::ExtractSliceOp>(loc, merged, offsets, sizes,
+                                                    strides);
+    Value result = buildDotTile(b, op, packed);
+    op->getResult(0).replaceAllUsesWith(result);
+    auto slice = filter.getDefiningOp<tensor::ExtractSliceOp>();
+    op->erase();
+    if (slice && slice->use_empty())
+      slice->erase();
+    ++lowered;
+  }
+  return lowered;
+}
+
+} // namespace ninc::cpu::detail
