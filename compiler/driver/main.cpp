@@ -154,6 +154,8 @@ int main(int argc, char **argv) {
   compileCmd->add_flag("--no-vendor-libs", compile.noVendorLibs,
                        "Use only kernels ninc generates (always so today: no convolution is "
                        "handed to cuDNN or oneDNN)");
+  compileCmd->add_flag("--time-report", compile.timeReport,
+                       "Print the seconds spent in each compiler phase (to standard error)");
   compileCmd->add_flag("--print-ir-after-all", compile.printIrAfterAll,
                        "Print the IR after every pass (to standard error)");
   compileCmd->add_option("--print-ir-after", compile.printIrAfter,

@@ -27,6 +27,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -210,7 +211,42 @@ int runCompile(const CompileOptions &opts) {
   return compileModel(*model, opts);
 }
 
+namespace {
+
+/// `--time-report`: wall seconds of each phase, printed when it goes out of
+/// scope (whatever the exit path).
+class PhaseTimes {
+public:
+  explicit PhaseTimes(bool enabled) : enabled_(enabled), last_(Clock::now()), start_(last_) {}
+  ~PhaseTimes() {
+    if (!enabled_)
+      return;
+    std::fprintf(stderr, "compile time by phase:\n");
+    for (auto &[name, s] : phases_)
+      std::fprintf(stderr, "  %7.2f s  %s\n", s, name.c_str());
+    std::fprintf(stderr, "  %7.2f s  total\n", seconds(start_, Clock::now()));
+  }
+  /// Ends the phase running since the last call.
+  void done(const char *name) {
+    auto now = Clock::now();
+    phases_.emplace_back(name, seconds(last_, now));
+    last_ = now;
+  }
+
+private:
+  using Clock = std::chrono::steady_clock;
+  static double seconds(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  }
+  bool enabled_;
+  Clock::time_point last_, start_;
+  std::vector<std::pair<std::string, double>> phases_;
+};
+
+} // namespace
+
 int compileModel(const Model &spec, const CompileOptions &opts) {
+  PhaseTimes times(opts.timeReport);
   const Model *model = &spec;
   mlir::DialectRegistry registry;
   registerGraphDialects(registry);
@@ -235,6 +271,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     return kInvalidInput;
   }
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(ctx, *model, importOpts);
+  times.done("import into the nin dialect");
   if (opts.emit == "nin")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
@@ -253,6 +290,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     std::fprintf(stderr, "%s: error: compilation failed (see above)\n", opts.model.c_str());
     return kInvalidInput;
   }
+  times.done("graph passes and lowering to linalg");
   if (opts.emit == "nin-opt" || opts.emit == "linalg")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
   if (opts.emit == "dot")
@@ -301,6 +339,8 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
                  s.message().c_str());
     return kInvalidInput;
   }
+  times.done(cuda ? "CUDA kernels and host code to the llvm dialect"
+                  : "schedules, bufferization, memory plan, to the llvm dialect");
   std::fputs(scheduleReport.c_str(), stderr);
   std::fputs(memoryReport.c_str(), stderr);
   if (auto arena = (*module)->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes"))
@@ -332,6 +372,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     new llvm::GlobalVariable(**llvmModule, text->getType(), /*isConstant=*/true,
                              llvm::GlobalValue::ExternalLinkage, text, "ninc_profile_table");
   }
+  times.done("translation to LLVM IR and LLVM -O3");
   if (opts.emit == "llvm-ir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 
@@ -357,10 +398,12 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     return kInvalidInput;
   }
   Status s = cpu::emitObjectFile(**llvmModule, object.str().str(), cpuOpts);
+  times.done("machine code");
   if (s)
     s = opts.emit == "lib" ? linkSharedLibrary(object.str().str(), output)
                            : linkExecutable(object.str().str(), output, device,
                                             importOpts.training);
+  times.done("link");
   llvm::sys::fs::remove(object);
   return report(s);
 }

@@ -37,6 +37,7 @@ struct CompileOptions {
   bool printIrAfterAll = false;
   bool printMemoryPlan = false;  ///< The arena table of each function, to stderr.
   bool printSchedule = false;    ///< The CPU schedule chosen per op, to stderr.
+  bool timeReport = false;       ///< Seconds spent in each phase, to stderr.
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
 };
 
