@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """JAX/XLA peer: the chapter's NiN (NHWC, Xavier init, dropout 0.5, SGD lr
 0.1), jitted inference and training step on the CPU.
-  jax_nin.py MODE BATCH SIZE [ITERS]   (MODE: infer | train)
+  jax_nin.py MODE BATCH SIZE [ITERS [PRECISION]]   (MODE: infer | train;
+  PRECISION: fp32 | bf16 - convolutions on bf16 operands with fp32
+  accumulation (preferred_element_type), fp32 master weights)
 Prints 'jax VERSION MODE IMAGES/S images/s peak_rss MIB'. Threads: XLA's CPU
 backend uses the cores it is given (run under taskset to pin them)."""
 import resource
@@ -13,10 +15,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-if len(sys.argv) not in (4, 5) or sys.argv[1] not in ('infer', 'train'):
+if len(sys.argv) not in (4, 5, 6) or sys.argv[1] not in ('infer', 'train') or \
+        (len(sys.argv) > 5 and sys.argv[5] not in ('fp32', 'bf16')):
     sys.exit(__doc__)
 mode, batch, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 iters = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+bf16 = len(sys.argv) > 5 and sys.argv[5] == 'bf16'
 BLOCKS = [(1, 96, 11, 4, 0), (96, 256, 5, 1, 2), (256, 384, 3, 1, 1), (384, 10, 3, 1, 1)]
 
 
@@ -33,8 +37,11 @@ def init(key):
 
 
 def conv(x, w, b, stride, pad):
+    if bf16:
+        x, w = x.astype(jnp.bfloat16), w.astype(jnp.bfloat16)
     y = lax.conv_general_dilated(x, w, (stride, stride), [(pad, pad), (pad, pad)],
-                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                 preferred_element_type=jnp.float32)
     return jax.nn.relu(y + b)
 
 
@@ -88,5 +95,5 @@ for _ in range(iters):
     run()
     times.append(time.perf_counter() - t0)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"jax {jax.__version__} {mode} {batch / statistics.median(times):.1f} images/s "
+print(f"jax {jax.__version__} {mode} {'bf16 ' if bf16 else ''}{batch / statistics.median(times):.1f} images/s "
       f"peak_rss {rss:.0f} MiB")

@@ -26,6 +26,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -389,6 +390,13 @@ private:
 
 struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(NinToLinalgPass)
+  NinToLinalgPass() = default;
+  NinToLinalgPass(const NinToLinalgPass &other) : PassWrapper(other) {}
+  explicit NinToLinalgPass(bool roll) { rollGradGroups = roll; }
+
+  Option<bool> rollGradGroups{*this, "roll-grad-groups",
+                              llvm::cl::desc("Weight-gradient groups as one scf.for"),
+                              llvm::cl::init(false)};
 
   StringRef getArgument() const override { return "nin-to-linalg"; }
   StringRef getDescription() const override {
@@ -400,7 +408,8 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
   void runOnOperation() override {
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp f : funcs) {
-      LogicalResult lowered = f.getName().ends_with("_train_step") ? lowerTrainStep(f)
+      LogicalResult lowered = f.getName().ends_with("_train_step")
+                                  ? lowerTrainStep(f, {rollGradGroups.getValue()})
                                                                    : FunctionLowering(f).run();
       if (failed(lowered))
         return signalPassFailure();
@@ -410,12 +419,14 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
 
 } // namespace
 
-std::unique_ptr<Pass> createNinToLinalgPass() { return std::make_unique<NinToLinalgPass>(); }
+std::unique_ptr<Pass> createNinToLinalgPass(bool rollGradGroups) {
+  return std::make_unique<NinToLinalgPass>(rollGradGroups);
+}
 
 void registerNinToLinalgDialects(DialectRegistry &registry) {
   registry.insert<arith::ArithDialect, bufferization::BufferizationDialect, func::FuncDialect,
                   linalg::LinalgDialect, math::MathDialect, memref::MemRefDialect,
-                  tensor::TensorDialect>();
+                  scf::SCFDialect, tensor::TensorDialect>();
 }
 
 void registerNinToLinalgPass() { PassRegistration<NinToLinalgPass>(); }

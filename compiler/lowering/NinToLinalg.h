@@ -32,7 +32,8 @@
 namespace ninc {
 
 /// The pass `nin-to-linalg` (module level: it rewrites function signatures).
-std::unique_ptr<mlir::Pass> createNinToLinalgPass();
+/// rollGradGroups: see TrainLoweringOptions (NinToLinalgTrain.h).
+std::unique_ptr<mlir::Pass> createNinToLinalgPass(bool rollGradGroups = false);
 
 /// Dialects the lowered IR uses.
 void registerNinToLinalgDialects(mlir::DialectRegistry &registry);

@@ -45,6 +45,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -184,7 +186,8 @@ bool reluGradFolds(nin::ReluGradOp op) {
 
 class TrainStepLowering : public lowering::NhwcEmitter {
 public:
-  explicit TrainStepLowering(func::FuncOp src) : NhwcEmitter(src.getContext()), src_(src) {}
+  TrainStepLowering(func::FuncOp src, const TrainLoweringOptions &opts)
+      : NhwcEmitter(src.getContext()), src_(src), opts_(opts) {}
 
   LogicalResult run();
 
@@ -226,7 +229,12 @@ private:
   Value matmul(Location loc, Value a, Value b, Value init = {});
   Value conv(Location loc, Value x, Value w, ArrayRef<int64_t> outShape,
              ArrayRef<int64_t> dilation, Value init = {});
-  Value imageSlice(Location loc, Value x, int64_t first, ArrayRef<int64_t> sizes);
+  Value imageSlice(Location loc, Value x, OpFoldResult first, ArrayRef<int64_t> sizes);
+  /// acc = body(first image of group i, acc) for the `groups` groups of
+  /// `images` images: one scf.for (one copy of the code) when
+  /// opts_.rollGradGroups, else unrolled.
+  Value overGroups(Location loc, int64_t groups, int64_t images, Value init,
+                   llvm::function_ref<Value(OpFoldResult first, Value acc)> body);
   SmallVector<Value> generic(Location loc, ValueRange ins, ValueRange outs,
                              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iters, BodyFn body);
   /// All-parallel generic with identity maps over the shape of outs[0].
@@ -234,6 +242,7 @@ private:
   void copyIntoBlob(Location loc, Value value, Value blob, int64_t offset);
 
   func::FuncOp src_;
+  TrainLoweringOptions opts_;
   llvm::DenseMap<Value, Masked> folded_;
 };
 
@@ -644,14 +653,14 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
   if (isPointwise(ws.drop_front(2), stride, padding)) {
     // dw [C, F] = sum_g x_g^T [C, B*HW] x dz_g [B*HW, F]
     int64_t b = imagesPerGroup(n, xs[1] * xs[2]), g = n / b, m = b * xs[1] * xs[2];
-    Value dw = filled(loc, {xs[3], ds[3]}, 0.0f);
-    for (int64_t i = 0; i < g; ++i) {
-      Value xi = reshape(loc, imageSlice(loc, x, i * b, {b, xs[1], xs[2], xs[3]}), {m, xs[3]},
+    Value dw = overGroups(loc, g, b, filled(loc, {xs[3], ds[3]}, 0.0f),
+                          [&](OpFoldResult first, Value acc) {
+      Value xi = reshape(loc, imageSlice(loc, x, first, {b, xs[1], xs[2], xs[3]}), {m, xs[3]},
                          {{0, 1, 2}, {3}});
-      Value dzi = reshape(loc, imageSlice(loc, dz, i * b, {b, ds[1], ds[2], ds[3]}), {m, ds[3]},
+      Value dzi = reshape(loc, imageSlice(loc, dz, first, {b, ds[1], ds[2], ds[3]}), {m, ds[3]},
                           {{0, 1, 2}, {3}});
-      dw = matmul(loc, transpose(loc, xi, {1, 0}), dzi, dw);
-    }
+      return matmul(loc, transpose(loc, xi, {1, 0}), dzi, acc);
+    });
     return reshape(loc, dw, {1, 1, xs[3], ds[3]}, {{0, 1, 2}, {3}});
   }
   Value xp = padHW(loc, x, padding, 0.0f);
@@ -660,16 +669,15 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
   int64_t hu = ws[2] + (ds[1] - 1) * stride[0], wu = ws[3] + (ds[2] - 1) * stride[1];
   int64_t b = imagesPerGroup(n, ds[1] * ds[2]), g = n / b;
   SmallVector<int64_t> out{xs[3], ws[2], ws[3], ds[3]};
-  Value dw = filled(loc, out, 0.0f);
-  for (int64_t i = 0; i < g; ++i) {
-    Value xt = transpose(loc, imageSlice(loc, xp, i * b, {b, hu, wu, xs[3]}),
+  Value dw = overGroups(loc, g, b, filled(loc, out, 0.0f), [&](OpFoldResult first, Value acc) {
+    Value xt = transpose(loc, imageSlice(loc, xp, first, {b, hu, wu, xs[3]}),
                          {3, 1, 2, 0}); // [C, hu, wu, B]
     SmallVector<int64_t> group{b, ds[1], ds[2], ds[3]};
-    Value dzt = maskPermuted(loc, imageSlice(loc, dz, i * b, group),
-                             masked ? imageSlice(loc, masked.y, i * b, group) : Value{},
+    Value dzt = maskPermuted(loc, imageSlice(loc, dz, first, group),
+                             masked ? imageSlice(loc, masked.y, first, group) : Value{},
                              {1, 2, 0, 3}); // [OH, OW, B, F], the ReLU mask applied
-    dw = conv(loc, xt, dzt, out, stride, dw);
-  }
+    return conv(loc, xt, dzt, out, stride, acc);
+  });
   return transpose(loc, dw, {1, 2, 0, 3}); // [C, KH, KW, F] -> HWCF
 }
 
@@ -695,12 +703,36 @@ Value TrainStepLowering::maskPermuted(Location loc, Value x, Value y, ArrayRef<i
 
 /// x[first : first + sizes[0], :sizes[1], :sizes[2], :sizes[3]] of an NHWC
 /// tensor (the whole tensor when that is all of it).
-Value TrainStepLowering::imageSlice(Location loc, Value x, int64_t first,
+Value TrainStepLowering::imageSlice(Location loc, Value x, OpFoldResult first,
                                     ArrayRef<int64_t> sizes) {
-  if (first == 0 && ArrayRef<int64_t>(shapeOf(x)) == sizes)
+  if (isConstantIntValue(first, 0) && ArrayRef<int64_t>(shapeOf(x)) == sizes)
     return x;
-  return b_.create<tensor::ExtractSliceOp>(loc, x, indexAttrs(b_, {first, 0, 0, 0}),
-                                           indexAttrs(b_, sizes), indexAttrs(b_, {1, 1, 1, 1}));
+  SmallVector<OpFoldResult> offsets = indexAttrs(b_, {0, 0, 0, 0});
+  offsets[0] = first;
+  return b_.create<tensor::ExtractSliceOp>(loc, x, offsets, indexAttrs(b_, sizes),
+                                           indexAttrs(b_, {1, 1, 1, 1}));
+}
+
+Value TrainStepLowering::overGroups(Location loc, int64_t groups, int64_t images, Value init,
+                                    llvm::function_ref<Value(OpFoldResult, Value)> body) {
+  if (!opts_.rollGradGroups || groups == 1) {
+    Value acc = init;
+    for (int64_t i = 0; i < groups; ++i)
+      acc = body(b_.getIndexAttr(i * images), acc);
+    return acc;
+  }
+  Value lb = b_.create<arith::ConstantIndexOp>(loc, 0);
+  Value ub = b_.create<arith::ConstantIndexOp>(loc, groups * images);
+  Value step = b_.create<arith::ConstantIndexOp>(loc, images);
+  auto loop = b_.create<scf::ForOp>(
+      loc, lb, ub, step, ValueRange{init},
+      [&](OpBuilder &nb, Location nl, Value first, ValueRange acc) {
+        OpBuilder::InsertionGuard guard(b_);
+        b_.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value next = body(first, acc[0]);
+        b_.create<scf::YieldOp>(nl, next);
+      });
+  return loop.getResult(0);
 }
 
 Value TrainStepLowering::lowerConvGradInput(Location loc, nin::Conv2DGradInputOp op) {
@@ -862,8 +894,8 @@ Value TrainStepLowering::lowerAvgPoolGrad(Location loc, nin::AvgPool2DGradOp op)
 
 } // namespace
 
-LogicalResult lowerTrainStep(func::FuncOp trainStep) {
-  return TrainStepLowering(trainStep).run();
+LogicalResult lowerTrainStep(func::FuncOp trainStep, const TrainLoweringOptions &opts) {
+  return TrainStepLowering(trainStep, opts).run();
 }
 
 } // namespace ninc

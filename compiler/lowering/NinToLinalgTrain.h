@@ -24,8 +24,16 @@
 
 namespace ninc {
 
+struct TrainLoweringOptions {
+  /// The weight gradients' per-group convolutions (and their transposes) as
+  /// one scf.for over the groups instead of one copy of the code per group
+  /// (the CPU backend's choice: a seventh of the code to compile).
+  bool rollGradGroups = false;
+};
+
 /// Replaces the nin function `trainStep` by its linalg lowering (same name).
-mlir::LogicalResult lowerTrainStep(mlir::func::FuncOp trainStep);
+mlir::LogicalResult lowerTrainStep(mlir::func::FuncOp trainStep,
+                                   const TrainLoweringOptions &opts = {});
 
 } // namespace ninc
 

@@ -281,7 +281,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     if (opts.emit == "nin-opt" || opts.emit == "dot")
       buildTrainGraphPipeline(pm);
     else
-      buildTrainLinalgPipeline(pm);
+      buildTrainLinalgPipeline(pm, /*rollGradGroups=*/!cuda);
   } else if (opts.emit == "nin-opt" || opts.emit == "dot")
     buildGraphPipeline(pm);
   else

@@ -40,9 +40,9 @@ void buildLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
-void buildTrainLinalgPipeline(mlir::OpPassManager &pm) {
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool rollGradGroups) {
   buildTrainGraphPipeline(pm);
-  pm.addPass(createNinToLinalgPass());
+  pm.addPass(createNinToLinalgPass(rollGradGroups));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
 }
@@ -67,7 +67,9 @@ void registerNincPassesAndPipelines() {
   mlir::PassPipelineRegistration<>("nin-train-to-linalg-pipeline",
                                    "Training graph, then nin -> linalg of both functions "
                                    "(`--mode=train --emit=linalg`)",
-                                   buildTrainLinalgPipeline);
+                                   [](mlir::OpPassManager &pm) {
+                                     buildTrainLinalgPipeline(pm, /*rollGradGroups=*/true);
+                                   });
 }
 
 } // namespace ninc

@@ -30,7 +30,8 @@ void buildLinalgPipeline(mlir::OpPassManager &pm);
 /// The training graph pipeline, then nin -> linalg of both functions
 /// (`--mode=train --emit=linalg`): @m_infer as buildLinalgPipeline lowers
 /// it, @m_train_step as compiler/lowering/NinToLinalgTrain.h describes.
-void buildTrainLinalgPipeline(mlir::OpPassManager &pm);
+/// rollGradGroups: the weight gradients' groups as loops (the CPU backend).
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool rollGradGroups = false);
 
 /// Dialects the graph stage needs.
 void registerGraphDialects(mlir::DialectRegistry &registry);

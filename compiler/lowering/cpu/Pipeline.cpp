@@ -191,6 +191,14 @@ Status lowerBufferizedToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   MLIRContext *ctx = module.getContext();
   DiagnosticCollector diags(ctx, "cpu backend");
   detail::rewriteStridedCopies(module);
+  // Buffers allocated inside loops (the weight-gradient group loops) move
+  // out of them, so the memory plan places them in the arena too.
+  {
+    PassManager hoist(ctx);
+    hoist.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+    if (failed(hoist.run(module)))
+      return diags.error("hoisting buffers out of loops failed");
+  }
   if (opts.planMemory)
     planModuleArenas(module, opts.memoryReport);
   PassManager pm(ctx);

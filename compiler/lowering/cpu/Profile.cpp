@@ -30,6 +30,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -109,7 +110,15 @@ void tagProfileOps(ModuleOp module) {
         return;
       op->setAttr(kProfId, b.getI64IntegerAttr(next++));
       op->setAttr(kProfName, b.getStringAttr(describe(op)));
-      op->setAttr(kProfFlops, b.getI64IntegerAttr(flopsOf(op)));
+      // An op inside loops (the weight-gradient groups) runs once an
+      // iteration.
+      int64_t runs = 1;
+      for (auto loop = op->getParentOfType<scf::ForOp>(); loop;
+           loop = loop->getParentOfType<scf::ForOp>())
+        if (std::optional<int64_t> trips = constantTripCount(
+                loop.getLowerBound(), loop.getUpperBound(), loop.getStep()))
+          runs *= *trips;
+      op->setAttr(kProfFlops, b.getI64IntegerAttr(flopsOf(op) * runs));
     });
 }
 
