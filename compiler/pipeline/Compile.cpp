@@ -27,10 +27,11 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 namespace ninc {
 
@@ -358,7 +359,9 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
   llvm::LLVMContext llvmCtx;
-  auto llvmModule = cpu::translateToLLVMIR(*module, llvmCtx, cpuOpts);
+  // exe and lib run LLVM's optimiser on the split parts, in parallel.
+  const bool linked = opts.emit == "exe" || opts.emit == "lib";
+  auto llvmModule = cpu::translateToLLVMIR(*module, llvmCtx, cpuOpts, /*optimize=*/!linked);
   if (!llvmModule) {
     std::fprintf(stderr, "%s: error: %s\n", opts.model.c_str(), llvmModule.message().c_str());
     return kInvalidInput;
@@ -372,7 +375,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     new llvm::GlobalVariable(**llvmModule, text->getType(), /*isConstant=*/true,
                              llvm::GlobalValue::ExternalLinkage, text, "ninc_profile_table");
   }
-  times.done("translation to LLVM IR and LLVM -O3");
+  times.done(linked ? "translation to LLVM IR" : "translation to LLVM IR and LLVM -O3");
   if (opts.emit == "llvm-ir")
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 
@@ -390,21 +393,29 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   if (opts.emit == "obj")
     return report(cpu::emitObjectFile(**llvmModule, output, cpuOpts));
 
-  // exe and lib: object in a temporary, then link.
-  llvm::SmallString<128> object;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ninc", "o", object)) {
-    std::fprintf(stderr, "ninc: error: cannot create a temporary object: %s\n",
-                 ec.message().c_str());
-    return kInvalidInput;
+  // exe and lib: objects in temporaries (one a thread of the compiler:
+  // code generation runs in parallel), then link.
+  std::vector<std::string> objects;
+  int parts = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < parts; ++i) {
+    llvm::SmallString<128> object;
+    if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ninc", "o", object)) {
+      std::fprintf(stderr, "ninc: error: cannot create a temporary object: %s\n",
+                   ec.message().c_str());
+      for (const std::string &o : objects)
+        llvm::sys::fs::remove(o);
+      return kInvalidInput;
+    }
+    objects.push_back(object.str().str());
   }
-  Status s = cpu::emitObjectFile(**llvmModule, object.str().str(), cpuOpts);
-  times.done("machine code");
+  Status s = cpu::emitObjectFiles(**llvmModule, objects, cpuOpts, /*optimize=*/true);
+  times.done("LLVM -O3 and machine code, one thread a part");
   if (s)
-    s = opts.emit == "lib" ? linkSharedLibrary(object.str().str(), output)
-                           : linkExecutable(object.str().str(), output, device,
-                                            importOpts.training);
+    s = opts.emit == "lib" ? linkSharedLibrary(objects, output)
+                           : linkExecutable(objects, output, device, importOpts.training);
   times.done("link");
-  llvm::sys::fs::remove(object);
+  for (const std::string &o : objects)
+    llvm::sys::fs::remove(o);
   return report(s);
 }
 

@@ -60,14 +60,18 @@ Expected<std::string> runtimeArchive(const char *name) {
 
 } // namespace
 
-Status linkExecutable(const std::string &object, const std::string &output, bool cuda,
-                      bool training) {
+Status linkExecutable(const std::vector<std::string> &objects, const std::string &output,
+                      bool cuda, bool training) {
   Expected<std::string> program = runtimeArchive("libninc_program.a");
   Expected<std::string> runtime = runtimeArchive("libninc_runtime.a");
   if (!program || !runtime)
     return !program ? program.error() : runtime.error();
-  if (!cuda)
-    return link({object, *program, *runtime}, output);
+  std::vector<std::string> inputs(objects);
+  inputs.push_back(*program);
+  if (!cuda) {
+    inputs.push_back(*runtime);
+    return link(inputs, output);
+  }
   // The CUDA glue loads the driver with dlopen: the program starts (and says
   // what is missing) on machines without one.
   Expected<std::string> glue = runtimeArchive("cuda/libninc_cuda.a");
@@ -75,7 +79,6 @@ Status linkExecutable(const std::string &object, const std::string &output, bool
     return glue.error();
   // main() refers to ninc_train_step weakly, which pulls nothing from an
   // archive: ask for the glue's definition.
-  std::vector<std::string> inputs{object, *program};
   if (training)
     inputs.push_back("-Wl,--undefined=ninc_train_step");
   for (const std::string &in : {*glue, *runtime, std::string("-ldl")})
@@ -83,15 +86,17 @@ Status linkExecutable(const std::string &object, const std::string &output, bool
   return link(inputs, output);
 }
 
-Status linkSharedLibrary(const std::string &object, const std::string &output) {
+Status linkSharedLibrary(const std::vector<std::string> &objects, const std::string &output) {
   Expected<std::string> capi = runtimeArchive("libninc_capi.a");
   Expected<std::string> runtime = runtimeArchive("libninc_runtime.a");
   if (!capi || !runtime)
     return !capi ? capi.error() : runtime.error();
-  if (Status s = link({"-shared", object, "-Wl,--whole-archive", *capi, "-Wl,--no-whole-archive",
-                       *runtime},
-                      output);
-      !s)
+  std::vector<std::string> inputs{"-shared"};
+  inputs.insert(inputs.end(), objects.begin(), objects.end());
+  for (const std::string &in :
+       {std::string("-Wl,--whole-archive"), *capi, std::string("-Wl,--no-whole-archive"), *runtime})
+    inputs.push_back(in);
+  if (Status s = link(inputs, output); !s)
     return s;
   std::string header = llvm::sys::path::parent_path(output).str();
   header = (header.empty() ? std::string(".") : header) + "/ninc.h";

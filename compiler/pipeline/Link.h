@@ -12,18 +12,19 @@
 #include "runtime/support/Error.h"
 
 #include <string>
+#include <vector>
 
 namespace ninc {
 
 /// Links `object` into the executable `output` (written atomically).
 /// `cuda`: a --target=cuda program (runtime/cuda, -ldl); `training`: it has
 /// a training step (the CUDA glue's ninc_train_step is linked in).
-Status linkExecutable(const std::string &object, const std::string &output, bool cuda = false,
+Status linkExecutable(const std::vector<std::string> &objects, const std::string &output, bool cuda = false,
                       bool training = false);
 
-/// Links `object` into the shared library `output` behind the C API of
+/// Links `objects` into the shared library `output` behind the C API of
 /// runtime/include/ninc.h, and copies that header next to it.
-Status linkSharedLibrary(const std::string &object, const std::string &output);
+Status linkSharedLibrary(const std::vector<std::string> &objects, const std::string &output);
 
 } // namespace ninc
 

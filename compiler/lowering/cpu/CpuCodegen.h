@@ -69,6 +69,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class LLVMContext;
@@ -133,13 +134,20 @@ Status lowerBufferizedToLLVMDialect(mlir::ModuleOp module, const CpuOptions &opt
 /// opts.optLevel.
 Expected<std::unique_ptr<llvm::Module>>
 translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
-                  const CpuOptions &opts);
+                  const CpuOptions &opts, bool optimize = true);
 
 /// Writes `module` as a relocatable (PIC) object file to `path`.
 Status emitObjectFile(llvm::Module &module, const std::string &path,
                       const CpuOptions &opts);
 
 /// Writes `module` as target assembly to `path` (`--emit=asm`).
+/// The same in paths.size() objects made concurrently, one thread each (the
+/// module split by llvm::SplitModule; link them all); with `optimize`, each
+/// part first goes through LLVM's pipeline at opts.optLevel (for a module
+/// translated with optimize = false).
+Status emitObjectFiles(llvm::Module &module, const std::vector<std::string> &paths,
+                       const CpuOptions &opts, bool optimize = false);
+
 Status emitAssembly(llvm::Module &module, const std::string &path,
                     const CpuOptions &opts);
 

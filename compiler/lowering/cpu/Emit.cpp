@@ -10,6 +10,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -21,9 +23,11 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/TargetParser/Host.h"
 
 #include <mutex>
+#include <thread>
 
 namespace ninc::cpu {
 namespace {
@@ -148,7 +152,7 @@ std::pair<std::string, bool> targetFeature(const CpuOptions &opts,
 
 Expected<std::unique_ptr<llvm::Module>>
 translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
-                  const CpuOptions &opts) {
+                  const CpuOptions &opts, bool optimizeIt) {
   Expected<std::unique_ptr<llvm::TargetMachine>> machine =
       createTargetMachine(opts);
   if (!machine)
@@ -162,13 +166,69 @@ translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
   llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
   if (auto regions = module->getAttrOfType<mlir::IntegerAttr>("nin.profile_regions"))
     detail::defineProfileHooks(*llvmModule, regions.getInt());
-  optimize(*llvmModule, **machine, opts.optLevel);
+  if (optimizeIt)
+    optimize(*llvmModule, **machine, opts.optLevel);
   return Expected<std::unique_ptr<llvm::Module>>(std::move(llvmModule));
 }
 
 Status emitObjectFile(llvm::Module &module, const std::string &path,
                       const CpuOptions &opts) {
   return emit(module, path, opts, llvm::CodeGenFileType::ObjectFile);
+}
+
+Status emitObjectFiles(llvm::Module &module, const std::vector<std::string> &paths,
+                       const CpuOptions &opts, bool optimizeParts) {
+  auto emitOne = [&](llvm::Module &m, const std::string &path) -> Status {
+    if (optimizeParts) {
+      Expected<std::unique_ptr<llvm::TargetMachine>> machine = createTargetMachine(opts);
+      if (!machine)
+        return machine.error();
+      optimize(m, **machine, opts.optLevel);
+    }
+    return emitObjectFile(m, path, opts);
+  };
+  if (paths.size() <= 1)
+    return paths.empty() ? Status::ok() : emitOne(module, paths[0]);
+  // Each part goes through bitcode into a context of its own: LLVM's code
+  // generation may run concurrently only on modules of separate contexts.
+  std::vector<llvm::SmallString<0>> bitcode;
+  llvm::SplitModule(
+      module, static_cast<unsigned>(paths.size()),
+      [&](std::unique_ptr<llvm::Module> part) {
+        bitcode.emplace_back();
+        llvm::raw_svector_ostream os(bitcode.back());
+        llvm::WriteBitcodeToFile(*part, os);
+      },
+      /*PreserveLocals=*/false);
+  std::vector<Status> results(bitcode.size(), Status::ok());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < bitcode.size(); ++i)
+    threads.emplace_back([&, i] {
+      llvm::LLVMContext ctx;
+      auto part = llvm::parseBitcodeFile(
+          llvm::MemoryBufferRef(llvm::StringRef(bitcode[i].data(), bitcode[i].size()),
+                                "part"),
+          ctx);
+      if (!part) {
+        llvm::consumeError(part.takeError());
+        results[i] = Error{"cpu backend: a split module does not read back"};
+        return;
+      }
+      results[i] = emitOne(**part, paths[i]);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (Status &r : results)
+    if (!r)
+      return r;
+  // SplitModule may make fewer parts than asked: the rest stay empty objects.
+  for (size_t i = bitcode.size(); i < paths.size(); ++i) {
+    llvm::LLVMContext ctx;
+    llvm::Module empty("empty", ctx);
+    if (Status s = emitObjectFile(empty, paths[i], opts); !s)
+      return s;
+  }
+  return Status::ok();
 }
 
 Status emitAssembly(llvm::Module &module, const std::string &path,
