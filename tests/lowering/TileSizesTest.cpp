@@ -26,6 +26,17 @@ TEST(CpuTileSizes, OddChannelCountsUseOnePartialVector) {
   EXPECT_FALSE(t.peel);
 }
 
+TEST(CpuTileSizes, ShortRowsGetWiderColumns) {
+  RegisterTile t = chooseRegisterTile(3, 384); // 3x3 weight gradient: KW = 3
+  EXPECT_EQ(t.rows, 3);
+  EXPECT_EQ(t.cols, 128);
+  t = chooseRegisterTile(5, 256); // 5x5 weight gradient
+  EXPECT_EQ(t.rows, 5);
+  EXPECT_EQ(t.cols, 64);
+  t = chooseRegisterTile(11, 96); // 11x11: 22 accumulators already
+  EXPECT_EQ(t.cols, 32);
+}
+
 TEST(CpuTileSizes, PrimeWidthsArePeeled) {
   RegisterTile t = chooseRegisterTile(29, 32);
   EXPECT_EQ(t.rows, 13);

@@ -49,6 +49,9 @@ std::vector<TestFunction> allCases() {
       convBiasRelu("conv_prime_width", {2, 29, 29, 8, 32, 3, 1, 1}),
       convBiasRelu("conv_batch1", {1, 12, 12, 8, 32, 3, 1, 1}),
       convBiasRelu("conv_batch3", {3, 10, 10, 16, 32, 3, 1, 1}),
+      // Short rows: 3 x 128 and 5 x 64 register tiles (weight-gradient shapes).
+      convBiasRelu("conv_short_rows_128", {2, 5, 5, 16, 384, 3, 1, 0}),
+      convBiasRelu("conv_short_rows_64", {2, 9, 9, 8, 256, 5, 1, 0}),
   };
 }
 
@@ -192,6 +195,7 @@ std::vector<TestFunction> bf16Cases() {
       // A weight gradient's shape: 2 channels (images), a 6x6 "kernel".
       convBiasRelu("bf16_wgrad_like", {8, 8, 8, 2, 16, 6, 1, 0}),
       convBiasRelu("bf16_prime_width", {2, 29, 29, 8, 32, 3, 1, 1}),
+      convBiasRelu("bf16_short_rows_128", {2, 5, 5, 16, 384, 3, 1, 0}),
       // Odd channels / 10 outputs: not eligible, computed in fp32.
       convBiasRelu("bf16_first_conv_c1", {2, 40, 40, 1, 16, 11, 4, 0}),
       convBiasRelu("bf16_to10", {2, 5, 5, 384, 10, 3, 1, 1}),

@@ -16,15 +16,7 @@
 //     for a conv, none for a matmul), is packed once into the VNNI layout
 //     [F/TF][L...][C/2][TF x 2] - for each output lane the bf16 pair of two
 //     consecutive channels - and every register tile of TW x TF outputs
-//     becomes, on tensors,
-//       accumulators a_ij = out[i, 16j : 16j + 16]         (i < TW, j < TF/16)
-//       scf.for (kh, kw,) c2  iter_args(a)
-//         w_j = packed[.., c2, 32j : 32j + 32]               (32 bf16)
-//         x_i = x[pixel i, 2c2 : 2c2 + 2] as one i32, broadcast to 16 lanes
-//         a_ij = vdpbf16ps(a_ij, x_i, w_j)
-//       out[i, 16j : 16j + 16] = a_ij
-//     which vectorization leaves alone and bufferization turns into loads,
-//     a broadcast folded into the instruction and TW x TF/16 vdpbf16ps.
+//     becomes vdpbf16ps loops on tensors (buildBf16DotTile, MicroKernels.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cpu/CpuInternal.h"
@@ -46,8 +38,6 @@ using namespace mlir;
 
 namespace ninc::cpu::detail {
 namespace {
-
-constexpr const char *kDpbf16 = "llvm.x86.avx512bf16.dpbf16ps.512";
 
 bool isF32(Value v) {
   return cast<ShapedType>(v.getType()).getElementType().isF32();
@@ -136,8 +126,7 @@ Value roundToBf16(Value x, llvm::DenseMap<Value, Value> &cache) {
       result = clone.getResult(0);
     }
     if (result) {
-      for (NamedAttribute a : def->getDiscardableAttrs())
-        result.getDefiningOp()->setAttr(a.getName(), a.getValue());
+      copyTags(def, result.getDefiningOp());
       // Not cached: `x` had this one use, and its storage is freed here.
       x.replaceAllUsesWith(result);
       def->erase();
@@ -220,139 +209,6 @@ Value mergedPack(linalg::GenericOp pack) {
                                            groups);
 }
 
-Value index(OpBuilder &b, Location loc, int64_t v) {
-  return b.create<arith::ConstantIndexOp>(loc, v);
-}
-
-Value affineIndex(OpBuilder &b, Location loc, AffineExpr e, ValueRange dims) {
-  return b.createOrFold<affine::AffineApplyOp>(
-      loc, AffineMap::get(dims.size(), 0, e, b.getContext()), dims);
-}
-
-/// Nested scf.for over `bounds` carrying `init`; `body` gets the induction
-/// variables and the carried values and returns the next ones.
-SmallVector<Value> loopNest(
-    OpBuilder &b, Location loc, llvm::ArrayRef<int64_t> bounds,
-    SmallVector<Value> &ivs, ValueRange init,
-    llvm::function_ref<SmallVector<Value>(OpBuilder &, ValueRange, ValueRange)>
-        body) {
-  if (bounds.empty())
-    return body(b, ivs, init);
-  auto loop = b.create<scf::ForOp>(
-      loc, index(b, loc, 0), index(b, loc, bounds.front()), index(b, loc, 1),
-      init, [&](OpBuilder &nb, Location nl, Value iv, ValueRange args) {
-        ivs.push_back(iv);
-        SmallVector<Value> next =
-            loopNest(nb, nl, bounds.drop_front(), ivs, args, body);
-        ivs.pop_back();
-        nb.create<scf::YieldOp>(nl, next);
-      });
-  return SmallVector<Value>(loop.getResults());
-}
-
-/// The register tile `op` (x bf16 [1, IH, IW, C] / [TM, K]; out f32
-/// [1, 1, TW, TF] / [TM, TF]) as vdpbf16ps over `packed`
-/// ([1, L..., C/2, TF * 2] bf16). Returns the new output tensor.
-Value buildDotTile(OpBuilder &b, linalg::LinalgOp op, Value packed) {
-  Location loc = op.getLoc();
-  MLIRContext *ctx = b.getContext();
-  auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation());
-  Value x = op->getOperand(0);
-  Value out = op.getDpsInitOperand(0)->get();
-  llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
-  int64_t rows = conv ? outShape[2] : outShape[0], cols = outShape.back();
-  int64_t regs = cols / kVectorLanes;
-  llvm::ArrayRef<int64_t> packedShape =
-      cast<ShapedType>(packed.getType()).getShape();
-  // (kh, kw,) c2
-  llvm::ArrayRef<int64_t> bounds = packedShape.drop_front().drop_back();
-  int64_t sw = 1, dh = 1, dw = 1;
-  if (conv) {
-    auto strides = llvm::to_vector(conv.getStrides().getValues<int64_t>());
-    auto dilations = llvm::to_vector(conv.getDilations().getValues<int64_t>());
-    sw = strides[1];
-    dh = dilations[0];
-    dw = dilations[1];
-  }
-  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
-  auto bf16x2 = VectorType::get({2}, BFloat16Type::get(ctx));
-  auto bf16x32 = VectorType::get({2 * kVectorLanes}, BFloat16Type::get(ctx));
-  auto i32x1 = VectorType::get({1}, b.getI32Type());
-  auto i32x16 = VectorType::get({kVectorLanes}, b.getI32Type());
-  SmallVector<bool> inBounds = {true};
-
-  // The whole tile is read and written as one rows x cols vector, so the
-  // write covers the tile (writing it row by row into the tensor let a
-  // transfer-folding pattern drop all but the last row).
-  auto tileType = VectorType::get({rows, cols}, b.getF32Type());
-  SmallVector<Value> origin(outShape.size(), index(b, loc, 0));
-  SmallVector<bool> tileInBounds = {true, true};
-  Value tile = b.create<vector::TransferReadOp>(loc, tileType, out, origin,
-                                                tileInBounds);
-  SmallVector<Value> accs;
-  for (int64_t i = 0; i < rows; ++i) {
-    Value row = b.create<vector::ExtractOp>(loc, tile, i);
-    for (int64_t j = 0; j < regs; ++j)
-      accs.push_back(b.create<vector::ExtractStridedSliceOp>(
-          loc, row, ArrayRef<int64_t>{j * kVectorLanes},
-          ArrayRef<int64_t>{kVectorLanes}, ArrayRef<int64_t>{1}));
-  }
-  SmallVector<Value> ivs;
-  SmallVector<Value> result = loopNest(
-      b, loc, bounds, ivs, accs,
-      [&](OpBuilder &nb, ValueRange iv, ValueRange acc) -> SmallVector<Value> {
-        Value c2 = iv.back();
-        SmallVector<Value> w;
-        for (int64_t j = 0; j < regs; ++j) {
-          SmallVector<Value> at = {index(nb, loc, 0)};
-          at.append(iv.begin(), iv.end());
-          at.push_back(index(nb, loc, j * 2 * kVectorLanes));
-          w.push_back(nb.create<vector::TransferReadOp>(loc, bf16x32, packed, at,
-                                                        inBounds));
-        }
-        AffineExpr d0 = nb.getAffineDimExpr(0);
-        Value channel = affineIndex(nb, loc, d0 * 2, c2);
-        SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t i = 0; i < rows; ++i) {
-          SmallVector<Value> at;
-          if (conv)
-            at = {index(nb, loc, 0), affineIndex(nb, loc, d0 * dh, iv[0]),
-                  affineIndex(nb, loc, d0 * dw + i * sw, iv[1]), channel};
-          else
-            at = {index(nb, loc, i), channel};
-          Value pair =
-              nb.create<vector::TransferReadOp>(loc, bf16x2, x, at, inBounds);
-          Value bits = nb.create<vector::BitCastOp>(loc, i32x1, pair);
-          Value scalar = nb.create<vector::ExtractOp>(loc, bits, 0);
-          Value splat = nb.create<vector::BroadcastOp>(loc, i32x16, scalar);
-          Value xs = nb.create<vector::BitCastOp>(loc, bf16x32, splat);
-          for (int64_t j = 0; j < regs; ++j) {
-            Value &a = next[i * regs + j];
-            a = nb.create<LLVM::CallIntrinsicOp>(loc, TypeRange{f32x16}, kDpbf16,
-                                                 ValueRange{a, xs, w[j]})
-                    .getResult(0);
-          }
-        }
-        return next;
-      });
-  Value acc = b.create<arith::ConstantOp>(
-      loc, tileType, DenseElementsAttr::get(tileType, b.getF32FloatAttr(0)));
-  auto rowType = VectorType::get({cols}, b.getF32Type());
-  for (int64_t i = 0; i < rows; ++i) {
-    Value row = b.create<arith::ConstantOp>(
-        loc, rowType, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0)));
-    for (int64_t j = 0; j < regs; ++j)
-      row = b.create<vector::InsertStridedSliceOp>(
-          loc, result[i * regs + j], row, ArrayRef<int64_t>{j * kVectorLanes},
-          ArrayRef<int64_t>{1});
-    acc = b.create<vector::InsertOp>(loc, row, acc, i);
-  }
-  Value tensor =
-      b.create<vector::TransferWriteOp>(loc, acc, out, origin, tileInBounds)
-          .getResult();
-  return tensor;
-}
-
 } // namespace
 
 void markBf16Ops(ModuleOp module) {
@@ -375,8 +231,7 @@ void markBf16Ops(ModuleOp module) {
     else
       rebuilt = b.create<linalg::MatmulOp>(op.getLoc(), op->getResultTypes(),
                                            ValueRange{x, w}, ValueRange{init});
-    for (NamedAttribute a : op->getDiscardableAttrs())
-      rebuilt->setAttr(a.getName(), a.getValue());
+    copyTags(op, rebuilt);
     rebuilt->setAttr(kBf16Tag, UnitAttr::get(op.getContext()));
     op->replaceAllUsesWith(rebuilt);
     op->erase();
@@ -429,7 +284,7 @@ int64_t lowerBf16Tiles(ModuleOp module, const std::vector<int64_t> &anchorTags,
     SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
     Value packed = b.create<tensor::ExtractSliceOp>(loc, merged, offsets, sizes,
                                                     strides);
-    Value result = buildDotTile(b, op, packed);
+    Value result = buildBf16DotTile(b, op, packed);
     op->getResult(0).replaceAllUsesWith(result);
     auto slice = filter.getDefiningOp<tensor::ExtractSliceOp>();
     op->erase();

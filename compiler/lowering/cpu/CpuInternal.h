@@ -17,6 +17,7 @@
 
 namespace mlir {
 class ModuleOp;
+class OpBuilder;
 class Operation;
 class Value;
 namespace tensor {
@@ -68,6 +69,11 @@ int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
 /// The attribute that tags the ops a schedule refers to.
 constexpr const char *kScheduleTag = "ninc.sched";
 
+/// Copies `from`'s discardable attributes (layer tags) onto its replacement
+/// `to`, but not linalg's own (linalg.memoized_indexing_maps: a named op's
+/// cached maps, wrong on an op of another kind).
+void copyTags(mlir::Operation *from, mlir::Operation *to);
+
 /// Sets `ninc.sched = tag` on `op`.
 void tagForSchedule(mlir::Operation *op, int64_t tag);
 
@@ -110,6 +116,7 @@ public:
     int64_t peelLoop = -1; // index of the loop to peel, -1: none
     int64_t packTile = 0;  // column tile of the packed operand, 0: none
     bool bf16 = false;     // vdpbf16ps register tiles (Bf16.cpp)
+    bool transposedA = false; // matmul_transpose_a tiles (TransposedA.cpp)
   };
 
 private:
@@ -147,6 +154,19 @@ void markBf16Ops(mlir::ModuleOp module);
 /// Returns how many tiles it rewrote.
 int64_t lowerBf16Tiles(mlir::ModuleOp module, const std::vector<int64_t> &anchorTags,
                        const std::function<void(mlir::Operation *)> &schedulePack);
+
+/// MicroKernels.cpp, on a tiled op (after tiling, on tensors); each returns
+/// the tile's new output tensor. The bf16 conv/matmul tile over the
+/// VNNI-packed filter slice `packed` ([1, L..., C/2, TF * 2])...
+mlir::Value buildBf16DotTile(mlir::OpBuilder &b, mlir::Operation *tile, mlir::Value packed);
+/// ...and a matmul_transpose_a tile (A [K, TM] read in place, B [K, TN]).
+mlir::Value buildTransposedATile(mlir::OpBuilder &b, mlir::Operation *tile);
+
+/// TransposedA.cpp (fp32): matmul(transpose(X), B) -> matmul_transpose_a(X,
+/// B) before scheduling; after tiling and packing, its tiles as
+/// buildTransposedATile.
+void foldTransposedA(mlir::ModuleOp module);
+void lowerTransposedATiles(mlir::ModuleOp module, const std::vector<int64_t> &anchorTags);
 
 /// Replaces memref.copy ops whose operands are not both contiguous by
 /// linalg.copy (lowered to loops later): MLIR would otherwise call the

@@ -137,6 +137,12 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
 
 } // namespace
 
+void copyTags(Operation *from, Operation *to) {
+  for (NamedAttribute a : from->getDiscardableAttrs())
+    if (!a.getName().strref().starts_with("linalg."))
+      to->setAttr(a.getName(), a.getValue());
+}
+
 void tagForSchedule(Operation *op, int64_t tag) {
   op->setAttr(kScheduleTag,
               IntegerAttr::get(IntegerType::get(op->getContext(), 64), tag));
@@ -190,13 +196,14 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
       return;
     Group g;
     g.kind = Kind::Conv;
-    if (isa<linalg::MatmulOp>(op))
+    if (isa<linalg::MatmulOp, linalg::MatmulTransposeAOp>(op))
       g.kind = Kind::Matmul;
     else if (isa<linalg::PoolingNhwcMaxOp, linalg::PoolingNhwcSumOp>(op))
       g.kind = Kind::Pool;
     else if (!isa<linalg::Conv2DNhwcHwcfOp>(op))
       return;
     g.bf16 = op->hasAttr(kBf16Tag);
+    g.transposedA = isa<linalg::MatmulTransposeAOp>(op);
     g.anchorTag = g.rootTag = claim(op);
     if (g.kind != Kind::Pool)
       if (linalg::GenericOp consumer = fusableConsumer(op))
@@ -282,7 +289,9 @@ std::string Scheduler::report(ModuleOp module) const {
       out += ", loop " + std::to_string(g.peelLoop) + " peeled";
     if (g.bf16)
       out += ", bf16 vdpbf16ps (filter packed in pairs of channels)";
-    else if (g.packTile > 0)
+    else if (g.transposedA)
+      out += ", A read transposed in place (broadcasts of its rows)";
+    if (!g.bf16 && g.packTile > 0)
       out += ", filter packed in columns of " + std::to_string(g.packTile);
     if (g.fillTag >= 0)
       out += ", fill fused";

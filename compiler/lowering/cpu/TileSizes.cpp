@@ -43,6 +43,17 @@ RegisterTile chooseRegisterTile(int64_t rowExtent, int64_t colExtent) {
     tile.rows = std::min(rowExtent, maxRows);
     tile.peel = rowExtent % tile.rows != 0;
   }
+  // Short rows (the weight gradients' KW = 3 or 5 "pixels"): the whole row
+  // in the tile and wider columns, 64 or 128 lanes, so at least 16
+  // accumulators hide the FMA latency and each broadcast feeds more FMAs.
+  if (tile.rows == rowExtent && !tile.peel && tile.cols == 2 * kVectorLanes &&
+      tile.rows * vectorsPerRow < 16)
+    for (int64_t lanes : {8 * kVectorLanes, 4 * kVectorLanes})
+      if (colExtent % lanes == 0 &&
+          tile.rows * (lanes / kVectorLanes) <= kAccumulatorBudget) {
+        tile.cols = lanes;
+        break;
+      }
   return tile;
 }
 
