@@ -116,7 +116,6 @@ public:
     int64_t peelLoop = -1; // index of the loop to peel, -1: none
     int64_t packTile = 0;  // column tile of the packed operand, 0: none
     bool bf16 = false;     // vdpbf16ps register tiles (Bf16.cpp)
-    bool transposedA = false; // matmul_transpose_a tiles (TransposedA.cpp)
   };
 
 private:
@@ -155,18 +154,10 @@ void markBf16Ops(mlir::ModuleOp module);
 int64_t lowerBf16Tiles(mlir::ModuleOp module, const std::vector<int64_t> &anchorTags,
                        const std::function<void(mlir::Operation *)> &schedulePack);
 
-/// MicroKernels.cpp, on a tiled op (after tiling, on tensors); each returns
-/// the tile's new output tensor. The bf16 conv/matmul tile over the
-/// VNNI-packed filter slice `packed` ([1, L..., C/2, TF * 2])...
+/// MicroKernels.cpp, on a tiled op (after tiling, on tensors): the bf16
+/// conv/matmul tile over the VNNI-packed filter slice `packed` ([1, L...,
+/// C/2, TF * 2]) as vdpbf16ps loops; returns the tile's new output tensor.
 mlir::Value buildBf16DotTile(mlir::OpBuilder &b, mlir::Operation *tile, mlir::Value packed);
-/// ...and a matmul_transpose_a tile (A [K, TM] read in place, B [K, TN]).
-mlir::Value buildTransposedATile(mlir::OpBuilder &b, mlir::Operation *tile);
-
-/// TransposedA.cpp (fp32): matmul(transpose(X), B) -> matmul_transpose_a(X,
-/// B) before scheduling; after tiling and packing, its tiles as
-/// buildTransposedATile.
-void foldTransposedA(mlir::ModuleOp module);
-void lowerTransposedATiles(mlir::ModuleOp module, const std::vector<int64_t> &anchorTags);
 
 /// Replaces memref.copy ops whose operands are not both contiguous by
 /// linalg.copy (lowered to loops later): MLIR would otherwise call the

@@ -8,13 +8,9 @@
 // covers the tile: written row by row, a transfer-folding pattern dropped
 // all rows but the last).
 //
-//   buildBf16DotTile (Bf16.cpp's tiles): per reduction step, cols/16 loads
-//     of 32 bf16 of the VNNI-packed filter, one broadcast of an input pair a
-//     row, rows * cols/16 vdpbf16ps;
-//   buildTransposedATile (matmul_transpose_a, the 1x1 weight gradients
-//     dW = X^T dZ): per pixel m, cols/16 loads of dZ[m], one broadcast of
-//     X[m, c] a row (X read in place: no transposed copy), rows * cols/16
-//     FMAs.
+//   buildBf16DotTile (Bf16.cpp's tiles): per reduction step (kh, kw, c2),
+//     cols/16 loads of 32 bf16 of the VNNI-packed filter, one broadcast of
+//     an input pair (two bf16 as one i32) a row, rows * cols/16 vdpbf16ps.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cpu/CpuInternal.h"
@@ -186,40 +182,6 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
 
 Value buildBf16DotTile(OpBuilder &b, Operation *tile, Value packed) {
   return buildBf16DotTileImpl(b, cast<linalg::LinalgOp>(tile), packed);
-}
-
-Value buildTransposedATile(OpBuilder &b, Operation *tile) {
-  auto op = cast<linalg::LinalgOp>(tile);
-  Location loc = op.getLoc();
-  Value a = op->getOperand(0), w = op->getOperand(1); // [K, TM], [K, TN]
-  Value out = op.getDpsInitOperand(0)->get();         // [TM, TN]
-  llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
-  int64_t rows = outShape[0], cols = outShape[1], regs = cols / kVectorLanes;
-  int64_t k = cast<ShapedType>(a.getType()).getDimSize(0);
-  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
-  SmallVector<Value> accs = readAccumulators(b, loc, out, rows, cols);
-  SmallVector<Value> ivs;
-  SmallVector<Value> result = loopNest(
-      b, loc, {k}, ivs, accs,
-      [&](OpBuilder &nb, ValueRange iv, ValueRange acc) -> SmallVector<Value> {
-        SmallVector<Value> row;
-        for (int64_t j = 0; j < regs; ++j)
-          row.push_back(nb.create<vector::TransferReadOp>(
-              loc, f32x16, w, ValueRange{iv[0], index(nb, loc, j * kVectorLanes)},
-              ArrayRef<bool>{true}));
-        SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t i = 0; i < rows; ++i) {
-          Value x = nb.create<tensor::ExtractOp>(loc, a,
-                                                 ValueRange{iv[0], index(nb, loc, i)});
-          Value splat = nb.create<vector::BroadcastOp>(loc, f32x16, x);
-          for (int64_t j = 0; j < regs; ++j) {
-            Value &c = next[i * regs + j];
-            c = nb.create<vector::FMAOp>(loc, splat, row[j], c);
-          }
-        }
-        return next;
-      });
-  return writeAccumulators(b, loc, out, rows, cols, result);
 }
 
 } // namespace ninc::cpu::detail

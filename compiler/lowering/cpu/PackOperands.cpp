@@ -136,12 +136,7 @@ void Scheduler::packOperands(ModuleOp module) {
         slice->erase();
     }
   }
-  std::vector<int64_t> transposedA;
-  for (const Group &g : groups_)
-    if (g.transposedA)
-      transposedA.push_back(g.anchorTag);
-  if (!transposedA.empty())
-    lowerTransposedATiles(module, transposedA);
+
 }
 
 } // namespace ninc::cpu::detail

@@ -178,8 +178,6 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
     detail::markBf16Ops(module);
   }
   if (opts.schedule)
-    detail::foldTransposedA(module);
-  if (opts.schedule)
     detail::splitWideReductions(module);
   detail::tagProfileOps(module);
   Status bufferized = opts.schedule ? applySchedule(module, opts, diags)

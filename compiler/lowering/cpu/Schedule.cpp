@@ -196,14 +196,13 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
       return;
     Group g;
     g.kind = Kind::Conv;
-    if (isa<linalg::MatmulOp, linalg::MatmulTransposeAOp>(op))
+    if (isa<linalg::MatmulOp>(op))
       g.kind = Kind::Matmul;
     else if (isa<linalg::PoolingNhwcMaxOp, linalg::PoolingNhwcSumOp>(op))
       g.kind = Kind::Pool;
     else if (!isa<linalg::Conv2DNhwcHwcfOp>(op))
       return;
     g.bf16 = op->hasAttr(kBf16Tag);
-    g.transposedA = isa<linalg::MatmulTransposeAOp>(op);
     g.anchorTag = g.rootTag = claim(op);
     if (g.kind != Kind::Pool)
       if (linalg::GenericOp consumer = fusableConsumer(op))
@@ -289,8 +288,6 @@ std::string Scheduler::report(ModuleOp module) const {
       out += ", loop " + std::to_string(g.peelLoop) + " peeled";
     if (g.bf16)
       out += ", bf16 vdpbf16ps (filter packed in pairs of channels)";
-    else if (g.transposedA)
-      out += ", A read transposed in place (broadcasts of its rows)";
     if (!g.bf16 && g.packTile > 0)
       out += ", filter packed in columns of " + std::to_string(g.packTile);
     if (g.fillTag >= 0)
