@@ -107,16 +107,33 @@ Value roundToBf16(Value x, llvm::DenseMap<Value, Value> &cache) {
     } else if (auto g = dyn_cast<linalg::GenericOp>(def);
                g && g.getNumResults() == 1 &&
                g.getNumParallelLoops() == g.getNumLoops() &&
-               !g.payloadUsesValueFromOperand(g.getDpsInitOperand(0)) &&
-               g.getDpsInitOperand(0)->get().getDefiningOp<tensor::EmptyOp>()) {
+               g.getMatchingIndexingMap(g.getDpsInitOperand(0)).isIdentity()) {
+      // An elementwise op into an empty tensor, or one updating its init in
+      // place (the bias/ReLU epilogue: outs(%conv)), whose init is then read
+      // as an input: either way it writes a new bf16 tensor.
+      OpOperand *initOperand = g.getDpsInitOperand(0);
+      bool readsInit = g.payloadUsesValueFromOperand(initOperand);
+      SmallVector<Value> inputs(g.getDpsInputs());
+      SmallVector<AffineMap> maps;
+      for (OpOperand *in : g.getDpsInputOperands())
+        maps.push_back(g.getMatchingIndexingMap(in));
+      if (readsInit) {
+        inputs.push_back(initOperand->get());
+        maps.push_back(identity(rank, ctx));
+      }
+      maps.push_back(identity(rank, ctx));
       Value init = b.create<tensor::EmptyOp>(g.getLoc(), rounded.getShape(), bf16);
       auto clone = b.create<linalg::GenericOp>(
-          g.getLoc(), TypeRange{rounded}, g.getDpsInputs(), ValueRange{init},
-          g.getIndexingMapsArray(), g.getIteratorTypesArray(),
+          g.getLoc(), TypeRange{rounded}, inputs, ValueRange{init}, maps,
+          g.getIteratorTypesArray(),
           [&](OpBuilder &nb, Location nl, ValueRange args) {
             IRMapping map;
             Block &body = g.getRegion().front();
-            map.map(body.getArguments(), args);
+            int64_t numIns = g.getNumDpsInputs();
+            for (int64_t i = 0; i < numIns; ++i)
+              map.map(body.getArgument(i), args[i]);
+            if (readsInit)
+              map.map(body.getArgument(numIns), args[numIns]);
             for (Operation &op : body.without_terminator())
               nb.clone(op, map);
             Value y = map.lookup(body.getTerminator()->getOperand(0));
@@ -124,6 +141,12 @@ Value roundToBf16(Value x, llvm::DenseMap<Value, Value> &cache) {
                 nl, nb.create<arith::TruncFOp>(nl, bf16, y).getResult());
           });
       result = clone.getResult(0);
+    } else if (auto c = dyn_cast<tensor::CollapseShapeOp>(def)) {
+      // Through the reshape (a matmul's [N*H*W, C] view of an activation).
+      Value source = roundToBf16(c.getSrc(), cache);
+      b.setInsertionPoint(c);
+      result = b.create<tensor::CollapseShapeOp>(c.getLoc(), rounded, source,
+                                                 c.getReassociationIndices());
     }
     if (result) {
       copyTags(def, result.getDefiningOp());
