@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ class Operation;
 class Value;
 namespace tensor {
 class ExtractSliceOp;
+}
+namespace linalg {
+class LinalgOp;
 }
 } // namespace mlir
 
@@ -130,6 +134,13 @@ private:
 /// the innermost dim when it is parallel, single elements otherwise.
 Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
                           bool innerParallel, bool outerParallel, int threads);
+
+/// The plan for an all-parallel copy whose inputs are read through one
+/// permutation that moves their innermost dim (the weight gradients'
+/// per-group transposes): blocks of 16 x up to 16, transposed in registers;
+/// nullopt for any other op.
+std::optional<Scheduler::Group> planTranspose(mlir::linalg::LinalgOp op, int64_t tag,
+                                              int threads);
 
 /// The plan for the VNNI pack of a bf16 group's filter (loops [F/TF, L...,
 /// C/2, TF, 2]): [forall over the first dim with work for every thread],

