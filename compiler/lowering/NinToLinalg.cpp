@@ -392,11 +392,13 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(NinToLinalgPass)
   NinToLinalgPass() = default;
   NinToLinalgPass(const NinToLinalgPass &other) : PassWrapper(other) {}
-  explicit NinToLinalgPass(bool roll) { rollGradGroups = roll; }
+  explicit NinToLinalgPass(bool cpu) { cpuForms = cpu; }
 
-  Option<bool> rollGradGroups{*this, "roll-grad-groups",
-                              llvm::cl::desc("Weight-gradient groups as one scf.for"),
-                              llvm::cl::init(false)};
+  Option<bool> cpuForms{*this, "cpu-forms",
+                        llvm::cl::desc("The training step in the forms the CPU backend "
+                                       "schedules best: weight-gradient groups as one "
+                                       "scf.for, one-pass max-pool argmax"),
+                        llvm::cl::init(false)};
 
   StringRef getArgument() const override { return "nin-to-linalg"; }
   StringRef getDescription() const override {
@@ -409,7 +411,7 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp f : funcs) {
       LogicalResult lowered = f.getName().ends_with("_train_step")
-                                  ? lowerTrainStep(f, {rollGradGroups.getValue()})
+                                  ? lowerTrainStep(f, {cpuForms.getValue(), cpuForms.getValue()})
                                                                    : FunctionLowering(f).run();
       if (failed(lowered))
         return signalPassFailure();
@@ -419,8 +421,8 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
 
 } // namespace
 
-std::unique_ptr<Pass> createNinToLinalgPass(bool rollGradGroups) {
-  return std::make_unique<NinToLinalgPass>(rollGradGroups);
+std::unique_ptr<Pass> createNinToLinalgPass(bool cpuForms) {
+  return std::make_unique<NinToLinalgPass>(cpuForms);
 }
 
 void registerNinToLinalgDialects(DialectRegistry &registry) {

@@ -32,8 +32,9 @@
 namespace ninc {
 
 /// The pass `nin-to-linalg` (module level: it rewrites function signatures).
-/// rollGradGroups: see TrainLoweringOptions (NinToLinalgTrain.h).
-std::unique_ptr<mlir::Pass> createNinToLinalgPass(bool rollGradGroups = false);
+/// cpuForms: the training step in the CPU backend's forms
+/// (TrainLoweringOptions, NinToLinalgTrain.h: all of them on).
+std::unique_ptr<mlir::Pass> createNinToLinalgPass(bool cpuForms = false);
 
 /// Dialects the lowered IR uses.
 void registerNinToLinalgDialects(mlir::DialectRegistry &registry);

@@ -846,35 +846,66 @@ Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op)
   ArrayRef<int64_t> kernel = op.getKernel(), stride = op.getStride(), padding = op.getPadding();
   SmallVector<int64_t> windows = shapeOf(dy);
   Value xp = padHW(loc, x, padding, -kInf);
-  // One pass over the windows: loops (n, oh, ow, kh, kw, c), the window taps
-  // reduced in row-major order (a strictly greater value takes over, so the
-  // first maximum wins), channels innermost for the vector rows.
-  MLIRContext *ctx = b_.getContext();
-  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
-  AffineMap read = AffineMap::get(6, 0,
-                                  {d(0), d(1) * stride[0] + d(3), d(2) * stride[1] + d(4), d(5)},
-                                  ctx);
-  AffineMap out = AffineMap::get(6, 0, {d(0), d(1), d(2), d(5)}, ctx);
-  // The window's extents, for linalg to derive the kh, kw loop ranges from
-  // (as the pooling ops' window operand; never read).
-  Value window = empty(loc, {kernel[0], kernel[1]});
-  AffineMap windowMap = AffineMap::get(6, 0, {d(3), d(4)}, ctx);
-  SmallVector<IteratorType> iters{IteratorType::parallel,  IteratorType::parallel,
-                                  IteratorType::parallel,  IteratorType::reduction,
-                                  IteratorType::reduction, IteratorType::parallel};
-  const int64_t kw = kernel[1];
-  Value tap = generic(loc, {xp, window},
-                      {filled(loc, windows, -kInf), full(loc, windows, b_.getI32IntegerAttr(0))},
-                      {read, windowMap, out, out}, iters,
+  Value tap;
+  if (opts_.onePassPoolArgmax) {
+    // One pass over the windows: loops (n, oh, ow, kh, kw, c), the window taps
+    // reduced in row-major order (a strictly greater value takes over, so the
+    // first maximum wins), channels innermost for the vector rows.
+    MLIRContext *ctx = b_.getContext();
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    AffineMap read = AffineMap::get(6, 0,
+                                    {d(0), d(1) * stride[0] + d(3), d(2) * stride[1] + d(4), d(5)},
+                                    ctx);
+    AffineMap out = AffineMap::get(6, 0, {d(0), d(1), d(2), d(5)}, ctx);
+    // The window's extents, for linalg to derive the kh, kw loop ranges from
+    // (as the pooling ops' window operand; never read).
+    Value window = empty(loc, {kernel[0], kernel[1]});
+    AffineMap windowMap = AffineMap::get(6, 0, {d(3), d(4)}, ctx);
+    SmallVector<IteratorType> iters{IteratorType::parallel,  IteratorType::parallel,
+                                    IteratorType::parallel,  IteratorType::reduction,
+                                    IteratorType::reduction, IteratorType::parallel};
+    const int64_t kw = kernel[1];
+    tap = generic(loc, {xp, window},
+                        {filled(loc, windows, -kInf), full(loc, windows, b_.getI32IntegerAttr(0))},
+                        {read, windowMap, out, out}, iters,
+                        [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                          Arith m{nb, nl};
+                          Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[2]);
+                          Value t = nb.create<arith::AddIOp>(
+                              nl, nb.create<arith::MulIOp>(nl, m.loopIndex(3), m.index(kw)),
+                              m.loopIndex(4));
+                          Value id = nb.create<arith::IndexCastOp>(nl, nb.getI32Type(), t);
+                          return {m.select(greater, a[0], a[2]), m.select(greater, id, a[3])};
+                        })[1];
+  } else {
+    Value best = filled(loc, windows, -kInf);
+    tap = full(loc, windows, b_.getI32IntegerAttr(0));
+    const int64_t taps = kernel[0] * kernel[1];
+    for (int64_t t = 0; t < taps; ++t) {
+      Value v = tapSlice(loc, xp, t / kernel[1], t % kernel[1], stride, windows);
+      if (t == taps - 1 && t > 0) {
+        // The last tap only decides the winner: no dead maximum to write.
+        tap = elementwise(loc, {v, best}, {tap},
+                          [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                            Arith m{nb, nl};
+                            Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[1]);
+                            Value id = nb.create<arith::ConstantOp>(nl, nb.getI32IntegerAttr(t));
+                            return {m.select(greater, id, a[2])};
+                          })[0];
+        break;
+      }
+      SmallVector<Value> r =
+          elementwise(loc, {v}, {best, tap},
                       [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                         Arith m{nb, nl};
-                        Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[2]);
-                        Value t = nb.create<arith::AddIOp>(
-                            nl, nb.create<arith::MulIOp>(nl, m.loopIndex(3), m.index(kw)),
-                            m.loopIndex(4));
-                        Value id = nb.create<arith::IndexCastOp>(nl, nb.getI32Type(), t);
-                        return {m.select(greater, a[0], a[2]), m.select(greater, id, a[3])};
-                      })[1];
+                        Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[1]);
+                        Value id = nb.create<arith::ConstantOp>(nl, nb.getI32IntegerAttr(t));
+                        return {m.select(greater, a[0], a[1]), m.select(greater, id, a[2])};
+                      });
+      best = r[0];
+      tap = r[1];
+    }
+  }
   return scatterTaps(loc, kernel, stride, padding, nhwcShape(op.getType()), {tap, dy},
                      [](Arith &m, int64_t t, ValueRange a) {
                        Value id = m.b.create<arith::ConstantOp>(m.loc, m.b.getI32IntegerAttr(t));

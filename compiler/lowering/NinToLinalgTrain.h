@@ -29,6 +29,10 @@ struct TrainLoweringOptions {
   /// one scf.for over the groups instead of one copy of the code per group
   /// (the CPU backend's choice: a seventh of the code to compile).
   bool rollGradGroups = false;
+  /// Max-pool gradients find each window's first maximum in one pass (a
+  /// generic reducing the window; the CPU backend's choice: the CUDA one
+  /// maps only all-parallel ops) instead of one elementwise pass a tap.
+  bool onePassPoolArgmax = false;
 };
 
 /// Replaces the nin function `trainStep` by its linalg lowering (same name).

@@ -282,7 +282,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     if (opts.emit == "nin-opt" || opts.emit == "dot")
       buildTrainGraphPipeline(pm);
     else
-      buildTrainLinalgPipeline(pm, /*rollGradGroups=*/!cuda);
+      buildTrainLinalgPipeline(pm, /*cpuForms=*/!cuda);
   } else if (opts.emit == "nin-opt" || opts.emit == "dot")
     buildGraphPipeline(pm);
   else

@@ -40,9 +40,9 @@ void buildLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
-void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool rollGradGroups) {
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool cpuForms) {
   buildTrainGraphPipeline(pm);
-  pm.addPass(createNinToLinalgPass(rollGradGroups));
+  pm.addPass(createNinToLinalgPass(cpuForms));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
 }
@@ -68,7 +68,7 @@ void registerNincPassesAndPipelines() {
                                    "Training graph, then nin -> linalg of both functions "
                                    "(`--mode=train --emit=linalg`)",
                                    [](mlir::OpPassManager &pm) {
-                                     buildTrainLinalgPipeline(pm, /*rollGradGroups=*/true);
+                                     buildTrainLinalgPipeline(pm, /*cpuForms=*/true);
                                    });
 }
 

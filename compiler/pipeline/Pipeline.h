@@ -30,8 +30,8 @@ void buildLinalgPipeline(mlir::OpPassManager &pm);
 /// The training graph pipeline, then nin -> linalg of both functions
 /// (`--mode=train --emit=linalg`): @m_infer as buildLinalgPipeline lowers
 /// it, @m_train_step as compiler/lowering/NinToLinalgTrain.h describes.
-/// rollGradGroups: the weight gradients' groups as loops (the CPU backend).
-void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool rollGradGroups = false);
+/// cpuForms: the training step in the CPU backend's forms (NinToLinalg.h).
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool cpuForms = false);
 
 /// Dialects the graph stage needs.
 void registerGraphDialects(mlir::DialectRegistry &registry);
