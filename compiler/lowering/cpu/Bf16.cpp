@@ -8,8 +8,9 @@
 // they are packed.
 //
 //   markBf16Ops (before scheduling): the input (conv x, matmul A) is rounded
-//     to bf16 - by its producer when that is a transpose or an elementwise
-//     generic used only here, else by a new elementwise op - and the op is
+//     to bf16 - by its producer when that is used only here and is a
+//     transpose, an elementwise generic or the in-place bias/ReLU epilogue
+//     (also through a collapse_shape), else by a new elementwise op - and the op is
 //     rebuilt on it, tagged ninc.bf16 (mixed bf16 x f32 -> f32 is plain
 //     linalg: extf, multiply, add; so tiling and fusion are unchanged);
 //   lowerBf16Tiles (after tiling): the filter / B, [L..., C, F] (L = KH, KW
@@ -25,9 +26,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 
