@@ -120,6 +120,8 @@ public:
     int64_t peelLoop = -1; // index of the loop to peel, -1: none
     int64_t packTile = 0;  // column tile of the packed operand, 0: none
     bool bf16 = false;     // vdpbf16ps register tiles (Bf16.cpp)
+    int64_t outputRows = 1; // conv tiles spanning this many output rows
+                            // (hand-built tiles, MicroKernels.cpp)
   };
 
 private:
@@ -169,6 +171,8 @@ int64_t lowerBf16Tiles(mlir::ModuleOp module, const std::vector<int64_t> &anchor
 /// conv/matmul tile over the VNNI-packed filter slice `packed` ([1, L...,
 /// C/2, TF * 2]) as vdpbf16ps loops; returns the tile's new output tensor.
 mlir::Value buildBf16DotTile(mlir::OpBuilder &b, mlir::Operation *tile, mlir::Value packed);
+/// The fp32 conv tile [1, TH, TW, TF] (TH > 1: Group::outputRows) as FMAs.
+mlir::Value buildFmaConvTile(mlir::OpBuilder &b, mlir::Operation *tile);
 
 /// Replaces memref.copy ops whose operands are not both contiguous by
 /// linalg.copy (lowered to loops later): MLIR would otherwise call the

@@ -10,7 +10,12 @@
 //
 //   buildBf16DotTile (Bf16.cpp's tiles): per reduction step (kh, kw, c2),
 //     cols/16 loads of 32 bf16 of the VNNI-packed filter, one broadcast of
-//     an input pair (two bf16 as one i32) a row, rows * cols/16 vdpbf16ps.
+//     an input pair (two bf16 as one i32) a row, rows * cols/16 vdpbf16ps;
+//   buildFmaConvTile (fp32 conv tiles spanning several output rows, which
+//     the schedule's 2-D -> 1-D decomposition cannot take: the weight
+//     gradients' 3 x 3 outputs): per (kh, kw, c), cols/16 filter loads, one
+//     broadcast a pixel, pixels * cols/16 FMAs.
+// A tile's rows are its output pixels (TH x TW of a conv) or matrix rows.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/lowering/cpu/CpuInternal.h"
@@ -60,17 +65,29 @@ SmallVector<Value> loopNest(
   return SmallVector<Value>(loop.getResults());
 }
 
-/// The tile's accumulators, row-major: [i * cols/16 + j] = out[.., i, 16j : 16j + 16].
+/// The tile's trailing dims (conv [TH, TW, TF], matmul [TM, TN]) as one
+/// vector, and the rows of TF lanes it flattens to (pixels or matrix rows).
+VectorType tileVectorType(OpBuilder &b, Value out, bool conv) {
+  llvm::ArrayRef<int64_t> shape = cast<ShapedType>(out.getType()).getShape();
+  return VectorType::get(shape.take_back(conv ? 3 : 2), b.getF32Type());
+}
+
+/// The tile's accumulators, row-major: [p * cols/16 + j] = row p (pixel
+/// (r, i) = p / TW, p % TW of a conv tile), lanes 16j : 16j + 16.
 SmallVector<Value> readAccumulators(OpBuilder &b, Location loc, Value out,
-                                    int64_t rows, int64_t cols) {
-  auto tileType = VectorType::get({rows, cols}, b.getF32Type());
+                                    bool conv) {
+  VectorType tileType = tileVectorType(b, out, conv);
+  int64_t cols = tileType.getShape().back();
+  int64_t rows = tileType.getNumElements() / cols;
   int64_t rank = cast<ShapedType>(out.getType()).getRank();
   SmallVector<Value> origin(rank, index(b, loc, 0));
-  Value tile = b.create<vector::TransferReadOp>(loc, tileType, out, origin,
-                                                ArrayRef<bool>{true, true});
+  SmallVector<bool> inBounds(tileType.getRank(), true);
+  Value tile = b.create<vector::TransferReadOp>(loc, tileType, out, origin, inBounds);
+  Value flat = b.create<vector::ShapeCastOp>(
+      loc, VectorType::get({rows, cols}, b.getF32Type()), tile);
   SmallVector<Value> accs;
   for (int64_t i = 0; i < rows; ++i) {
-    Value row = b.create<vector::ExtractOp>(loc, tile, i);
+    Value row = b.create<vector::ExtractOp>(loc, flat, i);
     for (int64_t j = 0; j < cols / kVectorLanes; ++j)
       accs.push_back(b.create<vector::ExtractStridedSliceOp>(
           loc, row, ArrayRef<int64_t>{j * kVectorLanes},
@@ -80,12 +97,15 @@ SmallVector<Value> readAccumulators(OpBuilder &b, Location loc, Value out,
 }
 
 /// `out` with the accumulators written back (one transfer_write of the tile).
-Value writeAccumulators(OpBuilder &b, Location loc, Value out, int64_t rows,
-                        int64_t cols, ValueRange accs) {
-  auto tileType = VectorType::get({rows, cols}, b.getF32Type());
+Value writeAccumulators(OpBuilder &b, Location loc, Value out, bool conv,
+                        ValueRange accs) {
+  VectorType tileType = tileVectorType(b, out, conv);
+  int64_t cols = tileType.getShape().back();
+  int64_t rows = tileType.getNumElements() / cols;
+  auto flatType = VectorType::get({rows, cols}, b.getF32Type());
   auto rowType = VectorType::get({cols}, b.getF32Type());
-  Value tile = b.create<arith::ConstantOp>(
-      loc, tileType, DenseElementsAttr::get(tileType, b.getF32FloatAttr(0)));
+  Value flat = b.create<arith::ConstantOp>(
+      loc, flatType, DenseElementsAttr::get(flatType, b.getF32FloatAttr(0)));
   int64_t regs = cols / kVectorLanes;
   for (int64_t i = 0; i < rows; ++i) {
     Value row = b.create<arith::ConstantOp>(
@@ -94,13 +114,41 @@ Value writeAccumulators(OpBuilder &b, Location loc, Value out, int64_t rows,
       row = b.create<vector::InsertStridedSliceOp>(
           loc, accs[i * regs + j], row, ArrayRef<int64_t>{j * kVectorLanes},
           ArrayRef<int64_t>{1});
-    tile = b.create<vector::InsertOp>(loc, row, tile, i);
+    flat = b.create<vector::InsertOp>(loc, row, flat, i);
   }
+  Value tile = b.create<vector::ShapeCastOp>(loc, tileType, flat);
   int64_t rank = cast<ShapedType>(out.getType()).getRank();
   SmallVector<Value> origin(rank, index(b, loc, 0));
-  return b.create<vector::TransferWriteOp>(loc, tile, out, origin,
-                                           ArrayRef<bool>{true, true})
+  SmallVector<bool> inBounds(tileType.getRank(), true);
+  return b.create<vector::TransferWriteOp>(loc, tile, out, origin, inBounds)
       .getResult();
+}
+
+/// A conv's strides and dilations (1 for a matmul).
+struct ConvSteps {
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+};
+
+ConvSteps stepsOf(linalg::Conv2DNhwcHwcfOp conv) {
+  ConvSteps s;
+  if (!conv)
+    return s;
+  auto strides = llvm::to_vector(conv.getStrides().getValues<int64_t>());
+  auto dilations = llvm::to_vector(conv.getDilations().getValues<int64_t>());
+  return {strides[0], strides[1], dilations[0], dilations[1]};
+}
+
+/// The input position the tile's pixel p reads at reduction step (kh, kw)
+/// and channel `c`: [0, r*sh + kh*dh, i*sw + kw*dw, c] with (r, i) = p / TW,
+/// p % TW (conv), or [p, c] (matmul).
+SmallVector<Value> inputAt(OpBuilder &b, Location loc, bool conv, int64_t p,
+                           int64_t tw, const ConvSteps &s, ValueRange iv, Value c) {
+  if (!conv)
+    return {index(b, loc, p), c};
+  AffineExpr d0 = b.getAffineDimExpr(0);
+  int64_t r = p / tw, i = p % tw;
+  return {index(b, loc, 0), affineIndex(b, loc, d0 * s.dh + r * s.sh, iv[0]),
+          affineIndex(b, loc, d0 * s.dw + i * s.sw, iv[1]), c};
 }
 
 /// The register tile `op` (x bf16 [1, IH, IW, C] / [TM, K]; out f32
@@ -113,20 +161,14 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
   Value x = op->getOperand(0);
   Value out = op.getDpsInitOperand(0)->get();
   llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
-  int64_t rows = conv ? outShape[2] : outShape[0], cols = outShape.back();
+  int64_t cols = outShape.back(), tw = conv ? outShape[2] : 1;
+  int64_t rows = conv ? outShape[1] * outShape[2] : outShape[0];
   int64_t regs = cols / kVectorLanes;
   llvm::ArrayRef<int64_t> packedShape =
       cast<ShapedType>(packed.getType()).getShape();
   // (kh, kw,) c2
   llvm::ArrayRef<int64_t> bounds = packedShape.drop_front().drop_back();
-  int64_t sw = 1, dh = 1, dw = 1;
-  if (conv) {
-    auto strides = llvm::to_vector(conv.getStrides().getValues<int64_t>());
-    auto dilations = llvm::to_vector(conv.getDilations().getValues<int64_t>());
-    sw = strides[1];
-    dh = dilations[0];
-    dw = dilations[1];
-  }
+  ConvSteps steps = stepsOf(conv);
   auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
   auto bf16x2 = VectorType::get({2}, BFloat16Type::get(ctx));
   auto bf16x32 = VectorType::get({2 * kVectorLanes}, BFloat16Type::get(ctx));
@@ -134,7 +176,7 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
   auto i32x16 = VectorType::get({kVectorLanes}, b.getI32Type());
   SmallVector<bool> inBounds = {true};
 
-  SmallVector<Value> accs = readAccumulators(b, loc, out, rows, cols);
+  SmallVector<Value> accs = readAccumulators(b, loc, out, bool(conv));
   SmallVector<Value> ivs;
   SmallVector<Value> result = loopNest(
       b, loc, bounds, ivs, accs,
@@ -152,12 +194,8 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
         Value channel = affineIndex(nb, loc, d0 * 2, c2);
         SmallVector<Value> next(acc.begin(), acc.end());
         for (int64_t i = 0; i < rows; ++i) {
-          SmallVector<Value> at;
-          if (conv)
-            at = {index(nb, loc, 0), affineIndex(nb, loc, d0 * dh, iv[0]),
-                  affineIndex(nb, loc, d0 * dw + i * sw, iv[1]), channel};
-          else
-            at = {index(nb, loc, i), channel};
+          SmallVector<Value> at =
+              inputAt(nb, loc, bool(conv), i, tw, steps, iv, channel);
           Value pair =
               nb.create<vector::TransferReadOp>(loc, bf16x2, x, at, inBounds);
           Value bits = nb.create<vector::BitCastOp>(loc, i32x1, pair);
@@ -173,12 +211,55 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
         }
         return next;
       });
-  Value tensor = writeAccumulators(b, loc, out, rows, cols, result);
+  Value tensor = writeAccumulators(b, loc, out, bool(conv), result);
   return tensor;
 }
 
 
+/// An fp32 conv tile (x [1, IH, IW, C], filter [KH, KW, C, TF] - the packed
+/// column slice or the whole filter - out [1, TH, TW, TF]) as FMAs: per
+/// (kh, kw, c), TF/16 filter loads, one broadcast a pixel of the tile.
+Value buildFmaConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op) {
+  Location loc = op.getLoc();
+  Value x = op->getOperand(0), w = op->getOperand(1);
+  Value out = op.getDpsInitOperand(0)->get();
+  llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
+  int64_t cols = outShape.back(), tw = outShape[2];
+  int64_t rows = outShape[1] * outShape[2], regs = cols / kVectorLanes;
+  llvm::ArrayRef<int64_t> wShape = cast<ShapedType>(w.getType()).getShape();
+  ConvSteps steps = stepsOf(op);
+  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
+  SmallVector<Value> accs = readAccumulators(b, loc, out, /*conv=*/true);
+  SmallVector<Value> ivs;
+  SmallVector<Value> result = loopNest(
+      b, loc, wShape.drop_back(), ivs, accs,
+      [&](OpBuilder &nb, ValueRange iv, ValueRange acc) -> SmallVector<Value> {
+        SmallVector<Value> row;
+        for (int64_t j = 0; j < regs; ++j)
+          row.push_back(nb.create<vector::TransferReadOp>(
+              loc, f32x16, w,
+              ValueRange{iv[0], iv[1], iv[2], index(nb, loc, j * kVectorLanes)},
+              ArrayRef<bool>{true}));
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t p = 0; p < rows; ++p) {
+          Value v = nb.create<tensor::ExtractOp>(
+              loc, x, inputAt(nb, loc, true, p, tw, steps, iv, iv[2]));
+          Value splat = nb.create<vector::BroadcastOp>(loc, f32x16, v);
+          for (int64_t j = 0; j < regs; ++j) {
+            Value &a = next[p * regs + j];
+            a = nb.create<vector::FMAOp>(loc, splat, row[j], a);
+          }
+        }
+        return next;
+      });
+  return writeAccumulators(b, loc, out, /*conv=*/true, result);
+}
+
 } // namespace
+
+Value buildFmaConvTile(OpBuilder &b, Operation *tile) {
+  return buildFmaConvTileImpl(b, cast<linalg::Conv2DNhwcHwcfOp>(tile));
+}
 
 Value buildBf16DotTile(OpBuilder &b, Operation *tile, Value packed) {
   return buildBf16DotTileImpl(b, cast<linalg::LinalgOp>(tile), packed);

@@ -136,6 +136,23 @@ void Scheduler::packOperands(ModuleOp module) {
         slice->erase();
     }
   }
+  // Multi-row fp32 conv tiles, now on their packed filter slices.
+  for (const Group &g : groups_) {
+    if (g.bf16 || g.outputRows <= 1)
+      continue;
+    llvm::SmallVector<linalg::Conv2DNhwcHwcfOp> tiles;
+    module.walk([&](linalg::Conv2DNhwcHwcfOp op) {
+      auto id = op->getAttrOfType<IntegerAttr>(kScheduleTag);
+      if (id && id.getInt() == g.anchorTag && !op.hasDynamicShape())
+        tiles.push_back(op);
+    });
+    for (linalg::Conv2DNhwcHwcfOp op : tiles) {
+      OpBuilder b(op);
+      Value result = buildFmaConvTile(b, op);
+      op->getResult(0).replaceAllUsesWith(result);
+      op->erase();
+    }
+  }
 
 }
 
