@@ -230,6 +230,7 @@ private:
   Value conv(Location loc, Value x, Value w, ArrayRef<int64_t> outShape,
              ArrayRef<int64_t> dilation, Value init = {});
   Value imageSlice(Location loc, Value x, OpFoldResult first, ArrayRef<int64_t> sizes);
+  Value markWeightGradient(Value dw);
   /// acc = body(first image of group i, acc) for the `groups` groups of
   /// `images` images: one scf.for (one copy of the code) when
   /// opts_.rollGradGroups, else unrolled.
@@ -659,7 +660,7 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
                          {{0, 1, 2}, {3}});
       Value dzi = reshape(loc, imageSlice(loc, dz, first, {b, ds[1], ds[2], ds[3]}), {m, ds[3]},
                           {{0, 1, 2}, {3}});
-      return matmul(loc, transpose(loc, xi, {1, 0}), dzi, acc);
+      return markWeightGradient(matmul(loc, transpose(loc, xi, {1, 0}), dzi, acc));
     });
     return reshape(loc, dw, {1, 1, xs[3], ds[3]}, {{0, 1, 2}, {3}});
   }
@@ -676,9 +677,16 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
     Value dzt = maskPermuted(loc, imageSlice(loc, dz, first, group),
                              masked ? imageSlice(loc, masked.y, first, group) : Value{},
                              {1, 2, 0, 3}); // [OH, OW, B, F], the ReLU mask applied
-    return conv(loc, xt, dzt, out, stride, acc);
+    return markWeightGradient(conv(loc, xt, dzt, out, stride, acc));
   });
   return transpose(loc, dw, {1, 2, 0, 3}); // [C, KH, KW, F] -> HWCF
+}
+
+/// Tags the op computing `dw` kWeightGradientAttr (the CPU backend keeps
+/// weight gradients in fp32 under --precision=bf16).
+Value TrainStepLowering::markWeightGradient(Value dw) {
+  dw.getDefiningOp()->setAttr(kWeightGradientAttr, UnitAttr::get(dw.getContext()));
+  return dw;
 }
 
 Value TrainStepLowering::maskPermuted(Location loc, Value x, Value y, ArrayRef<int64_t> perm) {

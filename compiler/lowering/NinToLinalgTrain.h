@@ -24,6 +24,9 @@
 
 namespace ninc {
 
+/// Set on the conv / matmul computing a weight gradient (one per group).
+constexpr const char *kWeightGradientAttr = "nin.weight_grad";
+
 struct TrainLoweringOptions {
   /// The weight gradients' per-group convolutions (and their transposes) as
   /// one scf.for over the groups instead of one copy of the code per group
