@@ -268,30 +268,24 @@ TEST(CpuCodegenBf16Api, RefusesACpuWithoutAvx512Bf16) {
   EXPECT_NE(text.message().find("skylake-avx512"), std::string::npos) << text.message();
 }
 
-std::vector<std::string> bf16CaseNames() {
+std::vector<std::string> namesOf(const std::vector<TestFunction> &cases) {
   std::vector<std::string> names;
-  for (const TestFunction &f : bf16Cases())
+  for (const TestFunction &f : cases)
     names.push_back(f.name);
   return names;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Lowering, CpuCodegenBf16,
-    ::testing::Combine(::testing::ValuesIn(bf16CaseNames()), ::testing::Values(1, 2)),
+    ::testing::Combine(::testing::ValuesIn(namesOf(bf16Cases())), ::testing::Values(1, 2)),
     [](const ::testing::TestParamInfo<CpuCodegenBf16::ParamType> &info) {
       return std::get<0>(info.param) + "_t" + std::to_string(std::get<1>(info.param));
     });
 
-std::vector<std::string> caseNames() {
-  std::vector<std::string> names;
-  for (const TestFunction &f : allCases())
-    names.push_back(f.name);
-  return names;
-}
 
 INSTANTIATE_TEST_SUITE_P(
     Lowering, CpuCodegen,
-    ::testing::Combine(::testing::ValuesIn(caseNames()),
+    ::testing::Combine(::testing::ValuesIn(namesOf(allCases())),
                        ::testing::Values(Variant{true, 1}, Variant{true, 2},
                                          Variant{false, 1}, Variant{false, 2})),
     [](const ::testing::TestParamInfo<CpuCodegen::ParamType> &info) {
