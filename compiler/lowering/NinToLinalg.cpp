@@ -397,7 +397,8 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
   Option<bool> cpuForms{*this, "cpu-forms",
                         llvm::cl::desc("The training step in the forms the CPU backend "
                                        "schedules best: weight-gradient groups as one "
-                                       "scf.for, one-pass max-pool argmax"),
+                                       "scf.for, one-pass max-pool argmax, ReLU "
+                                       "gradients written in place, not folded"),
                         llvm::cl::init(false)};
 
   StringRef getArgument() const override { return "nin-to-linalg"; }
@@ -410,9 +411,12 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
   void runOnOperation() override {
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp f : funcs) {
+      bool cpu = cpuForms.getValue();
       LogicalResult lowered = f.getName().ends_with("_train_step")
-                                  ? lowerTrainStep(f, {cpuForms.getValue(), cpuForms.getValue()})
-                                                                   : FunctionLowering(f).run();
+                                  ? lowerTrainStep(f, {/*rollGradGroups=*/cpu,
+                                                       /*onePassPoolArgmax=*/cpu,
+                                                       /*foldReluGrad=*/!cpu})
+                                  : FunctionLowering(f).run();
       if (failed(lowered))
         return signalPassFailure();
     }

@@ -6,11 +6,11 @@
 //
 //   softmax_cross_entropy -> row max, sum of exp and the label's logit in f64,
 //                            log-sum-exp, mean; grad = (softmax - onehot) / N
-//   relu_grad             -> folded into its consumers after a k x k conv (the
-//                            weight gradient's per-group transposes, the bias
-//                            gradient's reduction, the input gradient's canvas
-//                            read dy and y); after a 1x1 conv an elementwise
-//                            generic in place over dy
+//   relu_grad             -> an elementwise generic in place over dy; without
+//                            the CPU forms, folded into its consumers after a
+//                            k x k conv (the weight gradient's per-group
+//                            transposes, the bias gradient's reduction, the
+//                            input gradient's canvas read dy and y)
 //   sgd_update            -> elementwise generic (PyTorch's formula, velocity
 //                            unchanged when momentum == 0)
 //   dropout_train         -> elementwise generic with SplitMix64 on i64: the
@@ -359,7 +359,7 @@ LogicalResult TrainStepLowering::lower(Operation *op) {
   if (auto d = dyn_cast<nin::DropoutTrainOp>(op))
     out = lowerDropout(loc, d);
   else if (auto g = dyn_cast<nin::ReluGradOp>(op)) {
-    if (reluGradFolds(g)) {
+    if (opts_.foldReluGrad && reluGradFolds(g)) {
       folded_[g.getResult()] = {map_.lookup(g.getGrad()), map_.lookup(g.getOutput())};
       return success();
     }
@@ -660,6 +660,11 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
                          {{0, 1, 2}, {3}});
       Value dzi = reshape(loc, imageSlice(loc, dz, first, {b, ds[1], ds[2], ds[3]}), {m, ds[3]},
                           {{0, 1, 2}, {3}});
+      if (opts_.rollGradGroups) // CPU: A read transposed in place
+        return markWeightGradient(b_.create<linalg::MatmulTransposeAOp>(
+                                        loc, TypeRange{acc.getType()}, ValueRange{xi, dzi},
+                                        ValueRange{acc})
+                                      .getResult(0));
       return markWeightGradient(matmul(loc, transpose(loc, xi, {1, 0}), dzi, acc));
     });
     return reshape(loc, dw, {1, 1, xs[3], ds[3]}, {{0, 1, 2}, {3}});

@@ -36,6 +36,13 @@ struct TrainLoweringOptions {
   /// generic reducing the window; the CPU backend's choice: the CUDA one
   /// maps only all-parallel ops) instead of one elementwise pass a tap.
   bool onePassPoolArgmax = false;
+  /// A ReLU gradient whose only readers are non-1x1 convolution gradients
+  /// and bias gradients is folded into them (each reads dy and y and applies
+  /// the mask) instead of written once in place. Off in the CPU forms: there
+  /// the masked transposes and the two-input bias reductions cost more than
+  /// the one in-place pass they save (measured: 24 -> 2.8 ms for block1.0's
+  /// bias gradient, 1427 -> 1407 ms a training step).
+  bool foldReluGrad = true;
 };
 
 /// Replaces the nin function `trainStep` by its linalg lowering (same name).

@@ -76,7 +76,7 @@ int64_t flopsOf(linalg::LinalgOp op) {
     n *= r;
   }
   bool contraction = isa<linalg::ConvolutionOpInterface>(op.getOperation()) ||
-                     isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
+                     isa<linalg::MatmulOp, linalg::MatmulTransposeAOp, linalg::BatchMatmulOp>(op) ||
                      (isa<linalg::GenericOp>(op) && op.getNumReductionLoops() > 0 &&
                       op.getNumDpsInputs() >= 2);
   if (isa<linalg::PoolingNhwcMaxOp, linalg::PoolingNhwcSumOp>(op))

@@ -116,6 +116,18 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
     g.reductionSizes = {0, 0, 1};
     g.forallSizes = chooseForall({{0, out[0]}}, threads, tile.rows);
     g.packTile = tile.cols < out[1] ? tile.cols : 0;
+    // A long reduction into a small output (the 1x1 weight gradients: K =
+    // 8 images x H x W): K in blocks whose A and B panels stay in L2 while
+    // every register tile sweeps them, instead of each tile streaming all of
+    // A's rows and B's column strip from memory. The B panel is then read
+    // from L2 in place, so B is not packed.
+    int64_t k = anchor.getStaticLoopRanges()[2];
+    int64_t block = largestDivisorAtMost(k, kReductionBlock);
+    if (k >= 8 * kReductionBlock && block >= kReductionBlock / 4 && g.fillTag < 0 &&
+        g.consumerTag < 0) {
+      g.reductionBlocks = {0, 0, block};
+      g.packTile = 0;
+    }
   } else {
     rowDim = 2;
     tile = chooseRegisterTile(out[2], out[3]);
@@ -152,6 +164,18 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
                                    : std::vector<int64_t>{3, 0, 1, 2};
       g.reductionSizes = {0, 0, 0, 0, 1, 1, 1};
       g.packTile = tile.cols < out[3] ? tile.cols : 0;
+      // A filter strip too big for L2 (the weight gradient of a large
+      // kernel, whose "filter" is the batch's output gradient): KH in blocks
+      // whose strips stay in L2 while every register tile of the block
+      // sweeps them (read in place: no packing).
+      llvm::ArrayRef<int64_t> f = weights.getShape(); // [KH, KW, C, F]
+      int64_t strip = f[0] * f[1] * f[2] * std::min(tile.cols, f[3]) * 4;
+      if (strip > 4 * kFilterStripBytes && g.fillTag < 0 && g.consumerTag < 0 &&
+          g.outputRows == 1) {
+        int64_t rows = largestDivisorAtMost(f[0], kFilterStripBytes * f[0] / strip);
+        g.reductionBlocks = {0, 0, 0, 0, rows};
+        g.packTile = 0;
+      }
     } else {
       g.interchange = {0, 1, 2, 3};
       g.reductionSizes = {0, 0, 0, 0, 1, 0};
@@ -265,7 +289,7 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
       return;
     Group g;
     g.kind = Kind::Conv;
-    if (isa<linalg::MatmulOp>(op))
+    if (isa<linalg::MatmulOp, linalg::MatmulTransposeAOp>(op))
       g.kind = Kind::Matmul;
     else if (isa<linalg::PoolingNhwcMaxOp, linalg::PoolingNhwcSumOp>(op))
       g.kind = Kind::Pool;
@@ -360,6 +384,8 @@ std::string Scheduler::report(ModuleOp module) const {
       out += ", reduction tiles " + ints(g.reductionSizes);
     if (g.peelLoop >= 0)
       out += ", loop " + std::to_string(g.peelLoop) + " peeled";
+    if (!g.reductionBlocks.empty())
+      out += ", reduction in blocks " + ints(g.reductionBlocks);
     if (g.outputRows > 1)
       out += ", " + std::to_string(g.outputRows) + " output rows a tile (hand-built)";
     if (g.bf16)
@@ -395,6 +421,8 @@ std::string Scheduler::tilingScript() const {
         loop = s.fuseInto(s.match(g.fillTag, "%root"), loop);
       root = tiled;
     }
+    if (!g.reductionBlocks.empty())
+      root = s.tile(root, g.reductionBlocks);
     std::vector<std::string> loops = s.fuse(root, g.tileSizes, g.interchange);
     // Full tiles plus one static remainder tile along W (or M); the
     // canonicalization below makes the remainder's shapes static again.
