@@ -415,7 +415,9 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
       LogicalResult lowered = f.getName().ends_with("_train_step")
                                   ? lowerTrainStep(f, {/*rollGradGroups=*/cpu,
                                                        /*onePassPoolArgmax=*/cpu,
-                                                       /*foldReluGrad=*/!cpu})
+                                                       /*foldReluGrad=*/!cpu,
+                                                       /*gatherPoolGrad=*/cpu,
+                                                       /*reluGradOnMatmulRows=*/cpu})
                                   : FunctionLowering(f).run();
       if (failed(lowered))
         return signalPassFailure();

@@ -32,6 +32,11 @@
 //                            maximum (strict >, taps in row-major order) picks
 //                            the tap, then dy is added into the strided slice
 //                            of a padded dx, which is cropped at the end.
+//                            CPU forms: the forward max pool is one generic
+//                            computing (max, argmax as i8), the argmax kept for
+//                            the gradient, and dx is gathered in one generic
+//                            over [N, H/s, s, W/s, s, C] (each element written
+//                            once; the same sums in the same order).
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,6 +53,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <limits>
@@ -212,12 +218,25 @@ private:
   Value lowerConvGradFilter(Location loc, nin::Conv2DGradFilterOp op);
   Value lowerConvGradInput(Location loc, nin::Conv2DGradInputOp op);
   Value lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op);
+  Value lowerMaxPoolForward(Location loc, nin::MaxPool2DOp op);
+  std::pair<Value, Value> maxPoolArgmax(Location loc, Value xp, ArrayRef<int64_t> kernel,
+                                        ArrayRef<int64_t> stride, ArrayRef<int64_t> windows);
   Value lowerAvgPoolGrad(Location loc, nin::AvgPool2DGradOp op);
 
   using TapFn = llvm::function_ref<Value(Arith &, int64_t tap, ValueRange args)>;
+  /// gatherTaps' add: the tap as an index value.
+  using GatherFn = llvm::function_ref<Value(Arith &, Value tap, ValueRange args)>;
   Value scatterTaps(Location loc, ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
                     ArrayRef<int64_t> padding, ArrayRef<int64_t> dxShape, ValueRange ins,
                     TapFn add);
+  Value gatherTaps(Location loc, ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+                   ArrayRef<int64_t> padding, ArrayRef<int64_t> dxShape, ValueRange ins,
+                   ArrayRef<TypedAttr> fills, GatherFn add, Value reluOutput = {});
+  /// The ReLU output whose mask a pooling gradient's gather can apply (its
+  /// only user is that ReLU's gradient, and dx needs no crop), else null;
+  /// then the pooling gradient's result is in premasked_.
+  Value fusableReluMask(Operation *poolGrad, ArrayRef<int64_t> stride,
+                        ArrayRef<int64_t> padding);
   Value tapSlice(Location loc, Value padded, int64_t i, int64_t j, ArrayRef<int64_t> stride,
                  ArrayRef<int64_t> shape);
 
@@ -245,6 +264,14 @@ private:
   func::FuncOp src_;
   TrainLoweringOptions opts_;
   llvm::DenseMap<Value, Masked> folded_;
+  /// The argmax of each forward max pool (CPU forms), by the pool's input.
+  struct PoolTap {
+    Value tap;
+    SmallVector<int64_t> kernel, stride, padding;
+  };
+  llvm::DenseMap<Value, PoolTap> poolTaps_;
+  /// Pooling gradients (nin values) that already carry their ReLU mask.
+  llvm::DenseSet<Value> premasked_;
 };
 
 LogicalResult TrainStepLowering::run() {
@@ -359,6 +386,10 @@ LogicalResult TrainStepLowering::lower(Operation *op) {
   if (auto d = dyn_cast<nin::DropoutTrainOp>(op))
     out = lowerDropout(loc, d);
   else if (auto g = dyn_cast<nin::ReluGradOp>(op)) {
+    if (premasked_.contains(g.getGrad())) {
+      map_[g.getResult()] = map_.lookup(g.getGrad()); // masked by the pooling gradient
+      return success();
+    }
     if (opts_.foldReluGrad && reluGradFolds(g)) {
       folded_[g.getResult()] = {map_.lookup(g.getGrad()), map_.lookup(g.getOutput())};
       return success();
@@ -379,6 +410,8 @@ LogicalResult TrainStepLowering::lower(Operation *op) {
     out = lowerMaxPoolGrad(loc, g);
   else if (auto g = dyn_cast<nin::AvgPool2DGradOp>(op))
     out = lowerAvgPoolGrad(loc, g);
+  else if (auto p = dyn_cast<nin::MaxPool2DOp>(op); p && opts_.onePassPoolArgmax)
+    out = lowerMaxPoolForward(loc, p);
   else
     return lowerForward(op);
   map_[op->getResult(0)] = out;
@@ -578,8 +611,22 @@ Value TrainStepLowering::lowerDropout(Location loc, nin::DropoutTrainOp op) {
 /// dz = y > 0 ? dy : 0, written over dy (its only reader), so bufferization
 /// reuses dy's buffer instead of a new one per ReLU.
 Value TrainStepLowering::lowerReluGrad(Location loc, nin::ReluGradOp op) {
-  Value dy = map_.lookup(op.getGrad());
-  return elementwise(loc, {map_.lookup(op.getOutput())}, {dy},
+  Value dy = map_.lookup(op.getGrad()), y = map_.lookup(op.getOutput());
+  // dy from a matmul (a 1x1 conv's input gradient, [NHW, C] expanded to
+  // NHWC): the mask on the matmul's own shape, so the CPU schedule fuses it
+  // into the matmul's register tiles as an epilogue (one pass over dy less).
+  auto expand = dy.getDefiningOp<tensor::ExpandShapeOp>();
+  if (opts_.reluGradOnMatmulRows && expand &&
+      expand.getSrc().getDefiningOp<linalg::MatmulOp>() && expand->hasOneUse()) {
+    auto groups = expand.getReassociationIndices();
+    Value rows = reshape(loc, y, shapeOf(expand.getSrc()), groups);
+    Value masked = elementwise(loc, {rows}, {expand.getSrc()},
+                               [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                                 return {Arith{nb, nl}.reluMask(a[1], a[0])};
+                               })[0];
+    return reshape(loc, masked, shapeOf(dy), groups);
+  }
+  return elementwise(loc, {y}, {dy},
                      [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                        return {Arith{nb, nl}.reluMask(a[1], a[0])};
                      })[0];
@@ -852,45 +899,187 @@ Value TrainStepLowering::scatterTaps(Location loc, ArrayRef<int64_t> kernel,
                                            indexAttrs(b_, dxShape), indexAttrs(b_, {1, 1, 1, 1}));
 }
 
+/// (max, first argmax as kh * KW + kw) of every window of the padded `xp`,
+/// in one pass: loops (n, oh, ow, kh, kw, c), the window taps reduced in
+/// row-major order (a strictly greater value takes over, so the first
+/// maximum wins), channels innermost for the vector rows.
+std::pair<Value, Value> TrainStepLowering::maxPoolArgmax(Location loc, Value xp,
+                                                         ArrayRef<int64_t> kernel,
+                                                         ArrayRef<int64_t> stride,
+                                                         ArrayRef<int64_t> windows) {
+  MLIRContext *ctx = b_.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  AffineMap read =
+      AffineMap::get(6, 0, {d(0), d(1) * stride[0] + d(3), d(2) * stride[1] + d(4), d(5)}, ctx);
+  AffineMap out = AffineMap::get(6, 0, {d(0), d(1), d(2), d(5)}, ctx);
+  // The window's extents, for linalg to derive the kh, kw loop ranges from
+  // (as the pooling ops' window operand; never read).
+  Value window = empty(loc, {kernel[0], kernel[1]});
+  AffineMap windowMap = AffineMap::get(6, 0, {d(3), d(4)}, ctx);
+  SmallVector<IteratorType> iters{IteratorType::parallel,  IteratorType::parallel,
+                                  IteratorType::parallel,  IteratorType::reduction,
+                                  IteratorType::reduction, IteratorType::parallel};
+  const int64_t kw = kernel[1];
+  // i8 taps (a quarter of the memory kept from forward to backward) when
+  // the window's taps fit.
+  Type tapType = kernel[0] * kw <= 127 ? b_.getI8Type() : b_.getI32Type();
+  SmallVector<Value> r =
+      generic(loc, {xp, window},
+              {filled(loc, windows, -kInf), full(loc, windows, b_.getIntegerAttr(tapType, 0))},
+              {read, windowMap, out, out}, iters,
+              [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                Arith m{nb, nl};
+                Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[2]);
+                Value t = nb.create<arith::AddIOp>(
+                    nl, nb.create<arith::MulIOp>(nl, m.loopIndex(3), m.index(kw)),
+                    m.loopIndex(4));
+                Value id = nb.create<arith::IndexCastOp>(nl, tapType, t);
+                return {m.select(greater, a[0], a[2]), m.select(greater, id, a[3])};
+              });
+  return {r[0], r[1]};
+}
+
+/// The training step's forward max pool in the CPU forms: the one-pass
+/// (max, argmax) generic, its argmax kept for the gradient, so the backward
+/// pass does not read the pool's input again (and the forward's generic is
+/// faster than linalg.pooling_nhwc_max as scheduled: 7-9 vs 11 ms for pool1).
+Value TrainStepLowering::lowerMaxPoolForward(Location loc, nin::MaxPool2DOp op) {
+  auto o = cast<RankedTensorType>(op.getType()).getShape();
+  SmallVector<int64_t> windows{o[0], o[2], o[3], o[1]};
+  Value xp = padHW(loc, map_.lookup(op.getInput()), op.getPadding(), -kInf);
+  auto [max, tap] = maxPoolArgmax(loc, xp, op.getKernel(), op.getStride(), windows);
+  poolTaps_[op.getInput()] = {tap, SmallVector<int64_t>(op.getKernel()),
+                              SmallVector<int64_t>(op.getStride()),
+                              SmallVector<int64_t>(op.getPadding())};
+  return max;
+}
+
+/// The same sums as scatterTaps, gathered: with dxpad viewed as [N, A, S0,
+/// B, S1, C] (h = a*S0 + r, rounded up to whole strides), element (a, r) is
+/// tap i = r + q*S0 of window a - q for every q with i < K0 (likewise along
+/// W), so one all-parallel generic reads the `ins` (padded by `fills`, one
+/// per input, so windows off the edge read nothing) at (a - q, b - p) for
+/// the ceil(K/S)^2 (q, p), masks the terms whose i or j is past the window,
+/// and sums add(t, ...) in increasing t from 0: the scatter's order, so the
+/// results are bit-identical. dxpad is written once instead of read and
+/// written once per tap (pool1: ~600 -> ~300 MB of memory traffic).
+Value TrainStepLowering::gatherTaps(Location loc, ArrayRef<int64_t> kernel,
+                                    ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+                                    ArrayRef<int64_t> dxShape, ValueRange ins,
+                                    ArrayRef<TypedAttr> fills, GatherFn add,
+                                    Value reluOutput) {
+  SmallVector<int64_t> windows = shapeOf(ins[0]);
+  auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+  const int64_t hp = dxShape[1] + 2 * padding[0], wp = dxShape[2] + 2 * padding[1];
+  const int64_t ah = ceilDiv(hp, stride[0]), aw = ceilDiv(wp, stride[1]);
+  // Window offsets q < qh (p < qw); the inputs get qh - 1 rows before and
+  // enough after.
+  const int64_t qh = ceilDiv(kernel[0], stride[0]), qw = ceilDiv(kernel[1], stride[1]);
+  const int64_t bh = std::max<int64_t>(0, ah - windows[1]);
+  const int64_t bw = std::max<int64_t>(0, aw - windows[2]);
+  SmallVector<Value> padded;
+  for (auto [x, fill] : llvm::zip(ins, fills)) {
+    auto t = cast<RankedTensorType>(x.getType());
+    SmallVector<int64_t> shape{windows[0], windows[1] + qh - 1 + bh,
+                               windows[2] + qw - 1 + bw, windows[3]};
+    // A fill and an insert: scheduled as ordinary rows and a copy.
+    Value value = b_.create<arith::ConstantOp>(loc, fill);
+    Value canvas = b_.create<linalg::FillOp>(loc, value, empty(loc, shape, t.getElementType()))
+                       .getResult(0);
+    padded.push_back(b_.create<tensor::InsertSliceOp>(loc, x, canvas,
+                                                      indexAttrs(b_, {0, qh - 1, qw - 1, 0}),
+                                                      indexAttrs(b_, windows),
+                                                      indexAttrs(b_, {1, 1, 1, 1})));
+  }
+  // Loops (n, a, r, b, s, c).
+  MLIRContext *ctx = b_.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  // Each term reads its window-shifted view (a slice: linalg's tiling
+  // mishandles constant offsets in indexing maps).
+  SmallVector<Value> operands;
+  SmallVector<AffineMap> maps;
+  AffineMap read = AffineMap::get(6, 0, {d(0), d(1), d(3), d(5)}, ctx);
+  for (int64_t q = 0; q < qh; ++q)
+    for (int64_t p = 0; p < qw; ++p)
+      for (Value x : padded) {
+        operands.push_back(b_.create<tensor::ExtractSliceOp>(
+            loc, x, indexAttrs(b_, {0, qh - 1 - q, qw - 1 - p, 0}),
+            indexAttrs(b_, {windows[0], ah, aw, windows[3]}), indexAttrs(b_, {1, 1, 1, 1})));
+        maps.push_back(read);
+      }
+  const size_t n = padded.size();
+  if (reluOutput) { // dx masked by y > 0 (fusableReluMask: no crop)
+    operands.push_back(reshape(loc, reluOutput, {dxShape[0], ah, stride[0], aw, stride[1],
+                                                 dxShape[3]}, {{0}, {1, 2}, {3, 4}, {5}}));
+    maps.push_back(AffineMap::getMultiDimIdentityMap(6, ctx));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(6, ctx));
+  Value parts = generic(
+      loc, operands, {empty(loc, {dxShape[0], ah, stride[0], aw, stride[1], dxShape[3]})}, maps,
+      SmallVector<IteratorType>(6, IteratorType::parallel),
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+        Arith m{nb, nl};
+        Value rh = m.loopIndex(2), rw = m.loopIndex(4), acc = m.f32(0.0f);
+        size_t k = 0;
+        for (int64_t q = 0; q < qh; ++q) {
+          Value i = m.addi(rh, m.index(q * stride[0]));
+          Value inI = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::ult, i,
+                                               m.index(kernel[0]));
+          for (int64_t p = 0; p < qw; ++p, ++k) {
+            Value j = m.addi(rw, m.index(p * stride[1]));
+            Value inJ = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::ult, j,
+                                                 m.index(kernel[1]));
+            Value t = m.addi(m.muli(i, m.index(kernel[1])), j);
+            SmallVector<Value> args(a.begin() + k * n, a.begin() + (k + 1) * n);
+            args.push_back(acc);
+            Value in = nb.create<arith::AndIOp>(nl, inI, inJ);
+            acc = m.select(in, add(m, t, args), acc);
+          }
+        }
+        if (reluOutput)
+          acc = m.reluMask(acc, a[k * n]);
+        return {acc};
+      })[0];
+  Value dx = reshape(loc, parts, {dxShape[0], ah * stride[0], aw * stride[1], dxShape[3]},
+                     {{0}, {1, 2}, {3, 4}, {5}});
+  if (padding[0] == 0 && padding[1] == 0 && ah * stride[0] == dxShape[1] &&
+      aw * stride[1] == dxShape[2])
+    return dx;
+  return b_.create<tensor::ExtractSliceOp>(loc, dx, indexAttrs(b_, {0, padding[0], padding[1], 0}),
+                                           indexAttrs(b_, dxShape), indexAttrs(b_, {1, 1, 1, 1}));
+}
+
+Value TrainStepLowering::fusableReluMask(Operation *poolGrad, ArrayRef<int64_t> stride,
+                                         ArrayRef<int64_t> padding) {
+  if (!opts_.gatherPoolGrad || !poolGrad->hasOneUse() || padding[0] != 0 || padding[1] != 0)
+    return {};
+  auto relu = dyn_cast<nin::ReluGradOp>(*poolGrad->getUsers().begin());
+  if (!relu || relu.getGrad() != poolGrad->getResult(0))
+    return {};
+  auto s = cast<RankedTensorType>(poolGrad->getResult(0).getType()).getShape(); // NCHW
+  if (s[2] % stride[0] != 0 || s[3] % stride[1] != 0)
+    return {};
+  premasked_.insert(poolGrad->getResult(0));
+  return map_.lookup(relu.getOutput());
+}
+
 /// Each window's dy goes to its first maximum in row-major order (padding is
 /// -inf and never wins).
 Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op) {
   Value x = map_.lookup(op.getInput()), dy = map_.lookup(op.getGrad());
   ArrayRef<int64_t> kernel = op.getKernel(), stride = op.getStride(), padding = op.getPadding();
   SmallVector<int64_t> windows = shapeOf(dy);
-  Value xp = padHW(loc, x, padding, -kInf);
   Value tap;
   if (opts_.onePassPoolArgmax) {
-    // One pass over the windows: loops (n, oh, ow, kh, kw, c), the window taps
-    // reduced in row-major order (a strictly greater value takes over, so the
-    // first maximum wins), channels innermost for the vector rows.
-    MLIRContext *ctx = b_.getContext();
-    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
-    AffineMap read = AffineMap::get(6, 0,
-                                    {d(0), d(1) * stride[0] + d(3), d(2) * stride[1] + d(4), d(5)},
-                                    ctx);
-    AffineMap out = AffineMap::get(6, 0, {d(0), d(1), d(2), d(5)}, ctx);
-    // The window's extents, for linalg to derive the kh, kw loop ranges from
-    // (as the pooling ops' window operand; never read).
-    Value window = empty(loc, {kernel[0], kernel[1]});
-    AffineMap windowMap = AffineMap::get(6, 0, {d(3), d(4)}, ctx);
-    SmallVector<IteratorType> iters{IteratorType::parallel,  IteratorType::parallel,
-                                    IteratorType::parallel,  IteratorType::reduction,
-                                    IteratorType::reduction, IteratorType::parallel};
-    const int64_t kw = kernel[1];
-    tap = generic(loc, {xp, window},
-                        {filled(loc, windows, -kInf), full(loc, windows, b_.getI32IntegerAttr(0))},
-                        {read, windowMap, out, out}, iters,
-                        [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
-                          Arith m{nb, nl};
-                          Value greater = m.cmpf(arith::CmpFPredicate::OGT, a[0], a[2]);
-                          Value t = nb.create<arith::AddIOp>(
-                              nl, nb.create<arith::MulIOp>(nl, m.loopIndex(3), m.index(kw)),
-                              m.loopIndex(4));
-                          Value id = nb.create<arith::IndexCastOp>(nl, nb.getI32Type(), t);
-                          return {m.select(greater, a[0], a[2]), m.select(greater, id, a[3])};
-                        })[1];
+    // The forward pass recorded each window's argmax (lowerMaxPoolForward).
+    auto recorded = poolTaps_.find(op.getInput());
+    if (recorded != poolTaps_.end() && recorded->second.kernel == kernel &&
+        recorded->second.stride == stride && recorded->second.padding == padding)
+      tap = recorded->second.tap;
+    else
+      tap = maxPoolArgmax(loc, padHW(loc, x, padding, -kInf), kernel, stride, windows).second;
   } else {
+    Value xp = padHW(loc, x, padding, -kInf);
     Value best = filled(loc, windows, -kInf);
     tap = full(loc, windows, b_.getI32IntegerAttr(0));
     const int64_t taps = kernel[0] * kernel[1];
@@ -919,23 +1108,39 @@ Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op)
       tap = r[1];
     }
   }
-  return scatterTaps(loc, kernel, stride, padding, nhwcShape(op.getType()), {tap, dy},
-                     [](Arith &m, int64_t t, ValueRange a) {
-                       Value id = m.b.create<arith::ConstantOp>(m.loc, m.b.getI32IntegerAttr(t));
-                       Value mine = m.b.create<arith::CmpIOp>(m.loc, arith::CmpIPredicate::eq,
-                                                              a[0], id);
-                       return m.select(mine, m.addf(a[2], a[1]), a[2]);
-                     });
+  auto add = [](Arith &m, int64_t t, ValueRange a) {
+    Value id = m.b.create<arith::ConstantOp>(m.loc, m.b.getIntegerAttr(a[0].getType(), t));
+    Value mine = m.b.create<arith::CmpIOp>(m.loc, arith::CmpIPredicate::eq, a[0], id);
+    return m.select(mine, m.addf(a[2], a[1]), a[2]);
+  };
+  if (opts_.gatherPoolGrad) {
+    Type tapType = cast<RankedTensorType>(tap.getType()).getElementType();
+    auto gather = [&](Arith &m, Value t, ValueRange a) {
+      Value id = m.b.create<arith::IndexCastOp>(m.loc, tapType, t);
+      Value mine = m.b.create<arith::CmpIOp>(m.loc, arith::CmpIPredicate::eq, a[0], id);
+      return m.select(mine, m.addf(a[2], a[1]), a[2]);
+    };
+    return gatherTaps(loc, kernel, stride, padding, nhwcShape(op.getType()), {tap, dy},
+                      {b_.getIntegerAttr(tapType, -1), b_.getF32FloatAttr(0.0f)}, gather,
+                      fusableReluMask(op, stride, padding));
+  }
+  return scatterTaps(loc, kernel, stride, padding, nhwcShape(op.getType()), {tap, dy}, add);
 }
 
 /// Every element of a window gets dy / (KH * KW) (the full-window divisor).
 Value TrainStepLowering::lowerAvgPoolGrad(Location loc, nin::AvgPool2DGradOp op) {
   ArrayRef<int64_t> kernel = op.getKernel();
   float area = static_cast<float>(kernel[0] * kernel[1]);
+  auto add = [&](Arith &m, int64_t, ValueRange a) {
+    return m.addf(a[1], m.divf(a[0], m.f32(area)));
+  };
+  auto gather = [&](Arith &m, Value, ValueRange a) { return add(m, 0, a); };
+  if (opts_.gatherPoolGrad)
+    return gatherTaps(loc, kernel, op.getStride(), op.getPadding(), nhwcShape(op.getType()),
+                      {map_.lookup(op.getGrad())}, {b_.getF32FloatAttr(0.0f)}, gather,
+                      fusableReluMask(op, op.getStride(), op.getPadding()));
   return scatterTaps(loc, kernel, op.getStride(), op.getPadding(), nhwcShape(op.getType()),
-                     {map_.lookup(op.getGrad())}, [&](Arith &m, int64_t, ValueRange a) {
-                       return m.addf(a[1], m.divf(a[0], m.f32(area)));
-                     });
+                     {map_.lookup(op.getGrad())}, add);
 }
 
 } // namespace

@@ -43,6 +43,12 @@ struct TrainLoweringOptions {
   /// the one in-place pass they save (measured: 24 -> 2.8 ms for block1.0's
   /// bias gradient, 1427 -> 1407 ms a training step).
   bool foldReluGrad = true;
+  /// Pooling gradients gathered per stride class (each dx element written
+  /// once) instead of scattered one window tap at a time (the CPU forms).
+  bool gatherPoolGrad = false;
+  /// A ReLU gradient of a 1x1 conv's input gradient masks the matmul's
+  /// [NHW, C] rows (the CPU schedule's epilogue) instead of the NHWC view.
+  bool reluGradOnMatmulRows = false;
 };
 
 /// Replaces the nin function `trainStep` by its linalg lowering (same name).
