@@ -90,8 +90,11 @@ public:
   }
 
   std::string conv(const std::string &x, const Shape &xs, const std::string &w,
-                   const Shape &ws, int64_t stride, const Shape &out) {
-    std::string init = filled(0.0f, out), v = fresh();
+                   const Shape &ws, int64_t stride, const Shape &out,
+                   std::string init = "") {
+    if (init.empty())
+      init = filled(0.0f, out);
+    std::string v = fresh();
     emit(v +
          " = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : "
          "tensor<2xi64>, strides = dense<" +
@@ -108,6 +111,18 @@ public:
     emit(v + " = linalg.matmul ins(" + a + ", " + b + " : " + tensorType(as) +
          ", " + tensorType(bs) + ") outs(" + init + " : " + tensorType(out) +
          ") -> " + tensorType(out));
+    return v;
+  }
+
+  /// acc [M, N] + a^T b for a [K, M], b [K, N] (the weight gradients' form).
+  std::string matmulTransposeA(const std::string &a, const Shape &as,
+                               const std::string &b, const Shape &bs,
+                               const std::string &acc) {
+    Shape out = {as[1], bs[1]};
+    std::string v = fresh();
+    emit(v + " = linalg.matmul_transpose_a ins(" + a + ", " + b + " : " +
+         tensorType(as) + ", " + tensorType(bs) + ") outs(" + acc + " : " +
+         tensorType(out) + ") -> " + tensorType(out));
     return v;
   }
 
@@ -220,10 +235,8 @@ double convFlops(const ConvSpec &s) {
 }
 
 // Naive references (NHWC, HWCF), accumulating in double.
-std::vector<float> refConvBiasRelu(const std::vector<float> &x,
-                                   const std::vector<float> &w,
-                                   const std::vector<float> &b,
-                                   const ConvSpec &s) {
+std::vector<float> refConv(const std::vector<float> &x, const std::vector<float> &w,
+                           const std::vector<float> &b, const ConvSpec &s, bool relu) {
   Shape o = convOutput(s);
   std::vector<float> out(numElements(o));
   for (int64_t n = 0; n < s.n; ++n)
@@ -243,9 +256,16 @@ std::vector<float> refConvBiasRelu(const std::vector<float> &x,
                 acc += static_cast<double>(in[c]) * wt[c * s.f];
             }
           out[((n * o[1] + oy) * o[2] + ox) * s.f + f] =
-              static_cast<float>(std::max(acc, 0.0));
+              static_cast<float>(relu ? std::max(acc, 0.0) : acc);
         }
   return out;
+}
+
+std::vector<float> refConvBiasRelu(const std::vector<float> &x,
+                                   const std::vector<float> &w,
+                                   const std::vector<float> &b,
+                                   const ConvSpec &s) {
+  return refConv(x, w, b, s, /*relu=*/true);
 }
 
 std::vector<float> refPool(const std::vector<float> &x, const Shape &xs,
@@ -292,6 +312,40 @@ TestFunction convBiasRelu(const std::string &name, const ConvSpec &s) {
     return refConvBiasRelu(in[0], in[1], in[2], s);
   };
   return {name, mlir, {xs, ws, {s.f}}, out, reference, convFlops(s)};
+}
+
+TestFunction convAccumulate(const std::string &name, const ConvSpec &s) {
+  Shape xs = {s.n, s.h, s.w, s.c}, ws = {s.k, s.k, s.c, s.f}, out = convOutput(s);
+  FunctionWriter fw({xs, ws, out, out});
+  std::string x = fw.input(0), w = fw.input(1), acc = fw.input(2);
+  std::string mlir = fw.finish(name, fw.conv(x, xs, w, ws, s.stride, out, acc));
+  auto reference = [s](const std::vector<std::vector<float>> &in) {
+    std::vector<float> r = refConv(in[0], in[1], std::vector<float>(s.f, 0.0f), s, false);
+    for (size_t i = 0; i < r.size(); ++i)
+      r[i] += in[2][i];
+    return r;
+  };
+  return {name, mlir, {xs, ws, out}, out, reference, convFlops(s)};
+}
+
+TestFunction matmulTransposeAAccumulate(const std::string &name, int64_t m, int64_t n,
+                                        int64_t k) {
+  Shape as = {k, m}, bs = {k, n}, out = {m, n};
+  FunctionWriter fw({as, bs, out, out});
+  std::string a = fw.input(0), b = fw.input(1), acc = fw.input(2);
+  std::string mlir = fw.finish(name, fw.matmulTransposeA(a, as, b, bs, acc));
+  auto reference = [m, n, k](const std::vector<std::vector<float>> &in) {
+    std::vector<float> r(m * n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = in[2][i * n + j];
+        for (int64_t p = 0; p < k; ++p)
+          sum += static_cast<double>(in[0][p * m + i]) * in[1][p * n + j];
+        r[i * n + j] = static_cast<float>(sum);
+      }
+    return r;
+  };
+  return {name, mlir, {as, bs, out}, out, reference, 2.0 * m * n * k};
 }
 
 TestFunction conv1x1AsMatmul(const std::string &name, const ConvSpec &s) {

@@ -39,6 +39,13 @@ struct ConvSpec {
 
 /// conv_2d_nhwc_hwcf + bias + ReLU. Arguments: x, w (KxKxCxF), bias, out.
 TestFunction convBiasRelu(const std::string &name, const ConvSpec &spec);
+/// conv_2d_nhwc_hwcf accumulating into a given tensor (no fill, no
+/// epilogue: the weight gradients' form). Arguments: x, w, acc, out.
+TestFunction convAccumulate(const std::string &name, const ConvSpec &spec);
+/// acc + a^T b with a [K, M], b [K, N] (linalg.matmul_transpose_a into a
+/// given tensor: the 1x1 weight gradients' form). Arguments: a, b, acc, out.
+TestFunction matmulTransposeAAccumulate(const std::string &name, int64_t m, int64_t n,
+                                        int64_t k);
 /// The same 1x1 convolution written as collapse_shape + matmul + bias/ReLU
 /// on the 2-D result + expand_shape.
 TestFunction conv1x1AsMatmul(const std::string &name, const ConvSpec &spec);

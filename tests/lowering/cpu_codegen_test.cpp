@@ -52,6 +52,11 @@ std::vector<TestFunction> allCases() {
       // Short rows: 3 x 128 and 5 x 64 register tiles (weight-gradient shapes).
       convBiasRelu("conv_short_rows_128", {2, 5, 5, 16, 384, 3, 1, 0}),
       convBiasRelu("conv_short_rows_64", {2, 9, 9, 8, 256, 5, 1, 0}),
+      // Long reductions in L2-sized blocks (the weight gradients' forms): a
+      // 1.5 MiB filter strip swept 9 KH rows at a time, and K = 4096 in
+      // blocks of 256.
+      convAccumulate("conv_reduction_blocks", {1, 64, 64, 4, 64, 54, 1, 0}),
+      matmulTransposeAAccumulate("matmul_ta_reduction_blocks", 96, 64, 4096),
   };
 }
 
@@ -240,6 +245,23 @@ TEST_P(CpuCodegenBf16, MatchesNaiveReferenceOnRoundedInputs) {
     maxDiff = std::isnan(diff) ? INFINITY : std::max(maxDiff, diff);
   }
   EXPECT_LE(maxDiff, 1e-5 * maxRef + 1e-5) << "max |ref| = " << maxRef;
+}
+
+// The reduction-block cases above check the numbers; this checks that the
+// blocks were chosen (a blocked schedule the report does not show would leave
+// those cases testing the unblocked one).
+TEST(CpuCodegenSchedule, LongReductionsRunInL2SizedBlocks) {
+  cpu::CpuOptions opts;
+  opts.threads = 2;
+  std::string report;
+  opts.scheduleReport = &report;
+  for (const char *name : {"conv_reduction_blocks", "matmul_ta_reduction_blocks"}) {
+    auto text = compileToAssembly(findCase(name).mlir, opts, outPath(std::string(name) + ".s"));
+    ASSERT_TRUE(text) << text.message();
+  }
+  // KH = 54 of a 54x54x4x32 strip (1.5 MiB): 9 rows (166 KiB) a block.
+  EXPECT_NE(report.find("reduction in blocks [0, 0, 0, 0, 9]"), std::string::npos) << report;
+  EXPECT_NE(report.find("reduction in blocks [0, 0, 256]"), std::string::npos) << report;
 }
 
 TEST(CpuCodegenBf16Api, EmitsVdpbf16ps) {

@@ -134,28 +134,21 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
     g.tileSizes = {1, 1, tile.rows, tile.cols};
     g.forallSizes = chooseForall({{0, out[0]}, {1, out[1]}}, threads);
     // Short output rows (the weight gradients' KW = 3 or 5 "pixels"): a tile
-    // of several output rows (3 x 3 x 32, 5 x 5 x 16) reuses each filter load
+    // of several output rows x 32 lanes (3 x 3 x 32) reuses each filter load
     // 3-5x more than one row x 128 (which streams the filter slice from L2:
     // 68% of peak). Hand-built (MicroKernels.cpp): decompose takes one row.
-    if (g.kind == Kind::Conv && tile.rows == out[2] && !tile.peel && out[2] <= 5) {
-      // The most accumulators (within budget) over 32- or 16-lane columns
-      // and a divisor of OH as the tile's output rows.
-      int64_t bestAccs = 0, bestRows = 1, bestCols = 0;
-      for (int64_t cols : {2 * kVectorLanes, kVectorLanes}) {
-        if (out[3] % cols != 0)
-          continue;
-        int64_t perRow = out[2] * (cols / kVectorLanes);
-        int64_t th = largestDivisorAtMost(out[1], kAccumulatorBudget / perRow);
-        if (th > 1 && th * perRow > bestAccs) {
-          bestAccs = th * perRow;
-          bestRows = th;
-          bestCols = cols;
-        }
-      }
-      if (bestRows > 1) {
-        g.outputRows = bestRows;
-        tile.cols = bestCols;
-        g.tileSizes = {1, bestRows, tile.rows, tile.cols};
+    // Not over 16 lanes (5 x 5 x 16): one broadcast per FMA saturates the
+    // load ports, and one row x 64 with KH blocks (below) is faster (the 5x5
+    // weight gradient: 216 vs 223 ms).
+    const int64_t cols = 2 * kVectorLanes;
+    if (g.kind == Kind::Conv && tile.rows == out[2] && !tile.peel && out[2] <= 5 &&
+        out[3] % cols == 0) {
+      int64_t perRow = out[2] * (cols / kVectorLanes);
+      int64_t rows = largestDivisorAtMost(out[1], kAccumulatorBudget / perRow);
+      if (rows > 1) {
+        g.outputRows = rows;
+        tile.cols = cols;
+        g.tileSizes = {1, rows, tile.rows, tile.cols};
         g.forallSizes = chooseForall({{0, out[0]}}, threads);
       }
     }
