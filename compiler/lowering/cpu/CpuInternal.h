@@ -147,11 +147,12 @@ private:
   int threads_;
 };
 
-/// The plan for a `Rows` op with static loop `ranges`: [forall over dim 0
-/// when it is parallel], then tiles of one vector row (up to 64 lanes) along
-/// the innermost dim when it is parallel, single elements otherwise.
+/// The plan for a `Rows` op with static loop `ranges`: [forall over the
+/// first of its `parallelPrefix` leading parallel dims with work for every
+/// thread], then tiles of one vector row (up to 64 lanes) along the
+/// innermost dim when it is parallel, single elements otherwise.
 Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
-                          bool innerParallel, bool outerParallel, int threads);
+                          bool innerParallel, int64_t parallelPrefix, int threads);
 
 /// The plan for an all-parallel copy whose inputs are read through one
 /// permutation that moves their innermost dim (the weight gradients'

@@ -128,7 +128,7 @@ void Scheduler::packOperands(ModuleOp module) {
             cast<RankedTensorType>(pack.getInit().getType()).getShape();
         packGroups_.push_back(planRows(nextTag_++, {shape.begin(), shape.end()},
                                        /*innerParallel=*/true,
-                                       /*outerParallel=*/true, threads_));
+                                       /*parallelPrefix=*/1, threads_));
       }
       OpBuilder b(op);
       operand.set(packedSlice(b, slice, pack->getResult(0), g.packTile));

@@ -192,13 +192,19 @@ void tagForSchedule(Operation *op, int64_t tag) {
 }
 
 Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
-               bool innerParallel, bool outerParallel, int threads) {
+               bool innerParallel, int64_t parallelPrefix, int threads) {
   Group g;
   g.anchorTag = g.rootTag = tag;
   if (ranges.empty())
     return g;
-  if (outerParallel)
-    g.forallSizes = chooseForall({{0, ranges[0]}}, threads);
+  // The first of the leading parallel dims with work for every thread (dim
+  // 0, or an outer one past a unit batch: the 11x11 weight gradient's
+  // 1 x 223 x 223 x 8 input transpose ran on one thread).
+  std::vector<std::pair<unsigned, int64_t>> dims;
+  for (int64_t d = 0; d < parallelPrefix; ++d)
+    if (d == 0 || d + 1 < static_cast<int64_t>(ranges.size()))
+      dims.push_back({static_cast<unsigned>(d), ranges[d]});
+  g.forallSizes = chooseForall(dims, threads);
   g.tileSizes.assign(ranges.size(), 1);
   g.tileSizes.back() =
       innerParallel ? largestDivisorAtMost(ranges.back(), 4 * kVectorLanes) : 1;
@@ -307,13 +313,15 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
       return;
     }
     auto iterators = op.getIteratorTypesArray();
-    bool parallel0 =
-        !iterators.empty() && iterators[0] == utils::IteratorType::parallel;
+    int64_t parallelPrefix = 0;
+    while (parallelPrefix < static_cast<int64_t>(iterators.size()) &&
+           iterators[parallelPrefix] == utils::IteratorType::parallel)
+      ++parallelPrefix;
     bool parallelN =
         !iterators.empty() && iterators.back() == utils::IteratorType::parallel;
     llvm::SmallVector<int64_t> ranges = op.getStaticLoopRanges();
     groups_.push_back(planRows(claim(op), {ranges.begin(), ranges.end()},
-                               parallelN, parallel0, threads_));
+                               parallelN, parallelPrefix, threads_));
   });
 }
 
