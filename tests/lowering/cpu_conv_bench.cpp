@@ -27,6 +27,11 @@ int main(int argc, char **argv) {
       conv1x1AsMatmul("mm1x1_256_256_26", {8, 26, 26, 256, 256, 1, 1, 0}),
       convBiasRelu("conv1x1_256_256_26", {8, 26, 26, 256, 256, 1, 1, 0}),
       convBiasRelu("conv11x11s4_1_96_224", {8, 224, 224, 1, 96, 11, 4, 0}),
+      // Block 1's 1x1 convolutions: in cache (batch 1) and streaming from
+      // memory (batch 32, 36 MiB each way).
+      convBiasRelu("conv1x1_96_96_54_b1", {1, 54, 54, 96, 96, 1, 1, 0}),
+      convBiasRelu("conv1x1_96_96_54_b32", {32, 54, 54, 96, 96, 1, 1, 0}),
+      conv1x1AsMatmul("mm1x1_96_96_54_b32", {32, 54, 54, 96, 96, 1, 1, 0}),
   };
   std::mt19937 gen(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
