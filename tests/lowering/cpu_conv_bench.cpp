@@ -18,6 +18,11 @@ using namespace ninc;
 using namespace ninc::cputest;
 
 int main(int argc, char **argv) {
+  if (argc > 1 && argv[1][0] == '-') {
+    std::printf("usage: cpu_conv_bench [out-dir=/tmp/ninc-cpu-bench] [runs=10]\n"
+                "GFLOP/s of the NiN's heavy convolutions as scheduled, 1 and 2 threads\n");
+    return argv[1] == std::string("-h") || argv[1] == std::string("--help") ? 0 : 2;
+  }
   std::string dir = argc > 1 ? argv[1] : "/tmp/ninc-cpu-bench";
   int runs = argc > 2 ? std::atoi(argv[2]) : 10;
   std::filesystem::create_directories(dir);
