@@ -413,11 +413,7 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
     for (func::FuncOp f : funcs) {
       bool cpu = cpuForms.getValue();
       LogicalResult lowered = f.getName().ends_with("_train_step")
-                                  ? lowerTrainStep(f, {/*rollGradGroups=*/cpu,
-                                                       /*onePassPoolArgmax=*/cpu,
-                                                       /*foldReluGrad=*/!cpu,
-                                                       /*gatherPoolGrad=*/cpu,
-                                                       /*reluGradOnMatmulRows=*/cpu})
+                                  ? lowerTrainStep(f, {cpu})
                                   : FunctionLowering(f).run();
       if (failed(lowered))
         return signalPassFailure();

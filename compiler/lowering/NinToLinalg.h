@@ -33,7 +33,7 @@ namespace ninc {
 
 /// The pass `nin-to-linalg` (module level: it rewrites function signatures).
 /// cpuForms: the training step in the CPU backend's forms
-/// (TrainLoweringOptions, NinToLinalgTrain.h: all of them on).
+/// (TrainLoweringOptions::cpuForms, NinToLinalgTrain.h).
 std::unique_ptr<mlir::Pass> createNinToLinalgPass(bool cpuForms = false);
 
 /// Dialects the lowered IR uses.

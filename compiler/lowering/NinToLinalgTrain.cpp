@@ -223,15 +223,15 @@ private:
                                         ArrayRef<int64_t> stride, ArrayRef<int64_t> windows);
   Value lowerAvgPoolGrad(Location loc, nin::AvgPool2DGradOp op);
 
-  using TapFn = llvm::function_ref<Value(Arith &, int64_t tap, ValueRange args)>;
-  /// gatherTaps' add: the tap as an index value.
-  using GatherFn = llvm::function_ref<Value(Arith &, Value tap, ValueRange args)>;
+  /// A pooling gradient's contribution of window tap `tap` (an index value:
+  /// a constant in the scatter, computed in the gather) to `args.back()`.
+  using TapFn = llvm::function_ref<Value(Arith &, Value tap, ValueRange args)>;
   Value scatterTaps(Location loc, ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
                     ArrayRef<int64_t> padding, ArrayRef<int64_t> dxShape, ValueRange ins,
                     TapFn add);
   Value gatherTaps(Location loc, ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
                    ArrayRef<int64_t> padding, ArrayRef<int64_t> dxShape, ValueRange ins,
-                   ArrayRef<TypedAttr> fills, GatherFn add, Value reluOutput = {});
+                   ArrayRef<TypedAttr> fills, TapFn add, Value reluOutput = {});
   /// The ReLU output whose mask a pooling gradient's gather can apply (its
   /// only user is that ReLU's gradient, and dx needs no crop), else null;
   /// then the pooling gradient's result is in premasked_.
@@ -252,7 +252,7 @@ private:
   Value markWeightGradient(Value dw);
   /// acc = body(first image of group i, acc) for the `groups` groups of
   /// `images` images: one scf.for (one copy of the code) when
-  /// opts_.rollGradGroups, else unrolled.
+  /// opts_.cpuForms, else unrolled.
   Value overGroups(Location loc, int64_t groups, int64_t images, Value init,
                    llvm::function_ref<Value(OpFoldResult first, Value acc)> body);
   SmallVector<Value> generic(Location loc, ValueRange ins, ValueRange outs,
@@ -390,7 +390,7 @@ LogicalResult TrainStepLowering::lower(Operation *op) {
       map_[g.getResult()] = map_.lookup(g.getGrad()); // masked by the pooling gradient
       return success();
     }
-    if (opts_.foldReluGrad && reluGradFolds(g)) {
+    if (!opts_.cpuForms && reluGradFolds(g)) {
       folded_[g.getResult()] = {map_.lookup(g.getGrad()), map_.lookup(g.getOutput())};
       return success();
     }
@@ -410,7 +410,7 @@ LogicalResult TrainStepLowering::lower(Operation *op) {
     out = lowerMaxPoolGrad(loc, g);
   else if (auto g = dyn_cast<nin::AvgPool2DGradOp>(op))
     out = lowerAvgPoolGrad(loc, g);
-  else if (auto p = dyn_cast<nin::MaxPool2DOp>(op); p && opts_.onePassPoolArgmax)
+  else if (auto p = dyn_cast<nin::MaxPool2DOp>(op); p && opts_.cpuForms)
     out = lowerMaxPoolForward(loc, p);
   else
     return lowerForward(op);
@@ -616,7 +616,7 @@ Value TrainStepLowering::lowerReluGrad(Location loc, nin::ReluGradOp op) {
   // NHWC): the mask on the matmul's own shape, so the CPU schedule fuses it
   // into the matmul's register tiles as an epilogue (one pass over dy less).
   auto expand = dy.getDefiningOp<tensor::ExpandShapeOp>();
-  if (opts_.reluGradOnMatmulRows && expand &&
+  if (opts_.cpuForms && expand &&
       expand.getSrc().getDefiningOp<linalg::MatmulOp>() && expand->hasOneUse()) {
     auto groups = expand.getReassociationIndices();
     Value rows = reshape(loc, y, shapeOf(expand.getSrc()), groups);
@@ -707,7 +707,7 @@ Value TrainStepLowering::lowerConvGradFilter(Location loc, nin::Conv2DGradFilter
                          {{0, 1, 2}, {3}});
       Value dzi = reshape(loc, imageSlice(loc, dz, first, {b, ds[1], ds[2], ds[3]}), {m, ds[3]},
                           {{0, 1, 2}, {3}});
-      if (opts_.rollGradGroups) // CPU: A read transposed in place
+      if (opts_.cpuForms) // A read transposed in place
         return markWeightGradient(b_.create<linalg::MatmulTransposeAOp>(
                                         loc, TypeRange{acc.getType()}, ValueRange{xi, dzi},
                                         ValueRange{acc})
@@ -775,7 +775,7 @@ Value TrainStepLowering::imageSlice(Location loc, Value x, OpFoldResult first,
 
 Value TrainStepLowering::overGroups(Location loc, int64_t groups, int64_t images, Value init,
                                     llvm::function_ref<Value(OpFoldResult, Value)> body) {
-  if (!opts_.rollGradGroups || groups == 1) {
+  if (!opts_.cpuForms || groups == 1) {
     Value acc = init;
     for (int64_t i = 0; i < groups; ++i)
       acc = body(b_.getIndexAttr(i * images), acc);
@@ -887,7 +887,7 @@ Value TrainStepLowering::scatterTaps(Location loc, ArrayRef<int64_t> kernel,
     Value updated = elementwise(loc, operands, {slice},
                                 [&](OpBuilder &nb, Location nl, ValueRange args) -> SmallVector<Value> {
                                   Arith m{nb, nl};
-                                  return {add(m, t, args)};
+                                  return {add(m, m.index(t), args)};
                                 })[0];
     dx = b_.create<tensor::InsertSliceOp>(loc, updated, dx, indexAttrs(b_, {0, i, j, 0}),
                                           indexAttrs(b_, windows),
@@ -966,7 +966,7 @@ Value TrainStepLowering::lowerMaxPoolForward(Location loc, nin::MaxPool2DOp op) 
 Value TrainStepLowering::gatherTaps(Location loc, ArrayRef<int64_t> kernel,
                                     ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
                                     ArrayRef<int64_t> dxShape, ValueRange ins,
-                                    ArrayRef<TypedAttr> fills, GatherFn add,
+                                    ArrayRef<TypedAttr> fills, TapFn add,
                                     Value reluOutput) {
   SmallVector<int64_t> windows = shapeOf(ins[0]);
   auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
@@ -1051,7 +1051,7 @@ Value TrainStepLowering::gatherTaps(Location loc, ArrayRef<int64_t> kernel,
 
 Value TrainStepLowering::fusableReluMask(Operation *poolGrad, ArrayRef<int64_t> stride,
                                          ArrayRef<int64_t> padding) {
-  if (!opts_.gatherPoolGrad || !poolGrad->hasOneUse() || padding[0] != 0 || padding[1] != 0)
+  if (!opts_.cpuForms || !poolGrad->hasOneUse() || padding[0] != 0 || padding[1] != 0)
     return {};
   auto relu = dyn_cast<nin::ReluGradOp>(*poolGrad->getUsers().begin());
   if (!relu || relu.getGrad() != poolGrad->getResult(0))
@@ -1070,7 +1070,7 @@ Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op)
   ArrayRef<int64_t> kernel = op.getKernel(), stride = op.getStride(), padding = op.getPadding();
   SmallVector<int64_t> windows = shapeOf(dy);
   Value tap;
-  if (opts_.onePassPoolArgmax) {
+  if (opts_.cpuForms) {
     // The forward pass recorded each window's argmax (lowerMaxPoolForward).
     auto recorded = poolTaps_.find(op.getInput());
     if (recorded != poolTaps_.end() && recorded->second.kernel == kernel &&
@@ -1108,22 +1108,16 @@ Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op)
       tap = r[1];
     }
   }
-  auto add = [](Arith &m, int64_t t, ValueRange a) {
-    Value id = m.b.create<arith::ConstantOp>(m.loc, m.b.getIntegerAttr(a[0].getType(), t));
+  Type tapType = cast<RankedTensorType>(tap.getType()).getElementType();
+  auto add = [&](Arith &m, Value t, ValueRange a) {
+    Value id = m.b.create<arith::IndexCastOp>(m.loc, tapType, t);
     Value mine = m.b.create<arith::CmpIOp>(m.loc, arith::CmpIPredicate::eq, a[0], id);
     return m.select(mine, m.addf(a[2], a[1]), a[2]);
   };
-  if (opts_.gatherPoolGrad) {
-    Type tapType = cast<RankedTensorType>(tap.getType()).getElementType();
-    auto gather = [&](Arith &m, Value t, ValueRange a) {
-      Value id = m.b.create<arith::IndexCastOp>(m.loc, tapType, t);
-      Value mine = m.b.create<arith::CmpIOp>(m.loc, arith::CmpIPredicate::eq, a[0], id);
-      return m.select(mine, m.addf(a[2], a[1]), a[2]);
-    };
+  if (opts_.cpuForms)
     return gatherTaps(loc, kernel, stride, padding, nhwcShape(op.getType()), {tap, dy},
-                      {b_.getIntegerAttr(tapType, -1), b_.getF32FloatAttr(0.0f)}, gather,
+                      {b_.getIntegerAttr(tapType, -1), b_.getF32FloatAttr(0.0f)}, add,
                       fusableReluMask(op, stride, padding));
-  }
   return scatterTaps(loc, kernel, stride, padding, nhwcShape(op.getType()), {tap, dy}, add);
 }
 
@@ -1131,13 +1125,12 @@ Value TrainStepLowering::lowerMaxPoolGrad(Location loc, nin::MaxPool2DGradOp op)
 Value TrainStepLowering::lowerAvgPoolGrad(Location loc, nin::AvgPool2DGradOp op) {
   ArrayRef<int64_t> kernel = op.getKernel();
   float area = static_cast<float>(kernel[0] * kernel[1]);
-  auto add = [&](Arith &m, int64_t, ValueRange a) {
+  auto add = [&](Arith &m, Value, ValueRange a) {
     return m.addf(a[1], m.divf(a[0], m.f32(area)));
   };
-  auto gather = [&](Arith &m, Value, ValueRange a) { return add(m, 0, a); };
-  if (opts_.gatherPoolGrad)
+  if (opts_.cpuForms)
     return gatherTaps(loc, kernel, op.getStride(), op.getPadding(), nhwcShape(op.getType()),
-                      {map_.lookup(op.getGrad())}, {b_.getF32FloatAttr(0.0f)}, gather,
+                      {map_.lookup(op.getGrad())}, {b_.getF32FloatAttr(0.0f)}, add,
                       fusableReluMask(op, op.getStride(), op.getPadding()));
   return scatterTaps(loc, kernel, op.getStride(), op.getPadding(), nhwcShape(op.getType()),
                      {map_.lookup(op.getGrad())}, add);

@@ -28,27 +28,22 @@ namespace ninc {
 constexpr const char *kWeightGradientAttr = "nin.weight_grad";
 
 struct TrainLoweringOptions {
-  /// The weight gradients' per-group convolutions (and their transposes) as
-  /// one scf.for over the groups instead of one copy of the code per group
-  /// (the CPU backend's choice: a seventh of the code to compile).
-  bool rollGradGroups = false;
-  /// Max-pool gradients find each window's first maximum in one pass (a
-  /// generic reducing the window; the CPU backend's choice: the CUDA one
-  /// maps only all-parallel ops) instead of one elementwise pass a tap.
-  bool onePassPoolArgmax = false;
-  /// A ReLU gradient whose only readers are non-1x1 convolution gradients
-  /// and bias gradients is folded into them (each reads dy and y and applies
-  /// the mask) instead of written once in place. Off in the CPU forms: there
-  /// the masked transposes and the two-input bias reductions cost more than
-  /// the one in-place pass they save (measured: 24 -> 2.8 ms for block1.0's
-  /// bias gradient, 1427 -> 1407 ms a training step).
-  bool foldReluGrad = true;
-  /// Pooling gradients gathered per stride class (each dx element written
-  /// once) instead of scattered one window tap at a time (the CPU forms).
-  bool gatherPoolGrad = false;
-  /// A ReLU gradient of a 1x1 conv's input gradient masks the matmul's
-  /// [NHW, C] rows (the CPU schedule's epilogue) instead of the NHWC view.
-  bool reluGradOnMatmulRows = false;
+  /// The training step in the forms the CPU backend schedules best (off: the
+  /// forms the CUDA backend maps, whose kernels cover all-parallel ops):
+  /// - the weight gradients' per-group convolutions as one scf.for over the
+  ///   groups instead of one copy of the code a group (a seventh of the code
+  ///   to compile), the 1x1 ones as matmul_transpose_a reading the
+  ///   activations in place instead of transpose + matmul;
+  /// - ReLU gradients in place instead of folded into their readers (the
+  ///   masked transposes and two-input bias reductions cost more than the
+  ///   one pass they save: 24 -> 2.8 ms for block1.0's bias gradient), on a
+  ///   1x1 conv's input-gradient matmul rows (fused as its epilogue) or
+  ///   inside the pooling gradient's gather;
+  /// - the forward max pool as one (max, argmax) generic, the argmax kept
+  ///   for the gradient, instead of one elementwise pass a window tap;
+  /// - pooling gradients gathered per stride class (each dx element written
+  ///   once) instead of scattered one window tap at a time.
+  bool cpuForms = false;
 };
 
 /// Replaces the nin function `trainStep` by its linalg lowering (same name).

@@ -49,17 +49,18 @@ constexpr int64_t kAccumulatorBudget = 26;
 /// (half of a 2 MiB L2: the packed weights plus the streaming input).
 constexpr int64_t kImageOrderWeightBytes = 512 * 1024;
 
-/// A long matmul reduction is cut into blocks of up to this many (a divisor
-/// of K, at least a quarter of it): the A and B panels of a block (K x M and
-/// K x N floats a thread) stay in L2 while the register tiles sweep them.
+/// A long matmul reduction (K at least 8x this, no fused fill or epilogue) is
+/// cut into blocks of the largest divisor of K up to this many (and not
+/// under a quarter of it): the A and B panels of a block (block x M and
+/// block x N floats) stay in L2 while the register tiles sweep them.
 /// (measured on the 1x1 weight gradients, K = 23328 and 5408: blocks of 243
 /// and 208 ~5% faster than 486 and 416; 54 and 104 20-30% slower).
 constexpr int64_t kReductionBlock = 256;
 
 /// A conv whose filter column strip (KH x KW x C x TF floats, the slice a
-/// register tile streams over) exceeds this is swept in blocks of KH rows
-/// of at most this size (the 11x11 weight gradient: a 3 MiB strip, read
-/// from memory once per output row otherwise).
+/// register tile streams over) exceeds 4x this (1 MiB, an L2) is swept in
+/// blocks of KH rows of at most this size (the 11x11 weight gradient: a
+/// 3 MiB strip, read from memory once per output row otherwise).
 constexpr int64_t kFilterStripBytes = 256 * 1024;
 
 /// A register tile of an output row: `rows` outputs along W (conv) or M
