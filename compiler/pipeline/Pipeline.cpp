@@ -2,7 +2,7 @@
 
 #include "compiler/pipeline/Pipeline.h"
 #include "compiler/dialect/NinOps.h"
-#include "compiler/lowering/NinToLinalg.h"
+#include "compiler/conversion/NinToLinalg.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -29,7 +29,7 @@ void buildLinalgPipeline(mlir::OpPassManager &pm);
 
 /// The training graph pipeline, then nin -> linalg of both functions
 /// (`--mode=train --emit=linalg`): @m_infer as buildLinalgPipeline lowers
-/// it, @m_train_step as compiler/lowering/NinToLinalgTrain.h describes.
+/// it, @m_train_step as compiler/conversion/NinToLinalgTrain.h describes.
 /// cpuForms: the training step in the CPU backend's forms (NinToLinalg.h).
 void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool cpuForms = false);
 

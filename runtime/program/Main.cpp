@@ -49,7 +49,7 @@ __attribute__((weak)) void ninc_train_step(const float *input, const int32_t *la
 /// without weights, for self-contained checkpoints.
 __attribute__((weak)) extern const unsigned char ninc_spec[];
 __attribute__((weak)) extern const uint64_t ninc_spec_size;
-/// CPU programs: the regions compiler/lowering/cpu/Profile.cpp instrumented
+/// CPU programs: the regions compiler/codegen/cpu/Profile.cpp instrumented
 /// (absent in CUDA programs and old objects).
 __attribute__((weak)) extern int32_t ninc_prof_enabled[];
 __attribute__((weak)) extern uint64_t ninc_prof_cycles[];

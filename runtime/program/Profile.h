@@ -3,7 +3,7 @@
 // What `out/nin bench --profile` prints: this machine's fp32 FMA peak,
 // measured at start-up (every thread the generated code uses running
 // independent FMA chains at the widest vector width the CPU has), and the
-// time of each region the compiler instrumented (compiler/lowering/cpu/
+// time of each region the compiler instrumented (compiler/codegen/cpu/
 // Profile.cpp: ninc_prof_cycles, ninc_prof_enabled, ninc_profile_table in
 // the generated object), with its GFLOP/s and share of that peak.
 //

@@ -10,7 +10,7 @@
 #ifndef NINC_TESTS_LOWERING_CPUTESTHARNESS_H
 #define NINC_TESTS_LOWERING_CPUTESTHARNESS_H
 
-#include "compiler/lowering/cpu/CpuCodegen.h"
+#include "compiler/codegen/cpu/CpuCodegen.h"
 #include "runtime/support/Error.h"
 
 #include <cstdint>

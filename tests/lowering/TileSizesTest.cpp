@@ -1,5 +1,5 @@
 //===- tests/lowering/TileSizesTest.cpp - Register tile heuristics --------===//
-#include "compiler/lowering/cpu/CpuInternal.h"
+#include "compiler/codegen/cpu/CpuInternal.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,221 @@
+//===- compiler/codegen/cpu/CpuInternal.h - Backend internals --*- C++ -*-===//
+//
+// Pieces of the CPU backend shared between its files (not a public API):
+// tile-size heuristics, the schedule builder, and the IR rewrites around
+// bufferization.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_COMPILER_CODEGEN_CPU_CPUINTERNAL_H
+#define NINC_COMPILER_CODEGEN_CPU_CPUINTERNAL_H
+
+#include "compiler/codegen/cpu/CpuCodegen.h"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class ModuleOp;
+class OpBuilder;
+class Operation;
+class Value;
+namespace tensor {
+class ExtractSliceOp;
+}
+namespace linalg {
+class LinalgOp;
+}
+} // namespace mlir
+
+namespace llvm {
+class Module;
+}
+
+namespace mlir {
+class Location;
+}
+
+namespace ninc::cpu::detail {
+
+/// Lanes of one fp32 vector register (AVX-512).
+constexpr int64_t kVectorLanes = 16;
+/// Accumulator registers a register tile may use (of 32 zmm: the rest hold
+/// the filter row and the broadcast input).
+constexpr int64_t kAccumulatorBudget = 26;
+
+/// Weights up to this size are kept in L2 while the image is swept in order
+/// (half of a 2 MiB L2: the packed weights plus the streaming input).
+constexpr int64_t kImageOrderWeightBytes = 512 * 1024;
+
+/// A long matmul reduction (K at least 8x this, no fused fill or epilogue) is
+/// cut into blocks of the largest divisor of K up to this many (and not
+/// under a quarter of it): the A and B panels of a block (block x M and
+/// block x N floats) stay in L2 while the register tiles sweep them.
+/// (measured on the 1x1 weight gradients, K = 23328 and 5408: blocks of 243
+/// and 208 ~5% faster than 486 and 416; 54 and 104 20-30% slower).
+constexpr int64_t kReductionBlock = 256;
+
+/// A conv whose filter column strip (KH x KW x C x TF floats, the slice a
+/// register tile streams over) exceeds 4x this (1 MiB, an L2) is swept in
+/// blocks of KH rows of at most this size (the 11x11 weight gradient: a
+/// 3 MiB strip, read from memory once per output row otherwise).
+constexpr int64_t kFilterStripBytes = 256 * 1024;
+
+/// A register tile of an output row: `rows` outputs along W (conv) or M
+/// (matmul) times `cols` channels along F (or N).
+struct RegisterTile {
+  int64_t rows = 1;
+  int64_t cols = 1;
+  /// True when `rows` does not divide the row extent: the tiled loop is
+  /// peeled into full tiles plus one static remainder tile.
+  bool peel = false;
+};
+
+/// Chooses the register tile for an output of `rowExtent` x `colExtent`
+/// (conv: OW x F, matmul: M x N, pooling: OW x C): `cols` a divisor of
+/// colExtent, preferably 32 or 16 lanes; `rows` the largest divisor of
+/// rowExtent that keeps rows * ceil(cols / 16) within the accumulator budget,
+/// or, when no divisor gives at least 8 accumulators, the largest fitting
+/// non-divisor (peeled).
+RegisterTile chooseRegisterTile(int64_t rowExtent, int64_t colExtent);
+
+/// Largest divisor of `extent` that is at most `limit` (>= 1).
+int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
+
+/// The attribute that tags the ops a schedule refers to.
+constexpr const char *kScheduleTag = "ninc.sched";
+
+/// Copies `from`'s discardable attributes (layer tags) onto its replacement
+/// `to`, but not linalg's own (linalg.memoized_indexing_maps: a named op's
+/// cached maps, wrong on an op of another kind).
+void copyTags(mlir::Operation *from, mlir::Operation *to);
+
+/// Sets `ninc.sched = tag` on `op`.
+void tagForSchedule(mlir::Operation *op, int64_t tag);
+
+/// The schedule of one module, applied in two transform scripts with the
+/// operand packing (C++) in between:
+///   tilingScript    - other linalg ops to vector rows, then for the convs
+///                     and matmuls: forall over the batch, register tiles,
+///                     producer and consumer fusion, peeling;
+///   packOperands    - gives the filter (conv) / B (matmul) slice each tile
+///                     reads a contiguous layout [F/TF][KH][KW][C][TF]: the
+///                     HWCF slice is 128 B out of every F*4 bytes, and with
+///                     F = 256 that 1 KiB stride maps the slice onto 1/8 of
+///                     the L2 sets (a 300 KB slice thrashes a 2 MB L2);
+///   finishingScript - the packing ops to vector rows, reduction tiling,
+///                     decomposition, vectorization, bufferization, vector
+///                     lowering.
+/// Ops are tagged with `ninc.sched = <id>`; the scripts match them by tag.
+class Scheduler {
+public:
+  /// Tags the linalg ops of `module` (static shapes) and plans their tiles.
+  Scheduler(mlir::ModuleOp module, const CpuOptions &opts);
+
+  std::string tilingScript() const;
+  void packOperands(mlir::ModuleOp module);
+  /// One line per scheduled op: what it is, the rule that planned it and
+  /// its tiles (`ninc compile --schedule-report`). Call before the scripts.
+  std::string report(mlir::ModuleOp module) const;
+  std::string finishingScript() const;
+
+  /// The plan for one tagged anchor op (and what is fused with it); `Rows`:
+  /// any other linalg op, tiled to vector rows along its innermost dim.
+  struct Group {
+    enum class Kind { Conv, Matmul, Pool, Rows };
+    Kind kind = Kind::Rows;
+    int64_t anchorTag = -1, rootTag = -1, fillTag = -1, consumerTag = -1;
+    std::vector<int64_t> forallSizes; // empty: no scf.forall
+    std::vector<int64_t> tileSizes;   // register tile (or vector row)
+    std::vector<int64_t> interchange;
+    std::vector<int64_t> reductionSizes;
+    int64_t peelLoop = -1; // index of the loop to peel, -1: none
+    int64_t packTile = 0;  // column tile of the packed operand, 0: none
+    bool bf16 = false;     // vdpbf16ps register tiles (Bf16.cpp)
+    int64_t outputRows = 1; // conv tiles spanning this many output rows
+                            // (hand-built tiles, MicroKernels.cpp)
+    // Reduction dims tiled (an scf.for outside the register tiles) to these
+    // sizes, 0 untiled; empty: none (matmul: K; conv: KH).
+    std::vector<int64_t> reductionBlocks;
+  };
+
+private:
+  std::vector<Group> groups_;
+  std::vector<Group> packGroups_; // the packing transposes (finishing script)
+  int64_t nextTag_ = 0;
+  int threads_;
+};
+
+/// The plan for a `Rows` op with static loop `ranges`: [forall over the
+/// first of its `parallelPrefix` leading parallel dims with work for every
+/// thread], then tiles of one vector row (up to 64 lanes) along the
+/// innermost dim when it is parallel, single elements otherwise.
+Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
+                          bool innerParallel, int64_t parallelPrefix, int threads);
+
+/// The plan for an all-parallel copy whose inputs are read through one
+/// permutation that moves their innermost dim (the weight gradients'
+/// per-group transposes): blocks of 16 x up to 16, transposed in registers;
+/// nullopt for any other op.
+std::optional<Scheduler::Group> planTranspose(mlir::linalg::LinalgOp op, int64_t tag,
+                                              int threads);
+
+/// The plan for the VNNI pack of a bf16 group's filter (loops [F/TF, L...,
+/// C/2, TF, 2]): [forall over the first dim with work for every thread],
+/// then one tile x 2 block of the output per iteration.
+Scheduler::Group planVnniPack(int64_t tag, const std::vector<int64_t> &ranges,
+                              int threads);
+
+/// A slice of `slice`'s source that is whole in every dimension but the last
+/// and a `tile`-wide window of the last (the output channels).
+bool isColumnTile(mlir::tensor::ExtractSliceOp slice, int64_t tile);
+
+/// Bf16.cpp (--precision=bf16). The attribute on the convs and matmuls that
+/// multiply in bf16.
+constexpr const char *kBf16Tag = "ninc.bf16";
+/// Before scheduling: rounds the input of every eligible conv / matmul to
+/// bf16 and tags the op kBf16Tag.
+void markBf16Ops(mlir::ModuleOp module);
+/// After tiling: packs the filters of the tiles of `anchorTags` into the
+/// VNNI layout (one pack per filter and tile width, each handed to
+/// `schedulePack`) and rewrites each tile as vdpbf16ps register tiles.
+/// Returns how many tiles it rewrote.
+int64_t lowerBf16Tiles(mlir::ModuleOp module, const std::vector<int64_t> &anchorTags,
+                       const std::function<void(mlir::Operation *)> &schedulePack);
+
+/// MicroKernels.cpp, on a tiled op (after tiling, on tensors): the bf16
+/// conv/matmul tile over the VNNI-packed filter slice `packed` ([1, L...,
+/// C/2, TF * 2]) as vdpbf16ps loops; returns the tile's new output tensor.
+mlir::Value buildBf16DotTile(mlir::OpBuilder &b, mlir::Operation *tile, mlir::Value packed);
+/// The fp32 conv tile [1, TH, TW, TF] (TH > 1: Group::outputRows) as FMAs.
+mlir::Value buildFmaConvTile(mlir::OpBuilder &b, mlir::Operation *tile);
+
+/// Replaces memref.copy ops whose operands are not both contiguous by
+/// linalg.copy (lowered to loops later): MLIR would otherwise call the
+/// `memrefCopy` runtime function, which the object cannot link against.
+void rewriteStridedCopies(mlir::ModuleOp module);
+
+/// Before scheduling: a reduction over every dimension but the last
+/// (out[c] += f(in[..., c])) becomes parallel partial sums over 4..64 chunks
+/// of its rows and a small ordered sum of them (Rewrites.cpp).
+void splitWideReductions(mlir::ModuleOp module);
+
+/// Profile.cpp: tags every top-level linalg op (on tensors) with its id,
+/// description and nominal FLOPs...
+void tagProfileOps(mlir::ModuleOp module);
+/// The layer an op came from: its NameLoc, possibly inside a FusedLoc or a
+/// CallSiteLoc ("" when none).
+std::string layerOf(mlir::Location loc);
+/// ...and, once bufferized, times each top-level region holding tagged ops
+/// with cycle counters in the object; leaves the module attribute
+/// `nin.profile` (one line per region: id, function, FLOPs, description).
+void instrumentProfile(mlir::ModuleOp module);
+/// Defines ninc_prof_mark and the counters in the LLVM IR of a module that
+/// instrumentProfile marked (module attribute nin.profile_regions).
+void defineProfileHooks(llvm::Module &module, int64_t regions);
+
+} // namespace ninc::cpu::detail
+
+#endif // NINC_COMPILER_CODEGEN_CPU_CPUINTERNAL_H

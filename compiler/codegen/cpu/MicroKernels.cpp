@@ -1,0 +1,268 @@
+//===- compiler/codegen/cpu/MicroKernels.cpp - Hand-built register tiles -===//
+//
+// Register tiles the transform schedules cannot express, written directly as
+// vector loops on tensors (after tiling, before vectorization and
+// bufferization, which leave them as they are). Each keeps a rows x cols
+// tile of fp32 outputs in rows * cols/16 zmm accumulators across its
+// reduction loops, read and written as one rows x cols vector (so the write
+// covers the tile: written row by row, a transfer-folding pattern dropped
+// all rows but the last).
+//
+//   buildBf16DotTile (Bf16.cpp's tiles): per reduction step (kh, kw, c2),
+//     cols/16 loads of 32 bf16 of the VNNI-packed filter, one broadcast of
+//     an input pair (two bf16 as one i32) a row, rows * cols/16 vdpbf16ps;
+//   buildFmaConvTile (fp32 conv tiles spanning several output rows, which
+//     the schedule's 2-D -> 1-D decomposition cannot take: the weight
+//     gradients' 3 x 3 outputs): per (kh, kw, c), cols/16 filter loads, one
+//     broadcast a pixel, pixels * cols/16 FMAs.
+// A tile's rows are its output pixels (TH x TW of a conv) or matrix rows.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/codegen/cpu/CpuInternal.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+
+namespace ninc::cpu::detail {
+namespace {
+
+constexpr const char *kDpbf16 = "llvm.x86.avx512bf16.dpbf16ps.512";
+
+Value index(OpBuilder &b, Location loc, int64_t v) {
+  return b.create<arith::ConstantIndexOp>(loc, v);
+}
+
+Value affineIndex(OpBuilder &b, Location loc, AffineExpr e, ValueRange dims) {
+  return b.createOrFold<affine::AffineApplyOp>(
+      loc, AffineMap::get(dims.size(), 0, e, b.getContext()), dims);
+}
+
+/// Nested scf.for over `bounds` carrying `init`; `body` gets the induction
+/// variables and the carried values and returns the next ones.
+SmallVector<Value> loopNest(
+    OpBuilder &b, Location loc, llvm::ArrayRef<int64_t> bounds,
+    SmallVector<Value> &ivs, ValueRange init,
+    llvm::function_ref<SmallVector<Value>(OpBuilder &, ValueRange, ValueRange)>
+        body) {
+  if (bounds.empty())
+    return body(b, ivs, init);
+  auto loop = b.create<scf::ForOp>(
+      loc, index(b, loc, 0), index(b, loc, bounds.front()), index(b, loc, 1),
+      init, [&](OpBuilder &nb, Location nl, Value iv, ValueRange args) {
+        ivs.push_back(iv);
+        SmallVector<Value> next =
+            loopNest(nb, nl, bounds.drop_front(), ivs, args, body);
+        ivs.pop_back();
+        nb.create<scf::YieldOp>(nl, next);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// The tile's trailing dims (conv [TH, TW, TF], matmul [TM, TN]) as one
+/// vector, and the rows of TF lanes it flattens to (pixels or matrix rows).
+VectorType tileVectorType(OpBuilder &b, Value out, bool conv) {
+  llvm::ArrayRef<int64_t> shape = cast<ShapedType>(out.getType()).getShape();
+  return VectorType::get(shape.take_back(conv ? 3 : 2), b.getF32Type());
+}
+
+/// The tile's accumulators, row-major: [p * cols/16 + j] = row p (pixel
+/// (r, i) = p / TW, p % TW of a conv tile), lanes 16j : 16j + 16.
+SmallVector<Value> readAccumulators(OpBuilder &b, Location loc, Value out,
+                                    bool conv) {
+  VectorType tileType = tileVectorType(b, out, conv);
+  int64_t cols = tileType.getShape().back();
+  int64_t rows = tileType.getNumElements() / cols;
+  int64_t rank = cast<ShapedType>(out.getType()).getRank();
+  SmallVector<Value> origin(rank, index(b, loc, 0));
+  SmallVector<bool> inBounds(tileType.getRank(), true);
+  Value tile = b.create<vector::TransferReadOp>(loc, tileType, out, origin, inBounds);
+  Value flat = b.create<vector::ShapeCastOp>(
+      loc, VectorType::get({rows, cols}, b.getF32Type()), tile);
+  SmallVector<Value> accs;
+  for (int64_t i = 0; i < rows; ++i) {
+    Value row = b.create<vector::ExtractOp>(loc, flat, i);
+    for (int64_t j = 0; j < cols / kVectorLanes; ++j)
+      accs.push_back(b.create<vector::ExtractStridedSliceOp>(
+          loc, row, ArrayRef<int64_t>{j * kVectorLanes},
+          ArrayRef<int64_t>{kVectorLanes}, ArrayRef<int64_t>{1}));
+  }
+  return accs;
+}
+
+/// `out` with the accumulators written back (one transfer_write of the tile).
+Value writeAccumulators(OpBuilder &b, Location loc, Value out, bool conv,
+                        ValueRange accs) {
+  VectorType tileType = tileVectorType(b, out, conv);
+  int64_t cols = tileType.getShape().back();
+  int64_t rows = tileType.getNumElements() / cols;
+  auto flatType = VectorType::get({rows, cols}, b.getF32Type());
+  auto rowType = VectorType::get({cols}, b.getF32Type());
+  Value flat = b.create<arith::ConstantOp>(
+      loc, flatType, DenseElementsAttr::get(flatType, b.getF32FloatAttr(0)));
+  int64_t regs = cols / kVectorLanes;
+  for (int64_t i = 0; i < rows; ++i) {
+    Value row = b.create<arith::ConstantOp>(
+        loc, rowType, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0)));
+    for (int64_t j = 0; j < regs; ++j)
+      row = b.create<vector::InsertStridedSliceOp>(
+          loc, accs[i * regs + j], row, ArrayRef<int64_t>{j * kVectorLanes},
+          ArrayRef<int64_t>{1});
+    flat = b.create<vector::InsertOp>(loc, row, flat, i);
+  }
+  Value tile = b.create<vector::ShapeCastOp>(loc, tileType, flat);
+  int64_t rank = cast<ShapedType>(out.getType()).getRank();
+  SmallVector<Value> origin(rank, index(b, loc, 0));
+  SmallVector<bool> inBounds(tileType.getRank(), true);
+  return b.create<vector::TransferWriteOp>(loc, tile, out, origin, inBounds)
+      .getResult();
+}
+
+/// A conv's strides and dilations (1 for a matmul).
+struct ConvSteps {
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+};
+
+ConvSteps stepsOf(linalg::Conv2DNhwcHwcfOp conv) {
+  ConvSteps s;
+  if (!conv)
+    return s;
+  auto strides = llvm::to_vector(conv.getStrides().getValues<int64_t>());
+  auto dilations = llvm::to_vector(conv.getDilations().getValues<int64_t>());
+  return {strides[0], strides[1], dilations[0], dilations[1]};
+}
+
+/// The input position the tile's pixel p reads at reduction step (kh, kw)
+/// and channel `c`: [0, r*sh + kh*dh, i*sw + kw*dw, c] with (r, i) = p / TW,
+/// p % TW (conv), or [p, c] (matmul).
+SmallVector<Value> inputAt(OpBuilder &b, Location loc, bool conv, int64_t p,
+                           int64_t tw, const ConvSteps &s, ValueRange iv, Value c) {
+  if (!conv)
+    return {index(b, loc, p), c};
+  AffineExpr d0 = b.getAffineDimExpr(0);
+  int64_t r = p / tw, i = p % tw;
+  return {index(b, loc, 0), affineIndex(b, loc, d0 * s.dh + r * s.sh, iv[0]),
+          affineIndex(b, loc, d0 * s.dw + i * s.sw, iv[1]), c};
+}
+
+/// The register tile `op` (x bf16 [1, IH, IW, C] / [TM, K]; out f32
+/// [1, 1, TW, TF] / [TM, TF]) as vdpbf16ps over `packed`
+/// ([1, L..., C/2, TF * 2] bf16). Returns the new output tensor.
+Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation());
+  Value x = op->getOperand(0);
+  Value out = op.getDpsInitOperand(0)->get();
+  llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
+  int64_t cols = outShape.back(), tw = conv ? outShape[2] : 1;
+  int64_t rows = conv ? outShape[1] * outShape[2] : outShape[0];
+  int64_t regs = cols / kVectorLanes;
+  llvm::ArrayRef<int64_t> packedShape =
+      cast<ShapedType>(packed.getType()).getShape();
+  // (kh, kw,) c2
+  llvm::ArrayRef<int64_t> bounds = packedShape.drop_front().drop_back();
+  ConvSteps steps = stepsOf(conv);
+  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
+  auto bf16x2 = VectorType::get({2}, BFloat16Type::get(ctx));
+  auto bf16x32 = VectorType::get({2 * kVectorLanes}, BFloat16Type::get(ctx));
+  auto i32x1 = VectorType::get({1}, b.getI32Type());
+  auto i32x16 = VectorType::get({kVectorLanes}, b.getI32Type());
+  SmallVector<bool> inBounds = {true};
+
+  SmallVector<Value> accs = readAccumulators(b, loc, out, bool(conv));
+  SmallVector<Value> ivs;
+  SmallVector<Value> result = loopNest(
+      b, loc, bounds, ivs, accs,
+      [&](OpBuilder &nb, ValueRange iv, ValueRange acc) -> SmallVector<Value> {
+        Value c2 = iv.back();
+        SmallVector<Value> w;
+        for (int64_t j = 0; j < regs; ++j) {
+          SmallVector<Value> at = {index(nb, loc, 0)};
+          at.append(iv.begin(), iv.end());
+          at.push_back(index(nb, loc, j * 2 * kVectorLanes));
+          w.push_back(nb.create<vector::TransferReadOp>(loc, bf16x32, packed, at,
+                                                        inBounds));
+        }
+        AffineExpr d0 = nb.getAffineDimExpr(0);
+        Value channel = affineIndex(nb, loc, d0 * 2, c2);
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t i = 0; i < rows; ++i) {
+          SmallVector<Value> at =
+              inputAt(nb, loc, bool(conv), i, tw, steps, iv, channel);
+          Value pair =
+              nb.create<vector::TransferReadOp>(loc, bf16x2, x, at, inBounds);
+          Value bits = nb.create<vector::BitCastOp>(loc, i32x1, pair);
+          Value scalar = nb.create<vector::ExtractOp>(loc, bits, 0);
+          Value splat = nb.create<vector::BroadcastOp>(loc, i32x16, scalar);
+          Value xs = nb.create<vector::BitCastOp>(loc, bf16x32, splat);
+          for (int64_t j = 0; j < regs; ++j) {
+            Value &a = next[i * regs + j];
+            a = nb.create<LLVM::CallIntrinsicOp>(loc, TypeRange{f32x16}, kDpbf16,
+                                                 ValueRange{a, xs, w[j]})
+                    .getResult(0);
+          }
+        }
+        return next;
+      });
+  Value tensor = writeAccumulators(b, loc, out, bool(conv), result);
+  return tensor;
+}
+
+
+/// An fp32 conv tile (x [1, IH, IW, C], filter [KH, KW, C, TF] - the packed
+/// column slice or the whole filter - out [1, TH, TW, TF]) as FMAs: per
+/// (kh, kw, c), TF/16 filter loads, one broadcast a pixel of the tile.
+Value buildFmaConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op) {
+  Location loc = op.getLoc();
+  Value x = op->getOperand(0), w = op->getOperand(1);
+  Value out = op.getDpsInitOperand(0)->get();
+  llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
+  int64_t cols = outShape.back(), tw = outShape[2];
+  int64_t rows = outShape[1] * outShape[2], regs = cols / kVectorLanes;
+  llvm::ArrayRef<int64_t> wShape = cast<ShapedType>(w.getType()).getShape();
+  ConvSteps steps = stepsOf(op);
+  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
+  SmallVector<Value> accs = readAccumulators(b, loc, out, /*conv=*/true);
+  SmallVector<Value> ivs;
+  SmallVector<Value> result = loopNest(
+      b, loc, wShape.drop_back(), ivs, accs,
+      [&](OpBuilder &nb, ValueRange iv, ValueRange acc) -> SmallVector<Value> {
+        SmallVector<Value> row;
+        for (int64_t j = 0; j < regs; ++j)
+          row.push_back(nb.create<vector::TransferReadOp>(
+              loc, f32x16, w,
+              ValueRange{iv[0], iv[1], iv[2], index(nb, loc, j * kVectorLanes)},
+              ArrayRef<bool>{true}));
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t p = 0; p < rows; ++p) {
+          Value v = nb.create<tensor::ExtractOp>(
+              loc, x, inputAt(nb, loc, true, p, tw, steps, iv, iv[2]));
+          Value splat = nb.create<vector::BroadcastOp>(loc, f32x16, v);
+          for (int64_t j = 0; j < regs; ++j) {
+            Value &a = next[p * regs + j];
+            a = nb.create<vector::FMAOp>(loc, splat, row[j], a);
+          }
+        }
+        return next;
+      });
+  return writeAccumulators(b, loc, out, /*conv=*/true, result);
+}
+
+} // namespace
+
+Value buildFmaConvTile(OpBuilder &b, Operation *tile) {
+  return buildFmaConvTileImpl(b, cast<linalg::Conv2DNhwcHwcfOp>(tile));
+}
+
+Value buildBf16DotTile(OpBuilder &b, Operation *tile, Value packed) {
+  return buildBf16DotTileImpl(b, cast<linalg::LinalgOp>(tile), packed);
+}
+
+} // namespace ninc::cpu::detail

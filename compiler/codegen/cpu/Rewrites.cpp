@@ -1,0 +1,138 @@
+//===- compiler/codegen/cpu/Rewrites.cpp - IR fixups around bufferization ===//
+//
+// Before scheduling: wide reductions split into parallel partial sums.
+// After bufferization: strided copies without MLIR's runtime library. (The
+// rewrites before it, shared with the CUDA backend, are in
+// compiler/codegen/common/BufferizationPrep.cpp.)
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/codegen/cpu/CpuInternal.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/SmallVector.h"
+
+using namespace mlir;
+
+namespace ninc::cpu::detail {
+
+// out[c] (+)= sum over (r0..rk-1) of body(in...[r0..rk-1, c]): the bias
+// gradients (dy summed over batch and pixels per channel). Scheduled as is it
+// has no parallel outer loop and runs on one thread; split, the partial sums
+// part[t][c] over T chunks of the R = r0*...*rk-1 rows are parallel over t
+// (and vectorised over c), and a small second op adds them in order: the
+// result depends on T only, not on the thread count.
+void splitWideReductions(ModuleOp module) {
+  SmallVector<linalg::GenericOp> candidates;
+  module.walk([&](linalg::GenericOp op) {
+    auto iters = op.getIteratorTypesArray();
+    int64_t n = int64_t(iters.size());
+    if (n < 2 || iters.back() != utils::IteratorType::parallel || op.getNumDpsInits() != 1 ||
+        op.getNumResults() != 1 || !op.hasPureTensorSemantics() ||
+        op->getParentOfType<linalg::LinalgOp>())
+      return;
+    for (int64_t i = 0; i + 1 < n; ++i)
+      if (iters[i] != utils::IteratorType::reduction)
+        return;
+    auto outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+    if (outMap.getNumResults() != 1 || outMap.getResult(0) != getAffineDimExpr(n - 1, op.getContext()))
+      return;
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      auto t = dyn_cast<RankedTensorType>(in->get().getType());
+      if (!t || !t.hasStaticShape() || !op.getMatchingIndexingMap(in).isIdentity())
+        return;
+    }
+    // The body must end in out + x, with the out argument used only there.
+    Block &body = op.getRegion().front();
+    Value out = body.getArgument(op.getNumDpsInputs());
+    auto add = cast<linalg::YieldOp>(body.getTerminator()).getOperand(0).getDefiningOp<arith::AddFOp>();
+    if (!add || !out.hasOneUse() || (add.getLhs() != out && add.getRhs() != out))
+      return;
+    candidates.push_back(op);
+  });
+  for (linalg::GenericOp op : candidates) {
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    int64_t n = int64_t(ranges.size()), c = ranges.back(), rows = 1;
+    for (int64_t i = 0; i + 1 < n; ++i)
+      rows *= ranges[i];
+    int64_t chunks = 0;
+    for (int64_t t = 64; t >= 4; --t)
+      if (rows % t == 0) {
+        chunks = t;
+        break;
+      }
+    if (!chunks || rows < 64 * chunks)
+      continue;
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Type elem = cast<RankedTensorType>(op.getResultTypes()[0]).getElementType();
+    // Inputs [r0, ..., c] -> [R, c] -> [T, R/T, c].
+    SmallVector<Value> inputs;
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      SmallVector<ReassociationIndices> collapse(2);
+      for (int64_t i = 0; i + 1 < n; ++i)
+        collapse[0].push_back(i);
+      collapse[1].push_back(n - 1);
+      auto inType = cast<RankedTensorType>(in->get().getType());
+      Value flat = b.create<tensor::CollapseShapeOp>(loc, in->get(), collapse);
+      auto split = RankedTensorType::get({chunks, rows / chunks, c}, inType.getElementType());
+      inputs.push_back(b.create<tensor::ExpandShapeOp>(
+          loc, split, flat, SmallVector<ReassociationIndices>{{0, 1}, {2}}));
+    }
+    auto partType = RankedTensorType::get({chunks, c}, elem);
+    Value zero = b.create<arith::ConstantOp>(loc, elem, b.getFloatAttr(elem, 0.0));
+    Value partInit = b.create<linalg::FillOp>(
+                          loc, zero, b.create<tensor::EmptyOp>(loc, partType.getShape(), elem).getResult())
+                         .getResult(0);
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+               d2 = getAffineDimExpr(2, ctx);
+    SmallVector<AffineMap> partMaps(inputs.size(), AffineMap::getMultiDimIdentityMap(3, ctx));
+    partMaps.push_back(AffineMap::get(3, 0, {d0, d2}, ctx));
+    auto part = b.create<linalg::GenericOp>(
+        loc, TypeRange{partType}, inputs, ValueRange{partInit}, partMaps,
+        SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                         utils::IteratorType::reduction,
+                                         utils::IteratorType::parallel});
+    IRMapping map;
+    op.getRegion().cloneInto(&part.getRegion(), map);
+    // Then out[c] = init[c] + part[0][c] + ... + part[T-1][c].
+    SmallVector<AffineMap> sumMaps{AffineMap::get(2, 0, {d0, d1}, ctx),
+                                   AffineMap::get(2, 0, {d1}, ctx)};
+    auto sum = b.create<linalg::GenericOp>(
+        loc, op.getResultTypes(), ValueRange{part.getResult(0)},
+        ValueRange{op.getDpsInitOperand(0)->get()}, sumMaps,
+        SmallVector<utils::IteratorType>{utils::IteratorType::reduction,
+                                         utils::IteratorType::parallel},
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          nb.create<linalg::YieldOp>(nl, nb.create<arith::AddFOp>(nl, args[1], args[0]).getResult());
+        });
+    op.getResult(0).replaceAllUsesWith(sum.getResult(0));
+    op.erase();
+  }
+}
+
+void rewriteStridedCopies(ModuleOp module) {
+  llvm::SmallVector<memref::CopyOp> copies;
+  module.walk([&](memref::CopyOp copy) {
+    auto source = cast<MemRefType>(copy.getSource().getType());
+    auto target = cast<MemRefType>(copy.getTarget().getType());
+    if (!memref::isStaticShapeAndContiguousRowMajor(source) ||
+        !memref::isStaticShapeAndContiguousRowMajor(target))
+      copies.push_back(copy);
+  });
+  for (memref::CopyOp copy : copies) {
+    OpBuilder b(copy);
+    b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
+    copy.erase();
+  }
+}
+
+} // namespace ninc::cpu::detail
