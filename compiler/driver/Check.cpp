@@ -92,6 +92,11 @@ int runCheck(const CheckOptions &opts) {
     printError(model.message());
     return kExitInvalidInput;
   }
+  Expected<Target> target = makeTarget(TargetRequest{}); // this host's CPU
+  if (!target) {
+    printError(target.message());
+    return kExitInvalidInput;
+  }
   if (model->channels != 1) {
     printError(opts.model + ": error: check feeds Fashion-MNIST images: expected 1 input "
                             "channel, found " + std::to_string(model->channels));
@@ -133,11 +138,11 @@ int runCheck(const CheckOptions &opts) {
     Model prefix = prefixModel(*model, k);
     CompileOptions co;
     co.model = opts.model;
-    co.emit = "lib";
+    co.emit = EmitStage::Lib;
     co.batch = n;
     co.threads = opts.threads;
     co.output = (dir / (prefix.name + ".so")).string();
-    if (compileModel(prefix, co) != 0) {
+    if (compileModel(prefix, co, *target) != 0) {
       std::printf("%3zu  %-12s %-16s compilation failed (see above)\n", k, spec.name.c_str(),
                   spec.op.c_str());
       code = kExitInvalidInput;

@@ -7,12 +7,13 @@
 #ifndef NINC_COMPILER_DRIVER_COMMANDS_H
 #define NINC_COMPILER_DRIVER_COMMANDS_H
 
+#include "runtime/support/Error.h"
+
 #include <cstdint>
 #include <string>
 
 namespace ninc {
 
-enum ExitCode { kExitOk = 0, kExitInvalidInput = 1, kExitUsage = 2 };
 
 struct InspectOptions {
   std::string model;

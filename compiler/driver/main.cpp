@@ -98,20 +98,22 @@ int main(int argc, char **argv) {
   convertCmd->add_flag("--no-validate", noValidate, "Convert even if the model is invalid");
 
   CompileOptions compile;
+  TargetRequest targetRequest;
+  std::string emit = "exe";
   CLI::App *compileCmd = app.add_subcommand(
       "compile", "Compile a model through the nin dialect to native code (--emit stops at a "
                  "stage and writes it)");
   compileCmd->add_option("model", compile.model, "Model file (.pbtxt or .pb)")->required();
   compileCmd->add_option("-o,--output", compile.output,
                          "Output file (text stages: default standard output)");
-  compileCmd->add_option("--target", compile.target, "Code generation target")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
+  compileCmd->add_option("--target", targetRequest.target, "Code generation target")
+      ->check(CLI::IsMember(targetNames()))
       ->capture_default_str();
-  compileCmd->add_option("--emit", compile.emit,
+  compileCmd->add_option("--emit", emit,
                          "Stop after this stage and write it: nin (imported graph), nin-opt "
                          "(after the graph passes), linalg, llvm-mlir, llvm-ir, asm, obj, exe, "
                          "lib, dot, ptx (--target=cuda: one .ptx per kernel in the -o folder)")
-      ->check(CLI::IsMember(kEmitStages))
+      ->check(CLI::IsMember(emitStageNames()))
       ->capture_default_str();
   compileCmd->add_option("--mode", compile.mode,
                          "infer: inference only; train: also the training step (autodiff)")
@@ -128,8 +130,8 @@ int main(int argc, char **argv) {
   bool noSchedule = false;
   compileCmd->add_flag("--no-schedule", noSchedule,
                        "Plain loops instead of the tiled, vectorised schedules (debugging)");
-  compileCmd->add_option("--cpu", compile.cpu, "LLVM CPU to generate for (default: this host)");
-  compileCmd->add_option("--gpu-arch", compile.gpuArch,
+  compileCmd->add_option("--cpu", targetRequest.cpu, "LLVM CPU to generate for (default: this host)");
+  compileCmd->add_option("--gpu-arch", targetRequest.gpuArch,
                          "--target=cuda: the GPU architecture of the kernels (sm_90, sm_90a, "
                          "sm_80, ...)")
       ->capture_default_str()
@@ -141,7 +143,7 @@ int main(int argc, char **argv) {
                   (arch.size() == 3 + digits || arch.substr(3 + digits) == "a");
         return ok ? "" : "expected sm_NN or sm_NNa (e.g. sm_90), got '" + arch + "'";
       });
-  compileCmd->add_flag("--gpu-emulate", compile.gpuEmulate,
+  compileCmd->add_flag("--gpu-emulate", targetRequest.gpuEmulate,
                        "--target=cuda: run the kernels' tiling on this CPU instead (tests the "
                        "GPU schedule without a GPU)");
   compileCmd->add_option("--precision", compile.precision,
@@ -250,33 +252,39 @@ int main(int argc, char **argv) {
   if (checkCmd->parsed())
     return runCheck(check);
   if (compileCmd->parsed()) {
-    if (compile.target != "cuda" &&
-        (compile.gpuEmulate || compileCmd->get_option("--gpu-arch")->count() > 0)) {
+    compile.emit = *parseEmitStage(emit);
+    if (targetRequest.target != "cuda" &&
+        (targetRequest.gpuEmulate || compileCmd->get_option("--gpu-arch")->count() > 0)) {
       std::fprintf(stderr, "ninc: error: --gpu-arch and --gpu-emulate need --target=cuda\n");
       return kExitUsage;
     }
-    if (compile.gpuEmulate && compile.emit == "ptx") {
+    Expected<Target> target = makeTarget(targetRequest);
+    if (!target) {
+      printError(target.message());
+      return kExitUsage;
+    }
+    if (target->isCuda() && target->cuda->emulate && compile.emit == EmitStage::Ptx) {
       std::fprintf(stderr, "ninc: error: --gpu-emulate runs the kernels on the CPU: there is no "
                            "PTX to --emit\n");
       return kExitUsage;
     }
-    if (compile.printSchedule && (compile.target == "cuda" || noSchedule)) {
+    if (compile.printSchedule && (target->isCuda() || noSchedule)) {
       std::fprintf(stderr, "ninc: error: --schedule-report prints the CPU backend's schedule: it "
                            "needs --target=cpu without --no-schedule\n");
       return kExitUsage;
     }
-    if (compile.precision == "tf32" && compile.target != "cuda") {
+    if (compile.precision == "tf32" && !target->isCuda()) {
       std::fprintf(stderr, "ninc: error: --precision=tf32 needs --target=cuda (TF32 is a "
                            "tensor-core format)\n");
       return kExitUsage;
     }
-    if (compile.precision == "bf16" && compile.target != "cuda" && noSchedule) {
+    if (compile.precision == "bf16" && !target->isCuda() && noSchedule) {
       std::fprintf(stderr, "ninc: error: --precision=bf16 on the CPU needs the schedules: drop "
                            "--no-schedule\n");
       return kExitUsage;
     }
     compile.schedule = !noSchedule;
-    return runCompile(compile);
+    return runCompile(compile, *target);
   }
   return kExitUsage;
 }

@@ -35,9 +35,21 @@
 
 namespace ninc {
 
-const std::vector<std::string> kEmitStages = {"nin", "nin-opt", "linalg", "llvm-mlir",
-                                              "llvm-ir", "asm", "obj", "exe", "lib", "dot",
-                                              "ptx"};
+const std::vector<std::string> &emitStageNames() {
+  // In the order of EmitStage.
+  static const std::vector<std::string> names = {"nin", "nin-opt", "linalg", "llvm-mlir",
+                                                 "llvm-ir", "asm", "obj", "exe", "lib", "dot",
+                                                 "ptx"};
+  return names;
+}
+
+std::optional<EmitStage> parseEmitStage(const std::string &name) {
+  const std::vector<std::string> &names = emitStageNames();
+  auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end())
+    return std::nullopt;
+  return static_cast<EmitStage>(it - names.begin());
+}
 
 namespace {
 
@@ -125,9 +137,9 @@ int report(const Status &s) {
 std::string defaultOutput(const CompileOptions &opts, const std::string &model) {
   if (!opts.output.empty() && opts.output != "-")
     return opts.output;
-  if (opts.emit == "obj")
+  if (opts.emit == EmitStage::Obj)
     return model + ".o";
-  if (opts.emit == "asm")
+  if (opts.emit == EmitStage::Asm)
     return model + ".s";
   return model;
 }
@@ -197,19 +209,13 @@ int64_t arenaBytesOf(mlir::ModuleOp module, const std::string &name) {
 
 } // namespace
 
-int runCompile(const CompileOptions &opts) {
-  if (std::find(kEmitStages.begin(), kEmitStages.end(), opts.emit) == kEmitStages.end()) {
-    std::fprintf(stderr, "ninc: error: --emit: expected one of nin, nin-opt, linalg, llvm-mlir, "
-                         "llvm-ir, asm, obj, exe, lib, dot, ptx; found '%s'\n",
-                 opts.emit.c_str());
-    return kUsage;
-  }
+int runCompile(const CompileOptions &opts, const Target &target) {
   Expected<Model> model = loadModel(opts.model);
   if (!model) {
     std::fprintf(stderr, "%s\n", model.message().c_str());
     return kInvalidInput;
   }
-  return compileModel(*model, opts);
+  return compileModel(*model, opts, target);
 }
 
 namespace {
@@ -246,12 +252,12 @@ private:
 
 } // namespace
 
-int compileModel(const Model &spec, const CompileOptions &opts) {
+int compileModel(const Model &spec, const CompileOptions &opts, const Target &target) {
   PhaseTimes times(opts.timeReport);
   const Model *model = &spec;
   mlir::DialectRegistry registry;
   registerGraphDialects(registry);
-  const bool cuda = opts.target == "cuda";
+  const bool cuda = target.isCuda();
   if (cuda)
     cuda::registerCudaCodegenDialects(registry); // includes the CPU backend's
   else
@@ -262,28 +268,28 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   ImportOptions importOpts;
   importOpts.batch = opts.batch > 0 ? opts.batch : model->training.batchSize;
   importOpts.training = opts.mode == "train";
-  if (!cuda && opts.emit == "ptx") {
+  if (!cuda && opts.emit == EmitStage::Ptx) {
     std::fprintf(stderr, "%s: error: --emit=ptx needs --target=cuda\n", opts.model.c_str());
     return kUsage;
   }
-  if (cuda && !opts.gpuEmulate && opts.emit == "lib") {
+  if (target.runsOnGpu() && opts.emit == EmitStage::Lib) {
     std::fprintf(stderr, "%s: error: --target=cuda --emit=lib is not built yet (--emit=exe is)\n",
                  opts.model.c_str());
     return kInvalidInput;
   }
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(ctx, *model, importOpts);
   times.done("import into the nin dialect");
-  if (opts.emit == "nin")
+  if (opts.emit == EmitStage::Nin)
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
   mlir::PassManager pm(&ctx);
   configureIrPrinting(pm, opts);
   if (importOpts.training) {
-    if (opts.emit == "nin-opt" || opts.emit == "dot")
+    if (opts.emit == EmitStage::NinOpt || opts.emit == EmitStage::Dot)
       buildTrainGraphPipeline(pm);
     else
       buildTrainLinalgPipeline(pm, /*cpuForms=*/!cuda);
-  } else if (opts.emit == "nin-opt" || opts.emit == "dot")
+  } else if (opts.emit == EmitStage::NinOpt || opts.emit == EmitStage::Dot)
     buildGraphPipeline(pm);
   else
     buildLinalgPipeline(pm);
@@ -292,9 +298,9 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     return kInvalidInput;
   }
   times.done("graph passes and lowering to linalg");
-  if (opts.emit == "nin-opt" || opts.emit == "linalg")
+  if (opts.emit == EmitStage::NinOpt || opts.emit == EmitStage::Linalg)
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
-  if (opts.emit == "dot")
+  if (opts.emit == EmitStage::Dot)
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { printDot(*module, os); });
 
   // The runtime's descriptor comes from the lowered function's weight layout.
@@ -306,7 +312,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   cpu::CpuOptions cpuOpts;
   cpuOpts.threads = opts.threads;
   cpuOpts.schedule = opts.schedule;
-  cpuOpts.cpu = opts.cpu;
+  cpuOpts.cpu = target.cpu.llvmFeatures.empty() ? target.cpu.cpu : ""; // empty: the host
   cpuOpts.planMemory = true;
   cpuOpts.bf16 = opts.precision == "bf16";
   std::string memoryReport, scheduleReport;
@@ -316,22 +322,22 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
     cpuOpts.scheduleReport = &scheduleReport;
   if (cuda) {
     cuda::CudaOptions cudaOpts;
-    cudaOpts.arch = opts.gpuArch;
-    cudaOpts.emulate = opts.gpuEmulate;
+    cudaOpts.arch = target.cuda->arch;
+    cudaOpts.emulate = target.cuda->emulate;
     cudaOpts.precision = opts.precision == "tf32"   ? cuda::Precision::TF32
                          : opts.precision == "bf16" ? cuda::Precision::BF16
                                                     : cuda::Precision::FP32;
     if (opts.printMemoryPlan)
       cudaOpts.memoryReport = &memoryReport;
     std::vector<std::pair<std::string, std::string>> ptx;
-    if (opts.emit == "ptx")
+    if (opts.emit == EmitStage::Ptx)
       cudaOpts.ptx = &ptx;
     if (Status s = cuda::lowerToLLVMDialect(*module, cudaOpts); !s) {
       std::fprintf(stderr, "%s: error: CUDA code generation failed: %s\n", opts.model.c_str(),
                    s.message().c_str());
       return kInvalidInput;
     }
-    if (opts.emit == "ptx") {
+    if (opts.emit == EmitStage::Ptx) {
       std::fputs(memoryReport.c_str(), stderr);
       return writePtx(opts, model->name, ptx);
     }
@@ -355,20 +361,21 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
       descriptor->arenaBytes = infer;
     descriptor->trainArenaBytes = train >= 0 ? train : descriptor->arenaBytes;
   }
-  if (opts.emit == "llvm-mlir")
+  if (opts.emit == EmitStage::LlvmMlir)
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
 
   llvm::LLVMContext llvmCtx;
   // exe and lib run LLVM's optimiser on the split parts, in parallel.
-  const bool linked = opts.emit == "exe" || opts.emit == "lib";
+  const bool linked = opts.emit == EmitStage::Exe || opts.emit == EmitStage::Lib;
   auto llvmModule = cpu::translateToLLVMIR(*module, llvmCtx, cpuOpts, /*optimize=*/!linked);
   if (!llvmModule) {
     std::fprintf(stderr, "%s: error: %s\n", opts.model.c_str(), llvmModule.message().c_str());
     return kInvalidInput;
   }
-  const bool device = cuda && !opts.gpuEmulate;
+  const bool device = target.runsOnGpu();
   addProgramSymbols(**llvmModule, *model, importOpts.training,
-                    rt::formatDescriptor(*descriptor), device, opts.gpuArch);
+                    rt::formatDescriptor(*descriptor), device,
+                    device ? target.cuda->arch : "");
   // The regions `bench --profile` times (cpu/Profile.cpp), for the runtime.
   if (auto table = (*module)->getAttrOfType<mlir::StringAttr>("nin.profile")) {
     auto *text = llvm::ConstantDataArray::getString(llvmCtx, table.str(), /*AddNull=*/true);
@@ -376,7 +383,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
                              llvm::GlobalValue::ExternalLinkage, text, "ninc_profile_table");
   }
   times.done(linked ? "translation to LLVM IR" : "translation to LLVM IR and LLVM -O3");
-  if (opts.emit == "llvm-ir")
+  if (opts.emit == EmitStage::LlvmIr)
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
 
   std::string output = defaultOutput(opts, model->name);
@@ -386,11 +393,11 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
                    ec.message().c_str());
       return kInvalidInput;
     }
-  if (opts.emit == "asm")
+  if (opts.emit == EmitStage::Asm)
     return report(cpu::emitAssembly(**llvmModule, output, cpuOpts));
-  if (opts.emit == "lib" && (opts.output.empty() || opts.output == "-"))
+  if (opts.emit == EmitStage::Lib && (opts.output.empty() || opts.output == "-"))
     output = "lib" + model->name + ".so";
-  if (opts.emit == "obj")
+  if (opts.emit == EmitStage::Obj)
     return report(cpu::emitObjectFile(**llvmModule, output, cpuOpts));
 
   // exe and lib: objects in temporaries (one a thread of the compiler:
@@ -411,7 +418,7 @@ int compileModel(const Model &spec, const CompileOptions &opts) {
   Status s = cpu::emitObjectFiles(**llvmModule, objects, cpuOpts, /*optimize=*/true);
   times.done("LLVM -O3 and machine code, one thread a part");
   if (s)
-    s = opts.emit == "lib" ? linkSharedLibrary(objects, output)
+    s = opts.emit == EmitStage::Lib ? linkSharedLibrary(objects, output)
                            : linkExecutable(objects, output, device, importOpts.training);
   times.done("link");
   for (const std::string &o : objects)

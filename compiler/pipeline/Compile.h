@@ -8,27 +8,32 @@
 #ifndef NINC_COMPILER_PIPELINE_COMPILE_H
 #define NINC_COMPILER_PIPELINE_COMPILE_H
 
+#include "compiler/target/Target.h"
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace ninc {
 
-/// Stages `--emit` can stop at, in pipeline order.
-extern const std::vector<std::string> kEmitStages;
+/// The stages `--emit` can stop at, in pipeline order (dot: the graph after
+/// the graph passes, as Graphviz; ptx: one file a kernel, --target=cuda).
+enum class EmitStage { Nin, NinOpt, Linalg, LlvmMlir, LlvmIr, Asm, Obj, Exe, Lib, Dot, Ptx };
+
+/// The stages' names as `--emit` spells them, in pipeline order.
+const std::vector<std::string> &emitStageNames();
+/// The stage `name` spells; nullopt for none.
+std::optional<EmitStage> parseEmitStage(const std::string &name);
 
 struct CompileOptions {
   std::string model;
   std::string output;         ///< Empty or "-": standard output (text stages).
-  std::string target = "cpu";
-  std::string emit = "exe";
+  EmitStage emit = EmitStage::Exe;
   std::string mode = "infer";  ///< "train": also generate the training step.
   int64_t batch = 0;          ///< 0: the spec's training.batch_size.
   int threads = 2;            ///< Threads of the generated code (1: no OpenMP).
   bool schedule = true;       ///< false: plain linalg -> loops (debugging).
-  std::string cpu;            ///< LLVM CPU name; empty: the host.
-  std::string gpuArch = "sm_90"; ///< --target=cuda: the NVVM chip.
-  bool gpuEmulate = false;    ///< --target=cuda: the kernels' tiling on this CPU (testing).
   /// What convolutions and matmuls compute in: "fp32", or (cuda) "tf32" on
   /// the tensor cores with fp32 accumulation.
   std::string precision = "fp32";
@@ -41,13 +46,14 @@ struct CompileOptions {
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
 };
 
-/// Runs the compiler; returns the exit code (0 ok, 1 invalid input, 2 usage).
-int runCompile(const CompileOptions &options);
+/// Runs the compiler for `target` (made once from the command line by
+/// makeTarget); returns the exit code (ExitCode).
+int runCompile(const CompileOptions &options, const Target &target);
 
 struct Model;
 
 /// Compiles an already loaded model (options.model names it in messages).
-int compileModel(const Model &model, const CompileOptions &options);
+int compileModel(const Model &model, const CompileOptions &options, const Target &target);
 
 } // namespace ninc
 

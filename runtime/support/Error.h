@@ -16,6 +16,13 @@
 
 namespace ninc {
 
+/// The exit codes of `ninc` and of every compiled program, in one place.
+enum ExitCode : int {
+  kExitOk = 0,           ///< Success.
+  kExitInvalidInput = 1, ///< A bad model, data, weights or output path.
+  kExitUsage = 2,        ///< Bad flags or flag combinations.
+};
+
 /// A failure with a message for the user ("file: layer 2 'pool1': ...").
 struct Error {
   std::string message;
