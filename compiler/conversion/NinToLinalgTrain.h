@@ -20,12 +20,14 @@
 #ifndef NINC_COMPILER_CONVERSION_NINTOLINALGTRAIN_H
 #define NINC_COMPILER_CONVERSION_NINTOLINALGTRAIN_H
 
+#include "compiler/dialect/StageContract.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 namespace ninc {
 
 /// Set on the conv / matmul computing a weight gradient (one per group).
-constexpr const char *kWeightGradientAttr = "nin.weight_grad";
+constexpr const char *kWeightGradientAttr = attr::kWeightGrad;
 
 struct TrainLoweringOptions {
   /// The training step in the forms the CPU backend schedules best (off: the

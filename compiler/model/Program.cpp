@@ -18,12 +18,10 @@ rt::ModelDescriptor describeModel(const Model &model, int64_t batch) {
   d.momentum = model.training.momentum;
   d.weightDecay = model.training.weightDecay;
   d.epochs = model.training.epochs;
-  int64_t next = 0;
-  for (const ParamInfo &p : parameterList(model)) {
-    d.params.push_back({p.name, next, p.shape.size() == 4 ? "HWCF" : "plain", p.shape});
-    next += alignParam(p.numel());
-  }
-  d.blobSize = std::max<int64_t>(next, 1);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> params;
+  for (const ParamInfo &p : parameterList(model))
+    params.push_back({p.name, p.shape});
+  d.params = rt::layoutBlob(params, d.blobSize);
   return d;
 }
 

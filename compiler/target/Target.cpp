@@ -140,13 +140,23 @@ Expected<CpuTarget> makeCpuTarget(const std::string &requested) {
     if (!t.llvmFeatures.empty())
       t.llvmFeatures.erase(0, 1);
   }
-  std::unique_ptr<llvm::MCSubtargetInfo> info(
-      target->createMCSubtargetInfo(t.triple, t.cpu, t.llvmFeatures));
-  if (!info || (!host && !info->isCPUStringValid(t.cpu)))
+  // A generic subtarget first: it says which CPU names and features exist,
+  // without LLVM's warnings about unknown ones.
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(
+      target->createMCSubtargetInfo(t.triple, "", ""));
+  if (!generic || (!host && !generic->isCPUStringValid(t.cpu)))
     return Error{"ninc: error: --cpu: '" + t.cpu + "' is not a CPU LLVM knows for " + t.triple +
                  " (try znver3, znver4, skylake-avx512, sapphirerapids, x86-64-v3)"};
+  std::unique_ptr<llvm::MCSubtargetInfo> info(
+      target->createMCSubtargetInfo(t.triple, t.cpu, t.llvmFeatures));
+  auto known = [&](const char *feature) {
+    for (const llvm::SubtargetFeatureKV &kv : generic->getAllProcessorFeatures())
+      if (llvm::StringRef(kv.Key) == feature)
+        return true;
+    return false;
+  };
   for (const char *feature : kIsaFeatures)
-    if (info->checkFeatures(std::string("+") + feature))
+    if (known(feature) && info->checkFeatures(std::string("+") + feature))
       t.features.push_back(feature);
   std::sort(t.features.begin(), t.features.end());
   if (t.has("avx512f")) {

@@ -2,6 +2,8 @@
 
 #include "runtime/program/Descriptor.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -13,6 +15,21 @@ int64_t ParamSlot::numel() const {
   for (int64_t d : shape)
     n *= d;
   return n;
+}
+
+std::vector<ParamSlot> layoutBlob(
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> &params,
+    int64_t &blobSize) {
+  constexpr int64_t kAlignFloats = 16;
+  std::vector<ParamSlot> slots;
+  int64_t next = 0;
+  for (const auto &[name, shape] : params) {
+    ParamSlot slot{name, next, shape.size() == 4 ? "HWCF" : "plain", shape};
+    next += (slot.numel() + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+    slots.push_back(std::move(slot));
+  }
+  blobSize = std::max<int64_t>(next, 1);
+  return slots;
 }
 
 Expected<ModelDescriptor> parseDescriptor(const std::string &text) {

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ninc::rt {
@@ -66,6 +67,17 @@ struct ModelDescriptor {
   int64_t threads = 1;
   std::vector<ParamSlot> params;  ///< Canonical order (weight, bias per conv).
 };
+
+/// The weights blob's layout, the one rule the conversion to linalg (its
+/// `nin.params` table), the descriptor and the runtime's packer
+/// (packParam / unpackParam, Weights.h) all follow: the parameters in
+/// canonical order, each at a 16-float (64-byte) aligned offset, conv weights
+/// (rank 4, OIHW in the spec) repacked "HWCF", the rest "plain". `params`
+/// holds each parameter's name and spec shape; `blobSize` receives the
+/// blob's floats (at least 1).
+std::vector<ParamSlot> layoutBlob(
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> &params,
+    int64_t &blobSize);
 
 /// Parses a descriptor; errors name the line.
 Expected<ModelDescriptor> parseDescriptor(const std::string &text);
