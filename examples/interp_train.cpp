@@ -18,29 +18,28 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 using namespace ninc;
 
 int main(int argc, char **argv) {
   if (argc < 3 || argc > 5) {
     std::fprintf(stderr, "usage: %s MODEL OUT.pb [STEPS=300] [BATCH=spec's batch_size]\n", argv[0]);
-    return 2;
+    return kExitUsage;
   }
-  Expected<Model> model = loadModel(argv[1]);
-  if (!model) {
-    std::fprintf(stderr, "%s\n", model.message().c_str());
-    return 1;
-  }
+  std::optional<Model> model = loadModelOrReport(argv[1]);
+  if (!model)
+    return kExitInvalidInput;
   const int64_t steps = argc > 3 ? std::atoll(argv[3]) : 300;
   const int64_t batch = argc > 4 ? std::atoll(argv[4]) : model->training.batchSize;
   if (steps < 1 || batch < 1) {
     std::fprintf(stderr, "error: STEPS and BATCH must be positive integers\n");
-    return 2;
+    return kExitUsage;
   }
   Expected<data::Dataset> train = data::loadFashionMnist(data::defaultDataDir(), data::Split::Train);
   if (!train) {
     std::fprintf(stderr, "%s\n", train.message().c_str());
-    return 1;
+    return kExitInvalidInput;
   }
 
   const TrainingConfig &cfg = model->training;
@@ -70,7 +69,7 @@ int main(int argc, char **argv) {
     if (!std::isfinite(loss)) {
       std::fprintf(stderr, "error: loss is %g at step %lld: training diverged\n", loss,
                    (long long)step);
-      return 1;
+      return kExitInvalidInput;
     }
     recent += loss;
     if ((step + 1) % 50 == 0 || step + 1 == steps) {
@@ -83,8 +82,8 @@ int main(int argc, char **argv) {
   model->weights = reference::paramsToTensors(*model, params);
   if (Status s = saveModel(*model, argv[2]); !s) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
-    return 1;
+    return kExitInvalidInput;
   }
   std::printf("saved %s\n", argv[2]);
-  return 0;
+  return kExitOk;
 }

@@ -1,24 +1,17 @@
 //===- compiler/conversion/NinToLinalg.cpp - nin -> linalg (NHWC) -----------===//
 //
-// An emitter rather than a pattern set: the layout changes (NCHW -> NHWC)
-// and the signature gains an output buffer, so each function is rebuilt op by
-// op, mapping every nin value to its NHWC tensor.
-//
-//   conv2d         -> tensor.pad? + fill + linalg.conv_2d_nhwc_hwcf + generic(bias, relu)
-//   pointwise_mlp  -> per layer: [N*H*W, C] x [C, F] linalg.matmul + generic(bias, relu)
-//   max/avg pool   -> tensor.pad? + fill + linalg.pooling_nhwc_max/sum (+ scale)
-//   global_avg_pool-> generic reduction over H, W + scale
-//   flatten        -> collapse_shape (after a transpose to NCHW order if H*W > 1)
-//
-// Functions named *_train_step (from nin-autodiff) are lowered by
-// NinToLinalgTrain.cpp with the same emitter and blob layout.
+// The pass `nin-to-linalg`, the weights blob's layout and the inference
+// function's new signature: @<model>_infer becomes (input, weights blob,
+// logits), its forward ops lowered by NhwcEmitter (NinToLinalgForward.cpp).
+// Training steps (from nin-autodiff) are lowered by NinToLinalgTrain.cpp
+// with the same emitter and blob layout, in the forms LinalgForms selects.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/conversion/NinToLinalg.h"
 #include "compiler/conversion/NinToLinalgInternal.h"
 #include "compiler/conversion/NinToLinalgTrain.h"
-#include "compiler/dialect/NinOps.h"
+#include "compiler/dialect/StageContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -32,16 +25,25 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
-#include <algorithm>
-#include <limits>
+#include <array>
+#include <string>
+#include <utility>
 
 using namespace mlir;
 
 namespace ninc {
 
-namespace lowering {
+LinalgForms LinalgForms::all() {
+  LinalgForms forms;
+  forms.weightGradGroupLoop = true;
+  forms.weightGradMatmulTransposeA = true;
+  forms.reluGradInPlace = true;
+  forms.maxPoolArgmax = true;
+  forms.poolGradGather = true;
+  return forms;
+}
 
-using nin::Conv2DOp;
+namespace lowering {
 
 // --- Blob layout -------------------------------------------------------------
 
@@ -51,279 +53,29 @@ SmallVector<int64_t> packedShape(ArrayRef<int64_t> shape) {
   return SmallVector<int64_t>(shape);
 }
 
-int64_t layoutParams(TypeRange params, SmallVectorImpl<int64_t> &offsets) {
-  int64_t next = 0;
-  for (Type t : params) {
-    offsets.push_back(next);
-    int64_t n = cast<RankedTensorType>(t).getNumElements();
-    next += alignParam(n); // the rule of compiler/model/Program.h
-  }
-  return std::max<int64_t>(next, 1);
-}
-
-ArrayAttr paramTable(func::FuncOp func, unsigned first, ArrayRef<int64_t> offsets) {
-  Builder b(func.getContext());
-  SmallVector<Attribute> entries;
-  for (unsigned i = first; i < first + offsets.size(); ++i) {
+std::vector<rt::ParamSlot> layoutParams(func::FuncOp func, unsigned first, unsigned count,
+                                        int64_t &blobSize) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> params;
+  for (unsigned i = first; i < first + count; ++i) {
     auto shape = cast<RankedTensorType>(func.getArgumentTypes()[i]).getShape();
-    auto name = func.getArgAttrOfType<StringAttr>(i, "nin.param");
+    auto name = func.getArgAttrOfType<StringAttr>(i, attr::kParam);
+    params.emplace_back(name ? name.str() : ("arg" + Twine(i)).str(),
+                        std::vector<int64_t>(shape.begin(), shape.end()));
+  }
+  return rt::layoutBlob(params, blobSize);
+}
+
+ArrayAttr paramTable(MLIRContext *ctx, ArrayRef<rt::ParamSlot> slots) {
+  Builder b(ctx);
+  SmallVector<Attribute> entries;
+  for (const rt::ParamSlot &slot : slots)
     entries.push_back(b.getDictionaryAttr({
-        b.getNamedAttr("name", name ? name : b.getStringAttr("arg" + Twine(i))),
-        b.getNamedAttr("offset", b.getI64IntegerAttr(offsets[i - first])),
-        b.getNamedAttr("shape", b.getDenseI64ArrayAttr(shape)),
-        b.getNamedAttr("layout", b.getStringAttr(shape.size() == 4 ? "HWCF" : "plain")),
+        b.getNamedAttr("name", b.getStringAttr(slot.name)),
+        b.getNamedAttr("offset", b.getI64IntegerAttr(slot.offset)),
+        b.getNamedAttr("shape", b.getDenseI64ArrayAttr(slot.shape)),
+        b.getNamedAttr("layout", b.getStringAttr(slot.layout)),
     }));
-  }
   return b.getArrayAttr(entries);
-}
-
-// --- Types and layouts -------------------------------------------------------
-
-Value NhwcEmitter::paramView(Location loc, Value blob, int64_t offset, ArrayRef<int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  Value flat = b_.create<tensor::ExtractSliceOp>(loc, tensor({n}), blob,
-                                                 ArrayRef<OpFoldResult>{b_.getIndexAttr(offset)},
-                                                 ArrayRef<OpFoldResult>{b_.getIndexAttr(n)},
-                                                 ArrayRef<OpFoldResult>{b_.getIndexAttr(1)});
-  if (shape.size() == 1)
-    return flat;
-  ReassociationIndices all;
-  for (size_t d = 0; d < shape.size(); ++d)
-    all.push_back(d);
-  return b_.create<tensor::ExpandShapeOp>(loc, tensor(shape), flat,
-                                          SmallVector<ReassociationIndices>{all});
-}
-
-RankedTensorType NhwcEmitter::tensor(ArrayRef<int64_t> shape) {
-  return RankedTensorType::get(shape, b_.getF32Type());
-}
-
-Value NhwcEmitter::inputToNhwc(Value nchw) {
-  auto s = cast<RankedTensorType>(nchw.getType()).getShape();
-  Location loc = nchw.getLoc();
-  if (s[1] == 1) {
-    Value nhw = b_.create<tensor::CollapseShapeOp>(
-        loc, tensor({s[0], s[2], s[3]}), nchw, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}});
-    return b_.create<tensor::ExpandShapeOp>(loc, tensor({s[0], s[2], s[3], 1}), nhw,
-                                            SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-  }
-  return transpose(loc, nchw, {0, 2, 3, 1});
-}
-
-Value NhwcEmitter::nhwcToNchw(Location loc, Value x) { return transpose(loc, x, {0, 3, 1, 2}); }
-
-Value NhwcEmitter::transpose(Location loc, Value x, ArrayRef<int64_t> perm) {
-  auto type = cast<RankedTensorType>(x.getType());
-  SmallVector<int64_t> shape;
-  for (int64_t d : perm)
-    shape.push_back(type.getDimSize(d));
-  Value init = b_.create<tensor::EmptyOp>(loc, shape, type.getElementType());
-  return b_.create<linalg::TransposeOp>(loc, x, init, perm)->getResult(0);
-}
-
-// --- Small builders ----------------------------------------------------------
-
-Value NhwcEmitter::constant(Location loc, float v) {
-  return b_.create<arith::ConstantOp>(loc, b_.getF32FloatAttr(v));
-}
-
-Value NhwcEmitter::filled(Location loc, ArrayRef<int64_t> shape, float v) {
-  Value empty = b_.create<tensor::EmptyOp>(loc, shape, b_.getF32Type());
-  return b_.create<linalg::FillOp>(loc, constant(loc, v), empty).getResult(0);
-}
-
-Value NhwcEmitter::padHW(Location loc, Value x, ArrayRef<int64_t> pad, float value) {
-  if (pad[0] == 0 && pad[1] == 0)
-    return x;
-  auto s = cast<RankedTensorType>(x.getType()).getShape();
-  SmallVector<OpFoldResult> lo{b_.getIndexAttr(0), b_.getIndexAttr(pad[0]),
-                               b_.getIndexAttr(pad[1]), b_.getIndexAttr(0)};
-  auto type = tensor({s[0], s[1] + 2 * pad[0], s[2] + 2 * pad[1], s[3]});
-  return b_.create<tensor::PadOp>(loc, type, x, lo, lo, constant(loc, value));
-}
-
-Value NhwcEmitter::epilogue(Location loc, Value x, Value bias, bool relu) {
-  if (!bias && !relu)
-    return x;
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t rank = type.getRank();
-  MLIRContext *ctx = b_.getContext();
-  SmallVector<AffineMap> maps;
-  SmallVector<Value> ins;
-  if (bias) {
-    ins.push_back(bias);
-    maps.push_back(AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, ctx)}, ctx));
-  }
-  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  return b_
-      .create<linalg::GenericOp>(
-          loc, TypeRange{type}, ins, ValueRange{x}, maps, iters,
-          [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value v = args.back();
-            if (bias)
-              v = nb.create<arith::AddFOp>(nl, v, args[0]);
-            if (relu)
-              v = nb.create<arith::MaximumFOp>(nl, v,
-                                                nb.create<arith::ConstantOp>(nl, nb.getF32FloatAttr(0)));
-            nb.create<linalg::YieldOp>(nl, v);
-          })
-      .getResult(0);
-}
-
-Value NhwcEmitter::scale(Location loc, Value x, float s) {
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t rank = type.getRank();
-  auto id = AffineMap::getMultiDimIdentityMap(rank, b_.getContext());
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  return b_
-      .create<linalg::GenericOp>(loc, TypeRange{type}, ValueRange{}, ValueRange{x},
-                                 ArrayRef<AffineMap>{id}, iters,
-                                 [&](OpBuilder &nb, Location nl, ValueRange args) {
-                                   Value c = nb.create<arith::ConstantOp>(nl, nb.getF32FloatAttr(s));
-                                   nb.create<linalg::YieldOp>(
-                                       nl, ValueRange{nb.create<arith::MulFOp>(nl, args[0], c)});
-                                 })
-      .getResult(0);
-}
-
-Value NhwcEmitter::copyOf(Location loc, Value x) {
-  auto t = cast<RankedTensorType>(x.getType());
-  Value init = b_.create<tensor::EmptyOp>(loc, t.getShape(), b_.getF32Type());
-  return b_.create<linalg::CopyOp>(loc, x, init).getResult(0);
-}
-
-// --- Forward ops -------------------------------------------------------------
-
-LogicalResult NhwcEmitter::lowerForward(Operation *op) {
-  Location loc = op->getLoc();
-  Value out;
-  if (isa<Conv2DOp>(op)) {
-    out = lowerConv(loc, op);
-  } else if (isa<nin::PointwiseMlpOp>(op)) {
-    out = lowerMlp(loc, op);
-  } else if (auto relu = dyn_cast<nin::ReluOp>(op)) {
-    out = epilogue(loc, copyOf(loc, map_.lookup(relu.getInput())), Value(), true);
-  } else if (auto pool = dyn_cast<nin::MaxPool2DOp>(op)) {
-    out = lowerPool(loc, pool.getInput(), pool.getKernel(), pool.getStride(), pool.getPadding(),
-                    pool.getType(), /*isMax=*/true);
-  } else if (auto pool = dyn_cast<nin::AvgPool2DOp>(op)) {
-    out = lowerPool(loc, pool.getInput(), pool.getKernel(), pool.getStride(), pool.getPadding(),
-                    pool.getType(), /*isMax=*/false);
-  } else if (auto gap = dyn_cast<nin::GlobalAvgPoolOp>(op)) {
-    out = lowerGlobalAvgPool(loc, map_.lookup(gap.getInput()));
-  } else if (auto flat = dyn_cast<nin::FlattenOp>(op)) {
-    out = lowerFlatten(loc, map_.lookup(flat.getInput()));
-  } else if (auto drop = dyn_cast<nin::DropoutOp>(op)) {
-    if (drop.getTraining())
-      return op->emitError("expected an inference graph: training dropout is lowered by the "
-                           "training pipeline");
-    out = map_.lookup(drop.getInput());
-  } else {
-    return op->emitError("no lowering to linalg for this op");
-  }
-  map_[op->getResult(0)] = out;
-  return success();
-}
-
-Value NhwcEmitter::lowerConv(Location loc, Operation *op) {
-  auto conv = cast<Conv2DOp>(op);
-  auto outNchw = cast<RankedTensorType>(conv.getType()).getShape();
-  SmallVector<int64_t> out{outNchw[0], outNchw[2], outNchw[3], outNchw[1]};
-  Value x = padHW(loc, map_.lookup(conv.getInput()), conv.getPadding(), 0.0f);
-  Value acc = filled(loc, out, 0.0f);
-  Value y = b_.create<linalg::Conv2DNhwcHwcfOp>(
-                  loc, TypeRange{tensor(out)}, ValueRange{x, map_.lookup(conv.getWeight())},
-                  ValueRange{acc}, b_.getI64TensorAttr(conv.getStride()),
-                  b_.getI64TensorAttr({1, 1}))
-                .getResult(0);
-  Value bias = conv.getBias() ? map_.lookup(conv.getBias()) : Value();
-  return epilogue(loc, y, bias, conv.getRelu());
-}
-
-/// [N, H, W, C] -> [N*H*W, C] -> matmul chain -> [N, H, W, F].
-Value NhwcEmitter::lowerMlp(Location loc, Operation *op) {
-  auto mlp = cast<nin::PointwiseMlpOp>(op);
-  Value x = map_.lookup(mlp.getInput());
-  auto s = cast<RankedTensorType>(x.getType()).getShape();
-  int64_t m = s[0] * s[1] * s[2];
-  Value rows = b_.create<tensor::CollapseShapeOp>(
-      loc, tensor({m, s[3]}), x, SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
-  int64_t f = s[3];
-  for (auto [w, bias] : llvm::zip(mlp.getWeights(), mlp.getBiases())) {
-    // HWCF [1, 1, C, F] -> [C, F]
-    Value hwcf = map_.lookup(w);
-    auto ws = cast<RankedTensorType>(hwcf.getType()).getShape();
-    f = ws[3];
-    Value matrix = b_.create<tensor::CollapseShapeOp>(
-        loc, tensor({ws[2], f}), hwcf, SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
-    Value acc = filled(loc, {m, f}, 0.0f);
-    rows = b_.create<linalg::MatmulOp>(loc, TypeRange{tensor({m, f})}, ValueRange{rows, matrix},
-                                       ValueRange{acc})
-               .getResult(0);
-    rows = epilogue(loc, rows, map_.lookup(bias), /*relu=*/true);
-  }
-  return b_.create<tensor::ExpandShapeOp>(loc, tensor({s[0], s[1], s[2], f}), rows,
-                                          SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
-}
-
-Value NhwcEmitter::lowerPool(Location loc, Value input, ArrayRef<int64_t> kernel,
-                             ArrayRef<int64_t> stride, ArrayRef<int64_t> padding, Type resultNchw,
-                             bool isMax) {
-  auto o = cast<RankedTensorType>(resultNchw).getShape();
-  SmallVector<int64_t> out{o[0], o[2], o[3], o[1]};
-  float init = isMax ? -std::numeric_limits<float>::infinity() : 0.0f;
-  Value x = padHW(loc, map_.lookup(input), padding, init);
-  Value acc = filled(loc, out, init);
-  Value window = b_.create<tensor::EmptyOp>(loc, kernel, b_.getF32Type());
-  auto strides = b_.getI64TensorAttr(stride);
-  auto dilations = b_.getI64TensorAttr({1, 1});
-  if (isMax)
-    return b_.create<linalg::PoolingNhwcMaxOp>(loc, TypeRange{tensor(out)}, ValueRange{x, window},
-                                               ValueRange{acc}, strides, dilations)
-        .getResult(0);
-  Value sum = b_.create<linalg::PoolingNhwcSumOp>(loc, TypeRange{tensor(out)},
-                                                  ValueRange{x, window}, ValueRange{acc},
-                                                  strides, dilations)
-                  .getResult(0);
-  return scale(loc, sum, 1.0f / static_cast<float>(kernel[0] * kernel[1]));
-}
-
-/// [N, H, W, C] -> mean over H, W -> [N, 1, 1, C].
-Value NhwcEmitter::lowerGlobalAvgPool(Location loc, Value x) {
-  auto s = cast<RankedTensorType>(x.getType()).getShape();
-  MLIRContext *ctx = b_.getContext();
-  Value acc = filled(loc, {s[0], s[3]}, 0.0f);
-  AffineExpr n = getAffineDimExpr(0, ctx), h = getAffineDimExpr(1, ctx),
-             w = getAffineDimExpr(2, ctx), c = getAffineDimExpr(3, ctx);
-  SmallVector<AffineMap> maps{AffineMap::get(4, 0, {n, h, w, c}, ctx),
-                              AffineMap::get(4, 0, {n, c}, ctx)};
-  SmallVector<utils::IteratorType> iters{utils::IteratorType::parallel,
-                                         utils::IteratorType::reduction,
-                                         utils::IteratorType::reduction,
-                                         utils::IteratorType::parallel};
-  Value sum = b_.create<linalg::GenericOp>(
-                    loc, TypeRange{tensor({s[0], s[3]})}, ValueRange{x}, ValueRange{acc}, maps,
-                    iters,
-                    [](OpBuilder &nb, Location nl, ValueRange args) {
-                      nb.create<linalg::YieldOp>(
-                          nl, ValueRange{nb.create<arith::AddFOp>(nl, args[0], args[1])});
-                    })
-                  .getResult(0);
-  Value mean = scale(loc, sum, 1.0f / static_cast<float>(s[1] * s[2]));
-  return b_.create<tensor::ExpandShapeOp>(loc, tensor({s[0], 1, 1, s[3]}), mean,
-                                          SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
-}
-
-/// NHWC [N, H, W, C] -> [N, C*H*W] in NCHW order.
-Value NhwcEmitter::lowerFlatten(Location loc, Value x) {
-  auto s = cast<RankedTensorType>(x.getType()).getShape();
-  if (s[1] * s[2] != 1)
-    x = nhwcToNchw(loc, x);
-  return b_.create<tensor::CollapseShapeOp>(loc, tensor({s[0], s[1] * s[2] * s[3]}), x,
-                                            SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
 }
 
 } // namespace lowering
@@ -346,18 +98,19 @@ public:
 
     // New signature: (input, weights blob, logits). Each parameter, repacked
     // (conv weights HWCF), lives at a static, 64-byte aligned offset of the blob.
-    SmallVector<int64_t> offsets;
-    int64_t blobSize = lowering::layoutParams(srcType.getInputs().drop_front(), offsets);
+    int64_t blobSize = 0;
+    std::vector<rt::ParamSlot> slots =
+        lowering::layoutParams(src_, 1, srcType.getNumInputs() - 1, blobSize);
     auto inputType = cast<RankedTensorType>(srcType.getInput(0));
     SmallVector<Type> argTypes{MemRefType::get(inputType.getShape(), b_.getF32Type()),
                                MemRefType::get({blobSize}, b_.getF32Type()),
                                MemRefType::get(logitsType.getShape(), b_.getF32Type())};
     b_.setInsertionPoint(src_);
     dst_ = b_.create<func::FuncOp>(loc, src_.getName(), b_.getFunctionType(argTypes, {}));
-    dst_.setArgAttr(0, "nin.input", b_.getUnitAttr());
-    dst_.setArgAttr(1, "nin.weights", b_.getUnitAttr());
-    dst_.setArgAttr(2, "nin.output", b_.getUnitAttr());
-    dst_->setAttr("nin.params", lowering::paramTable(src_, 1, offsets));
+    dst_.setArgAttr(0, attr::kInput, b_.getUnitAttr());
+    dst_.setArgAttr(1, attr::kWeights, b_.getUnitAttr());
+    dst_.setArgAttr(2, attr::kOutput, b_.getUnitAttr());
+    dst_->setAttr(attr::kParams, lowering::paramTable(b_.getContext(), slots));
     Block *entry = dst_.addEntryBlock();
     b_.setInsertionPointToStart(entry);
 
@@ -367,9 +120,8 @@ public:
     Value blob = b_.create<bufferization::ToTensorOp>(loc, entry->getArgument(1),
                                                       /*restrict=*/true, /*writable=*/false);
     for (unsigned i = 1; i < srcType.getNumInputs(); ++i)
-      map_[src_.getArgument(i)] =
-          paramView(loc, blob, offsets[i - 1],
-                    lowering::packedShape(cast<RankedTensorType>(srcType.getInput(i)).getShape()));
+      map_[src_.getArgument(i)] = paramView(loc, blob, slots[i - 1].offset,
+                                            lowering::packedShape(slots[i - 1].shape));
     for (Operation &op : src_.getBody().front().without_terminator())
       if (failed(lowerForward(&op)))
         return failure();
@@ -388,18 +140,43 @@ private:
   func::FuncOp src_, dst_;
 };
 
+/// `nin-to-linalg`: one option per LinalgForms field, each naming the form
+/// it selects.
 struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(NinToLinalgPass)
   NinToLinalgPass() = default;
   NinToLinalgPass(const NinToLinalgPass &other) : PassWrapper(other) {}
-  explicit NinToLinalgPass(bool cpu) { cpuForms = cpu; }
+  explicit NinToLinalgPass(const LinalgForms &forms) {
+    for (auto [option, field] : options())
+      *option = forms.*field;
+  }
 
-  Option<bool> cpuForms{*this, "cpu-forms",
-                        llvm::cl::desc("The training step in the forms the CPU backend "
-                                       "schedules best: weight-gradient groups as one "
-                                       "scf.for, one-pass max-pool argmax, ReLU "
-                                       "gradients written in place, not folded"),
-                        llvm::cl::init(false)};
+  Option<bool> weightGradGroupLoop{
+      *this, "weight-grad-group-loop",
+      llvm::cl::desc("Weight gradients' per-group convolutions / matmuls as one scf.for "
+                     "over the groups of images, not unrolled per group"),
+      llvm::cl::init(false)};
+  Option<bool> weightGradMatmulTransposeA{
+      *this, "weight-grad-matmul-transpose-a",
+      llvm::cl::desc("1x1 weight gradients as linalg.matmul_transpose_a reading the "
+                     "activations in place, not linalg.transpose + linalg.matmul"),
+      llvm::cl::init(false)};
+  Option<bool> reluGradInPlace{
+      *this, "relu-grad-in-place",
+      llvm::cl::desc("ReLU gradients applied where dy is made (in place over dy, on a 1x1 "
+                     "input gradient's matmul rows, in a pooling gradient's gather), not "
+                     "folded into the readers of a k x k convolution's dz"),
+      llvm::cl::init(false)};
+  Option<bool> maxPoolArgmax{
+      *this, "max-pool-argmax",
+      llvm::cl::desc("Max pools as one (max, argmax) generic whose argmax the gradient "
+                     "reads, not pooling_nhwc_max and a per-tap argmax in the gradient"),
+      llvm::cl::init(false)};
+  Option<bool> poolGradGather{
+      *this, "pool-grad-gather",
+      llvm::cl::desc("Pooling gradients gathered per stride class (each dx element "
+                     "written once), not scattered one window tap at a time"),
+      llvm::cl::init(false)};
 
   StringRef getArgument() const override { return "nin-to-linalg"; }
   StringRef getDescription() const override {
@@ -409,22 +186,38 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
     registerNinToLinalgDialects(registry);
   }
   void runOnOperation() override {
+    LinalgForms forms;
+    for (auto [option, field] : options())
+      forms.*field = option->getValue();
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp f : funcs) {
-      bool cpu = cpuForms.getValue();
-      LogicalResult lowered = f.getName().ends_with("_train_step")
-                                  ? lowerTrainStep(f, {cpu})
+      LogicalResult lowered = roleOf(f.getName()) == FunctionRole::TrainStep
+                                  ? lowerTrainStep(f, forms)
                                   : FunctionLowering(f).run();
       if (failed(lowered))
         return signalPassFailure();
     }
   }
+
+private:
+  /// Each option with the LinalgForms field it stands for.
+  std::array<std::pair<Option<bool> *, bool LinalgForms::*>, 5> options() {
+    return {{{&weightGradGroupLoop, &LinalgForms::weightGradGroupLoop},
+             {&weightGradMatmulTransposeA, &LinalgForms::weightGradMatmulTransposeA},
+             {&reluGradInPlace, &LinalgForms::reluGradInPlace},
+             {&maxPoolArgmax, &LinalgForms::maxPoolArgmax},
+             {&poolGradGather, &LinalgForms::poolGradGather}}};
+  }
 };
 
 } // namespace
 
+std::unique_ptr<Pass> createNinToLinalgPass(const LinalgForms &forms) {
+  return std::make_unique<NinToLinalgPass>(forms);
+}
+
 std::unique_ptr<Pass> createNinToLinalgPass(bool cpuForms) {
-  return std::make_unique<NinToLinalgPass>(cpuForms);
+  return createNinToLinalgPass(cpuForms ? LinalgForms::all() : LinalgForms{});
 }
 
 void registerNinToLinalgDialects(DialectRegistry &registry) {

@@ -85,6 +85,9 @@ constexpr const char *kArena = "nin.arena";
 /// Module: the profile table (`bench --profile`) and its region count.
 constexpr const char *kProfile = "nin.profile";
 constexpr const char *kProfileRegions = "nin.profile_regions";
+/// The function each profiled region calls on entry and exit (made by the
+/// CPU target's profile instrumentation, defined in LLVM IR at emission).
+constexpr const char *kProfileMarkSymbol = "ninc_prof_mark";
 /// Module: the Target description (compiler/target/TargetAttr.h).
 constexpr const char *kTarget = "nin.target";
 } // namespace attr

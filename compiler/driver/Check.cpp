@@ -87,11 +87,9 @@ Diff compare(const float *got, const float *ref, size_t n) {
 } // namespace
 
 int runCheck(const CheckOptions &opts) {
-  Expected<Model> model = loadModel(opts.model);
-  if (!model) {
-    printError(model.message());
+  std::optional<Model> model = loadModelOrReport(opts.model);
+  if (!model)
     return kExitInvalidInput;
-  }
   Expected<Target> target = makeTarget(TargetRequest{}); // this host's CPU
   if (!target) {
     printError(target.message());

@@ -1,7 +1,8 @@
 //===- compiler/driver/Commands.h - The ninc subcommands ----------*- C++ -*-===//
 //
 // Each subcommand is a function from its parsed options to an exit code:
-// 0 success, 1 invalid input (model, data, weights), 2 usage error.
+// 0 success, 1 invalid input (model, data, weights), 2 usage error (ExitCode).
+// Their errors go through printError (compiler/frontend/Frontend.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_COMPILER_DRIVER_COMMANDS_H
@@ -14,15 +15,17 @@
 
 namespace ninc {
 
-
+/// `ninc inspect`: the shape, parameter, FLOP and memory table of a model.
 struct InspectOptions {
   std::string model;
   int64_t batch = 1;
   bool json = false;
   bool expand = false;  ///< One row per expanded layer (each conv of a NiN block).
 };
+/// Prints the table (text or JSON); the exit code.
 int runInspect(const InspectOptions &opts);
 
+/// `ninc run`: classify Fashion-MNIST images and print the accuracy.
 struct ClassifyOptions {
   std::string model;
   std::string backend = "interp";
@@ -35,8 +38,10 @@ struct ClassifyOptions {
   std::string saveLogits; ///< Write the logits [N, classes] as .npy here.
   bool quiet = false;
 };
+/// Classifies and prints the accuracy; the exit code.
 int runClassify(const ClassifyOptions &opts);
 
+/// `ninc check`: every layer of the compiled model against the interpreter.
 struct CheckOptions {
   std::string model;
   std::string weights;
@@ -45,10 +50,9 @@ struct CheckOptions {
   int threads = 2;
   double rtol = 1e-4, atol = 1e-5;
 };
+/// Compares layer by layer and names the first beyond tolerance; the exit
+/// code.
 int runCheck(const CheckOptions &opts);
-
-/// Prints "error: ..." messages of bad input consistently.
-void printError(const std::string &message);
 
 } // namespace ninc
 

@@ -176,11 +176,9 @@ void printText(const Model &m, const std::vector<Row> &rows, const ModelCost &c)
 } // namespace
 
 int runInspect(const InspectOptions &opts) {
-  Expected<Model> model = loadModel(opts.model);
-  if (!model) {
-    printError(model.message());
+  std::optional<Model> model = loadModelOrReport(opts.model);
+  if (!model)
     return kExitInvalidInput;
-  }
   Expected<std::vector<Shape>> shapes = inferShapes(*model, opts.batch);
   if (!shapes) {
     printError(opts.model + ": error: " + shapes.message());

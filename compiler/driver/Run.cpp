@@ -36,11 +36,9 @@ Status checkFitsDataset(const Model &model) {
 } // namespace
 
 int runClassify(const ClassifyOptions &opts) {
-  Expected<Model> model = loadModel(opts.model);
-  if (!model) {
-    printError(model.message());
+  std::optional<Model> model = loadModelOrReport(opts.model);
+  if (!model)
     return kExitInvalidInput;
-  }
   if (Status s = checkFitsDataset(*model); !s) {
     printError(s.message());
     return kExitInvalidInput;

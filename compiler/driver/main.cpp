@@ -1,7 +1,9 @@
 //===- compiler/driver/main.cpp - The ninc command line --------------------===//
 //
-// ninc <command> [options]. Commands: inspect, validate, convert, run.
-// Exit codes: 0 ok, 1 invalid input, 2 usage error.
+// ninc <command> [options]. Commands: inspect, validate, convert, compile,
+// check, run. Each has an add<Command>Command that declares its options;
+// dispatch runs the one the command line named.
+// Exit codes (ExitCode): 0 ok, 1 invalid input, 2 usage error.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,27 +14,53 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cctype>
 #include <cstdio>
-#include <iostream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace ninc {
-
-void printError(const std::string &message) {
-  if (message.find("error: ") != std::string::npos)
-    std::fprintf(stderr, "%s\n", message.c_str());
-  else
-    std::fprintf(stderr, "ninc: error: %s\n", message.c_str());
-}
-
 namespace {
+
+/// `ninc convert`'s arguments as the command line spells them.
+struct ConvertArgs {
+  std::string input, output, from = "auto", to = "auto";
+  bool noValidate = false;
+};
+
+/// `ninc compile`'s arguments: the compiler's options, the target asked for
+/// and what the driver checks or answers itself before compiling.
+struct CompileArgs {
+  CompileOptions options;
+  TargetRequest target;
+  std::string emit = "exe";
+  bool noSchedule = false;
+  bool printTarget = false;
+  CLI::Option *gpuArch = nullptr; ///< Its count says whether --gpu-arch was given.
+};
+
+/// Every subcommand's arguments, filled by parsing.
+struct Options {
+  InspectOptions inspect;
+  std::vector<std::string> validateModels;
+  ConvertArgs convert;
+  CompileArgs compile;
+  CheckOptions check;
+  ClassifyOptions run;
+};
+
+/// A subcommand as added, and what runs it once the command line named it.
+struct Command {
+  CLI::App *subcommand;
+  std::function<int()> run;
+};
 
 int runValidate(const std::vector<std::string> &models) {
   int code = kExitOk;
   for (const std::string &path : models) {
-    Expected<Model> model = loadModel(path);
+    std::optional<Model> model = loadModelOrReport(path);
     if (!model) {
-      printError(model.message());
       code = kExitInvalidInput;
       continue;
     }
@@ -54,6 +82,259 @@ SpecFormat parseFormat(const std::string &s) {
   return SpecFormat::Auto;
 }
 
+int runConvert(const ConvertArgs &args) {
+  ConvertOptions opts{parseFormat(args.from), parseFormat(args.to), !args.noValidate};
+  if (Status s = convertModelFile(args.input, args.output, opts); !s) {
+    printError(s.message());
+    // An output we cannot name is a usage error; everything else is input.
+    return s.message().find("expected an output name") != std::string::npos ? kExitUsage
+                                                                             : kExitInvalidInput;
+  }
+  return kExitOk;
+}
+
+/// The flag combinations `target` cannot compile, each with its message;
+/// kExitOk when there is none.
+int checkCompileFlags(const CompileArgs &args, const Target &target) {
+  const CompileOptions &compile = args.options;
+  if (target.isCuda() && target.cuda->emulate && compile.emit == EmitStage::Ptx) {
+    printError("--gpu-emulate runs the kernels on the CPU: there is no PTX to --emit");
+    return kExitUsage;
+  }
+  if (compile.printSchedule && (target.isCuda() || args.noSchedule)) {
+    printError("--schedule-report prints the CPU backend's schedule: it needs --target=cpu "
+               "without --no-schedule");
+    return kExitUsage;
+  }
+  if (compile.precision == "bf16" && !target.isCuda() && args.noSchedule) {
+    printError("--precision=bf16 on the CPU needs the schedules: drop --no-schedule");
+    return kExitUsage;
+  }
+  if (std::string why; !supportsPrecision(target, compile.precision, why)) {
+    printError(why);
+    // TF32 exists only on tensor cores, so asking a CPU target for it is a
+    // usage error whatever the CPU; a CPU or GPU that lacks the instructions
+    // of a precision is, like bad input, exit 1.
+    return !target.isCuda() && compile.precision == "tf32" ? kExitUsage : kExitInvalidInput;
+  }
+  return kExitOk;
+}
+
+/// `ninc compile`: makes the target once, answers --print-target, checks
+/// the flags against the target, then compiles.
+int runCompileCommand(CompileArgs &args) {
+  args.options.emit = *parseEmitStage(args.emit); // --emit accepts only stage names
+  args.options.schedule = !args.noSchedule;
+  Expected<Target> target = makeTarget(args.target);
+  if (!target) {
+    printError(target.message());
+    return kExitUsage;
+  }
+  if (!target->isCuda() && (args.target.gpuEmulate || args.gpuArch->count() > 0)) {
+    printError("--gpu-arch and --gpu-emulate need --target=cuda");
+    return kExitUsage;
+  }
+  if (args.printTarget) {
+    std::fputs(formatTarget(*target).c_str(), stdout);
+    return kExitOk;
+  }
+  if (int code = checkCompileFlags(args, *target); code != kExitOk)
+    return code;
+  return runCompile(args.options, *target);
+}
+
+CLI::App *addInspectCommand(CLI::App &app, InspectOptions &opts) {
+  CLI::App *cmd = app.add_subcommand(
+      "inspect", "Print the per-layer shape table, parameters, FLOPs and memory (d2l 7.3 "
+                 "exercise 3)");
+  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)")->required();
+  cmd->add_option("--batch,-b", opts.batch, "Batch size for shapes, FLOPs and memory")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(1), ShapeLimits::kMaxBatch));
+  cmd->add_flag("--json", opts.json, "Machine-readable output");
+  cmd->add_flag("--expand", opts.expand, "One row per convolution inside NiN blocks");
+  return cmd;
+}
+
+CLI::App *addValidateCommand(CLI::App &app, std::vector<std::string> &models) {
+  CLI::App *cmd =
+      app.add_subcommand("validate", "Check model files; print a summary or the first error");
+  cmd->add_option("models", models, "Model files")->required();
+  return cmd;
+}
+
+CLI::App *addConvertCommand(CLI::App &app, ConvertArgs &args) {
+  CLI::App *cmd = app.add_subcommand(
+      "convert", "Convert a model between text (.pbtxt) and binary (.pb), losslessly");
+  cmd->add_option("input", args.input, "Model file to read")->required();
+  cmd->add_option("output", args.output, "File to write (written atomically)")->required();
+  cmd->add_option("--from", args.from, "Input encoding")
+      ->check(CLI::IsMember({"auto", "text", "binary"}))
+      ->capture_default_str();
+  cmd->add_option("--to", args.to, "Output encoding (auto: from the output's extension)")
+      ->check(CLI::IsMember({"auto", "text", "binary"}))
+      ->capture_default_str();
+  cmd->add_flag("--no-validate", args.noValidate, "Convert even if the model is invalid");
+  return cmd;
+}
+
+/// compile's flags that print what the compiler did or knows (to standard
+/// error, except --print-target) rather than change what it compiles.
+void addCompileReportFlags(CLI::App &cmd, CompileArgs &args) {
+  CompileOptions &opts = args.options;
+  cmd.add_flag("--time-report", opts.timeReport,
+               "Print the seconds spent in each compiler phase (to standard error)");
+  cmd.add_flag("--print-ir-after-all", opts.printIrAfterAll,
+               "Print the IR after every pass (to standard error)");
+  cmd.add_option("--print-ir-after", opts.printIrAfter,
+                 "Print the IR after this pass (e.g. nin-fuse-conv-relu); repeatable");
+  cmd.add_option("--print-ir-before", opts.printIrBefore,
+                 "Print the IR before this pass; repeatable");
+  cmd.add_flag("--schedule-report", opts.printSchedule,
+               "Print the CPU schedule chosen for each op: threads split, register tiles, "
+               "loop order, peeling, packing, fusion (to standard error; --target=cpu, stages "
+               "llvm-mlir and later)");
+  cmd.add_flag("--memory-plan", opts.printMemoryPlan,
+               "Print each function's activation arena: every buffer, its size, offset and "
+               "live range (to standard error; stages llvm-mlir and later)");
+  cmd.add_flag("--print-target", args.printTarget,
+               "Print what the compiler knows about the target (--target, --cpu, --gpu-arch) "
+               "and exit without compiling; the model may then be left out");
+}
+
+CLI::App *addCompileCommand(CLI::App &app, CompileArgs &args) {
+  CompileOptions &opts = args.options;
+  CLI::App *cmd = app.add_subcommand(
+      "compile", "Compile a model through the nin dialect to native code (--emit stops at a "
+                 "stage and writes it)");
+  // Required unless --print-target, which CLI11 cannot say: checked once
+  // every flag is parsed, with CLI11's own message.
+  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)");
+  cmd->callback([&args] {
+    if (args.options.model.empty() && !args.printTarget)
+      throw CLI::RequiredError("model is required (or --print-target)",
+                               CLI::ExitCodes::RequiredError);
+  });
+  cmd->add_option("-o,--output", opts.output, "Output file (text stages: default standard output)");
+  cmd->add_option("--target", args.target.target, "Code generation target")
+      ->check(CLI::IsMember(targetNames()))
+      ->capture_default_str();
+  cmd->add_option("--emit", args.emit,
+                  "Stop after this stage and write it: nin (imported graph), nin-opt (after the "
+                  "graph passes), linalg, llvm-mlir, llvm-ir, asm, obj, exe, lib, dot, ptx "
+                  "(--target=cuda: one .ptx per kernel in the -o folder)")
+      ->check(CLI::IsMember(emitStageNames()))
+      ->capture_default_str();
+  cmd->add_option("--mode", opts.mode,
+                  "infer: inference only; train: also the training step (autodiff)")
+      ->check(CLI::IsMember({"infer", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--batch,-b", opts.batch,
+                  "Static batch size of the compiled code (default: the spec's training "
+                  "batch_size)")
+      ->check(CLI::Range(int64_t(0), ShapeLimits::kMaxBatch));
+  cmd->add_option("--threads,-j", opts.threads,
+                  "Threads of the generated code (1: single-threaded, no OpenMP)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--no-schedule", args.noSchedule,
+                "Plain loops instead of the tiled, vectorised schedules (debugging)");
+  cmd->add_option("--cpu", args.target.cpu, "LLVM CPU to generate for (default: this host)");
+  // Validated by makeTarget, the one place that reads it.
+  args.gpuArch = cmd->add_option("--gpu-arch", args.target.gpuArch,
+                                 "--target=cuda: the GPU architecture of the kernels (sm_90, "
+                                 "sm_90a, sm_80, ...)")
+                     ->capture_default_str();
+  cmd->add_flag("--gpu-emulate", args.target.gpuEmulate,
+                "--target=cuda: run the kernels' tiling on this CPU instead (tests the GPU "
+                "schedule without a GPU)");
+  cmd->add_option("--precision", opts.precision,
+                  "What convolutions and matmuls compute in: fp32; bf16 (CPU: AVX512-BF16 "
+                  "vdpbf16ps; CUDA: tensor cores) with fp32 accumulation and fp32 weights; or "
+                  "tf32 (--target=cuda). Logits within ~1e-3 (tf32) / ~3e-2 (bf16) relative "
+                  "of fp32")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  cmd->add_flag("--no-vendor-libs", opts.noVendorLibs,
+                "Use only kernels ninc generates (always so today: no convolution is handed to "
+                "cuDNN or oneDNN)");
+  addCompileReportFlags(*cmd, args);
+  return cmd;
+}
+
+CLI::App *addCheckCommand(CLI::App &app, CheckOptions &opts) {
+  CLI::App *cmd = app.add_subcommand(
+      "check", "Compile every layer prefix for the CPU and compare each layer's output with the "
+               "reference interpreter; names the first layer beyond tolerance");
+  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)")->required();
+  cmd->add_option("--weights", opts.weights,
+                  "Model file whose weights to use (default: the model's own, else Xavier "
+                  "init from the spec's seed)");
+  cmd->add_option("--images,-n", opts.images, "Fashion-MNIST test images to run")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--data-dir", opts.dataDir, "Folder with the Fashion-MNIST IDX files");
+  cmd->add_option("--threads,-j", opts.threads, "Threads of the generated code")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--rtol", opts.rtol, "Relative tolerance (times max|ref|)")
+      ->capture_default_str();
+  cmd->add_option("--atol", opts.atol, "Absolute tolerance")->capture_default_str();
+  return cmd;
+}
+
+CLI::App *addRunCommand(CLI::App &app, ClassifyOptions &opts) {
+  CLI::App *cmd = app.add_subcommand(
+      "run", "Classify Fashion-MNIST images with a backend and print the accuracy");
+  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)")->required();
+  cmd->add_option("--backend", opts.backend, "Execution backend")
+      ->check(CLI::IsMember({"interp"}))
+      ->capture_default_str();
+  cmd->add_option("--weights", opts.weights,
+                  "Model file whose trained weights to use (default: the model's own weights, "
+                  "else Xavier init from the spec's seed)");
+  cmd->add_option("--data-dir", opts.dataDir,
+                  "Folder with the Fashion-MNIST IDX files (default: $NINC_DATA_DIR or "
+                  "/usr/share/datasets/fashion-mnist)");
+  cmd->add_option("--split", opts.split, "Which images")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--limit,-n", opts.limit, "Classify only the first N images (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch,-b", opts.batch, "Images per batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--threads,-j", opts.threads, "OpenMP threads (0: all cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--save-logits", opts.saveLogits,
+                  "Write the logits [N, classes], in file order, as a NumPy .npy file");
+  cmd->add_flag("--quiet,-q", opts.quiet, "Print only the result line");
+  return cmd;
+}
+
+/// Declares every subcommand, its options bound to `opts`.
+std::vector<Command> addCommands(CLI::App &app, Options &opts) {
+  return {
+      {addInspectCommand(app, opts.inspect), [&opts] { return runInspect(opts.inspect); }},
+      {addValidateCommand(app, opts.validateModels),
+       [&opts] { return runValidate(opts.validateModels); }},
+      {addConvertCommand(app, opts.convert), [&opts] { return runConvert(opts.convert); }},
+      {addCompileCommand(app, opts.compile), [&opts] { return runCompileCommand(opts.compile); }},
+      {addCheckCommand(app, opts.check), [&opts] { return runCheck(opts.check); }},
+      {addRunCommand(app, opts.run), [&opts] { return runClassify(opts.run); }},
+  };
+}
+
+/// Runs the subcommand the command line named (parsing required one).
+int dispatch(const std::vector<Command> &commands) {
+  for (const Command &command : commands)
+    if (command.subcommand->parsed())
+      return command.run();
+  return kExitUsage;
+}
+
 } // namespace
 } // namespace ninc
 
@@ -65,161 +346,8 @@ int main(int argc, char **argv) {
   app.require_subcommand(1);
   app.footer("Exit codes: 0 ok, 1 invalid input (model, data, weights), 2 usage error.\n"
              "Run 'ninc <command> --help' for a command's options.");
-
-  InspectOptions inspect;
-  CLI::App *inspectCmd = app.add_subcommand(
-      "inspect", "Print the per-layer shape table, parameters, FLOPs and memory (d2l 7.3 "
-                 "exercise 3)");
-  inspectCmd->add_option("model", inspect.model, "Model file (.pbtxt or .pb)")->required();
-  inspectCmd->add_option("--batch,-b", inspect.batch, "Batch size for shapes, FLOPs and memory")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t(1), ShapeLimits::kMaxBatch));
-  inspectCmd->add_flag("--json", inspect.json, "Machine-readable output");
-  inspectCmd->add_flag("--expand", inspect.expand,
-                       "One row per convolution inside NiN blocks");
-
-  std::vector<std::string> validateModels;
-  CLI::App *validateCmd =
-      app.add_subcommand("validate", "Check model files; print a summary or the first error");
-  validateCmd->add_option("models", validateModels, "Model files")->required();
-
-  std::string convertIn, convertOut, convertFrom = "auto", convertTo = "auto";
-  bool noValidate = false;
-  CLI::App *convertCmd = app.add_subcommand(
-      "convert", "Convert a model between text (.pbtxt) and binary (.pb), losslessly");
-  convertCmd->add_option("input", convertIn, "Model file to read")->required();
-  convertCmd->add_option("output", convertOut, "File to write (written atomically)")->required();
-  convertCmd->add_option("--from", convertFrom, "Input encoding")
-      ->check(CLI::IsMember({"auto", "text", "binary"}))
-      ->capture_default_str();
-  convertCmd->add_option("--to", convertTo, "Output encoding (auto: from the output's extension)")
-      ->check(CLI::IsMember({"auto", "text", "binary"}))
-      ->capture_default_str();
-  convertCmd->add_flag("--no-validate", noValidate, "Convert even if the model is invalid");
-
-  CompileOptions compile;
-  TargetRequest targetRequest;
-  std::string emit = "exe";
-  CLI::App *compileCmd = app.add_subcommand(
-      "compile", "Compile a model through the nin dialect to native code (--emit stops at a "
-                 "stage and writes it)");
-  compileCmd->add_option("model", compile.model, "Model file (.pbtxt or .pb)")->required();
-  compileCmd->add_option("-o,--output", compile.output,
-                         "Output file (text stages: default standard output)");
-  compileCmd->add_option("--target", targetRequest.target, "Code generation target")
-      ->check(CLI::IsMember(targetNames()))
-      ->capture_default_str();
-  compileCmd->add_option("--emit", emit,
-                         "Stop after this stage and write it: nin (imported graph), nin-opt "
-                         "(after the graph passes), linalg, llvm-mlir, llvm-ir, asm, obj, exe, "
-                         "lib, dot, ptx (--target=cuda: one .ptx per kernel in the -o folder)")
-      ->check(CLI::IsMember(emitStageNames()))
-      ->capture_default_str();
-  compileCmd->add_option("--mode", compile.mode,
-                         "infer: inference only; train: also the training step (autodiff)")
-      ->check(CLI::IsMember({"infer", "train"}))
-      ->capture_default_str();
-  compileCmd->add_option("--batch,-b", compile.batch,
-                         "Static batch size of the compiled code (default: the spec's "
-                         "training batch_size)")
-      ->check(CLI::Range(int64_t(0), ShapeLimits::kMaxBatch));
-  compileCmd->add_option("--threads,-j", compile.threads,
-                         "Threads of the generated code (1: single-threaded, no OpenMP)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-  bool noSchedule = false;
-  compileCmd->add_flag("--no-schedule", noSchedule,
-                       "Plain loops instead of the tiled, vectorised schedules (debugging)");
-  compileCmd->add_option("--cpu", targetRequest.cpu, "LLVM CPU to generate for (default: this host)");
-  compileCmd->add_option("--gpu-arch", targetRequest.gpuArch,
-                         "--target=cuda: the GPU architecture of the kernels (sm_90, sm_90a, "
-                         "sm_80, ...)")
-      ->capture_default_str()
-      ->check([](const std::string &arch) -> std::string {
-        size_t digits = 0;
-        while (3 + digits < arch.size() && std::isdigit((unsigned char)arch[3 + digits]))
-          ++digits;
-        bool ok = arch.rfind("sm_", 0) == 0 && digits >= 2 &&
-                  (arch.size() == 3 + digits || arch.substr(3 + digits) == "a");
-        return ok ? "" : "expected sm_NN or sm_NNa (e.g. sm_90), got '" + arch + "'";
-      });
-  compileCmd->add_flag("--gpu-emulate", targetRequest.gpuEmulate,
-                       "--target=cuda: run the kernels' tiling on this CPU instead (tests the "
-                       "GPU schedule without a GPU)");
-  compileCmd->add_option("--precision", compile.precision,
-                         "What convolutions and matmuls compute in: fp32; bf16 (CPU: AVX512-BF16 "
-                         "vdpbf16ps; CUDA: tensor cores) with fp32 accumulation and fp32 "
-                         "weights; or tf32 (--target=cuda). Logits within ~1e-3 (tf32) / "
-                         "~3e-2 (bf16) relative of fp32")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
-  compileCmd->add_flag("--no-vendor-libs", compile.noVendorLibs,
-                       "Use only kernels ninc generates (always so today: no convolution is "
-                       "handed to cuDNN or oneDNN)");
-  compileCmd->add_flag("--time-report", compile.timeReport,
-                       "Print the seconds spent in each compiler phase (to standard error)");
-  compileCmd->add_flag("--print-ir-after-all", compile.printIrAfterAll,
-                       "Print the IR after every pass (to standard error)");
-  compileCmd->add_option("--print-ir-after", compile.printIrAfter,
-                         "Print the IR after this pass (e.g. nin-fuse-conv-relu); repeatable");
-  compileCmd->add_option("--print-ir-before", compile.printIrBefore,
-                         "Print the IR before this pass; repeatable");
-  compileCmd->add_flag("--schedule-report", compile.printSchedule,
-                       "Print the CPU schedule chosen for each op: threads split, register "
-                       "tiles, loop order, peeling, packing, fusion (to standard error; "
-                       "--target=cpu, stages llvm-mlir and later)");
-  compileCmd->add_flag("--memory-plan", compile.printMemoryPlan,
-                       "Print each function's activation arena: every buffer, its size, "
-                       "offset and live range (to standard error; stages llvm-mlir and later)");
-
-  CheckOptions check;
-  CLI::App *checkCmd = app.add_subcommand(
-      "check", "Compile every layer prefix for the CPU and compare each layer's output with the "
-               "reference interpreter; names the first layer beyond tolerance");
-  checkCmd->add_option("model", check.model, "Model file (.pbtxt or .pb)")->required();
-  checkCmd->add_option("--weights", check.weights,
-                       "Model file whose weights to use (default: the model's own, else "
-                       "Xavier init from the spec's seed)");
-  checkCmd->add_option("--images,-n", check.images, "Fashion-MNIST test images to run")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-  checkCmd->add_option("--data-dir", check.dataDir, "Folder with the Fashion-MNIST IDX files");
-  checkCmd->add_option("--threads,-j", check.threads, "Threads of the generated code")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
-  checkCmd->add_option("--rtol", check.rtol, "Relative tolerance (times max|ref|)")
-      ->capture_default_str();
-  checkCmd->add_option("--atol", check.atol, "Absolute tolerance")->capture_default_str();
-
-  ClassifyOptions run;
-  CLI::App *runCmd = app.add_subcommand(
-      "run", "Classify Fashion-MNIST images with a backend and print the accuracy");
-  runCmd->add_option("model", run.model, "Model file (.pbtxt or .pb)")->required();
-  runCmd->add_option("--backend", run.backend, "Execution backend")
-      ->check(CLI::IsMember({"interp"}))
-      ->capture_default_str();
-  runCmd->add_option("--weights", run.weights,
-                     "Model file whose trained weights to use (default: the model's own "
-                     "weights, else Xavier init from the spec's seed)");
-  runCmd->add_option("--data-dir", run.dataDir,
-                     "Folder with the Fashion-MNIST IDX files (default: $NINC_DATA_DIR or "
-                     "/usr/share/datasets/fashion-mnist)");
-  runCmd->add_option("--split", run.split, "Which images")
-      ->check(CLI::IsMember({"test", "train"}))
-      ->capture_default_str();
-  runCmd->add_option("--limit,-n", run.limit, "Classify only the first N images (0: all)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  runCmd->add_option("--batch,-b", run.batch, "Images per batch")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 65536));
-  runCmd->add_option("--threads,-j", run.threads, "OpenMP threads (0: all cores)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1024));
-  runCmd->add_option("--save-logits", run.saveLogits,
-                     "Write the logits [N, classes], in file order, as a NumPy .npy file");
-  runCmd->add_flag("--quiet,-q", run.quiet, "Print only the result line");
-
+  Options opts;
+  std::vector<Command> commands = addCommands(app, opts);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {
@@ -232,59 +360,5 @@ int main(int argc, char **argv) {
     app.exit(e);
     return kExitUsage;
   }
-
-  if (inspectCmd->parsed())
-    return runInspect(inspect);
-  if (validateCmd->parsed())
-    return runValidate(validateModels);
-  if (convertCmd->parsed()) {
-    ConvertOptions opts{parseFormat(convertFrom), parseFormat(convertTo), !noValidate};
-    if (Status s = convertModelFile(convertIn, convertOut, opts); !s) {
-      printError(s.message());
-      // An output we cannot name is a usage error; everything else is input.
-      return s.message().find("expected an output name") != std::string::npos ? kExitUsage
-                                                                               : kExitInvalidInput;
-    }
-    return kExitOk;
-  }
-  if (runCmd->parsed())
-    return runClassify(run);
-  if (checkCmd->parsed())
-    return runCheck(check);
-  if (compileCmd->parsed()) {
-    compile.emit = *parseEmitStage(emit);
-    if (targetRequest.target != "cuda" &&
-        (targetRequest.gpuEmulate || compileCmd->get_option("--gpu-arch")->count() > 0)) {
-      std::fprintf(stderr, "ninc: error: --gpu-arch and --gpu-emulate need --target=cuda\n");
-      return kExitUsage;
-    }
-    Expected<Target> target = makeTarget(targetRequest);
-    if (!target) {
-      printError(target.message());
-      return kExitUsage;
-    }
-    if (target->isCuda() && target->cuda->emulate && compile.emit == EmitStage::Ptx) {
-      std::fprintf(stderr, "ninc: error: --gpu-emulate runs the kernels on the CPU: there is no "
-                           "PTX to --emit\n");
-      return kExitUsage;
-    }
-    if (compile.printSchedule && (target->isCuda() || noSchedule)) {
-      std::fprintf(stderr, "ninc: error: --schedule-report prints the CPU backend's schedule: it "
-                           "needs --target=cpu without --no-schedule\n");
-      return kExitUsage;
-    }
-    if (compile.precision == "tf32" && !target->isCuda()) {
-      std::fprintf(stderr, "ninc: error: --precision=tf32 needs --target=cuda (TF32 is a "
-                           "tensor-core format)\n");
-      return kExitUsage;
-    }
-    if (compile.precision == "bf16" && !target->isCuda() && noSchedule) {
-      std::fprintf(stderr, "ninc: error: --precision=bf16 on the CPU needs the schedules: drop "
-                           "--no-schedule\n");
-      return kExitUsage;
-    }
-    compile.schedule = !noSchedule;
-    return runCompile(compile, *target);
-  }
-  return kExitUsage;
+  return dispatch(commands);
 }

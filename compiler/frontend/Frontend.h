@@ -18,6 +18,7 @@
 #include "compiler/model/Model.h"
 #include "runtime/support/Error.h"
 
+#include <optional>
 #include <string>
 
 namespace ninc {
@@ -32,6 +33,15 @@ constexpr int64_t kMaxModelFileBytes = 1ll << 30;
 /// `Auto` decides the encoding from the extension (.pbtxt/.txt/.prototxt:
 /// text; .pb/.bin: binary), otherwise from the content.
 Expected<Model> loadModel(const std::string &path, SpecFormat format = SpecFormat::Auto);
+
+/// Prints `message` to standard error in ninc's one format for errors: as it
+/// is when it already says "error: " (then it names its file, or ninc), else
+/// after "ninc: error: ".
+void printError(const std::string &message);
+
+/// loadModel for the tools' entry points: the model, or nullopt once its
+/// error is printed (printError).
+std::optional<Model> loadModelOrReport(const std::string &path);
 
 struct ConvertOptions {
   SpecFormat from = SpecFormat::Auto;

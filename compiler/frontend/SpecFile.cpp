@@ -237,6 +237,22 @@ Expected<Model> loadModel(const std::string &path, SpecFormat format) {
   return validateSpec(**file);
 }
 
+void printError(const std::string &message) {
+  if (message.find("error: ") != std::string::npos)
+    std::fprintf(stderr, "%s\n", message.c_str());
+  else
+    std::fprintf(stderr, "ninc: error: %s\n", message.c_str());
+}
+
+std::optional<Model> loadModelOrReport(const std::string &path) {
+  Expected<Model> model = loadModel(path);
+  if (!model) {
+    printError(model.message());
+    return std::nullopt;
+  }
+  return std::move(*model);
+}
+
 Status saveModel(const Model &model, const std::string &path, SpecFormat format) {
   spec::Model message;
   if (model.specBytes.empty() || !message.ParseFromString(model.specBytes))

@@ -3,8 +3,10 @@
 #include "compiler/pipeline/Compile.h"
 #include "compiler/frontend/Frontend.h"
 #include "compiler/importer/Importer.h"
+#include "compiler/codegen/common/Emit.h"
 #include "compiler/codegen/cpu/CpuCodegen.h"
 #include "compiler/codegen/cuda/CudaCodegen.h"
+#include "compiler/dialect/StageContract.h"
 #include "compiler/model/Program.h"
 #include "compiler/pipeline/Dot.h"
 #include "compiler/pipeline/Link.h"
@@ -23,6 +25,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassInstrumentation.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -53,7 +56,7 @@ std::optional<EmitStage> parseEmitStage(const std::string &name) {
 
 namespace {
 
-enum { kOk = 0, kInvalidInput = 1, kUsage = 2 };
+constexpr int kOk = kExitOk, kInvalidInput = kExitInvalidInput, kUsage = kExitUsage;
 
 /// Writes `print` to the output file (atomically, via a temporary that is
 /// kept only on success) or to stdout.
@@ -144,28 +147,6 @@ std::string defaultOutput(const CompileOptions &opts, const std::string &model) 
   return model;
 }
 
-/// The text descriptor a compiled program carries (runtime/program/Descriptor.h),
-/// from the model and the lowered function's `nin.params` table.
-Expected<rt::ModelDescriptor> makeDescriptor(mlir::ModuleOp module, const Model &model,
-                                             int64_t batch) {
-  rt::ModelDescriptor d = describeModel(model, batch);
-  // The lowering's blob layout must be the one the runtime is told.
-  auto func = module.lookupSymbol<mlir::func::FuncOp>(model.name + "_infer");
-  auto table = func ? func->getAttrOfType<mlir::ArrayAttr>("nin.params") : nullptr;
-  if (!table || table.size() != d.params.size() ||
-      mlir::cast<mlir::MemRefType>(func.getArgumentTypes()[1]).getNumElements() != d.blobSize)
-    return Error{"ninc: internal error: the lowered function's weight layout differs from the "
-                 "descriptor's"};
-  for (size_t i = 0; i < d.params.size(); ++i) {
-    auto entry = mlir::cast<mlir::DictionaryAttr>(table[i]);
-    if (entry.getAs<mlir::IntegerAttr>("offset").getInt() != d.params[i].offset ||
-        entry.getAs<mlir::StringAttr>("layout").str() != d.params[i].layout)
-      return Error{"ninc: internal error: parameter '" + d.params[i].name +
-                   "' is laid out differently by the lowering"};
-  }
-  return d;
-}
-
 /// The fixed symbols the runtime's main() links against: ninc_infer (an
 /// alias of <model>_infer) and ninc_descriptor; for a training program also
 /// ninc_train_step (an alias of <model>_train_step), and ninc_spec /
@@ -180,7 +161,7 @@ void addProgramSymbols(llvm::Module &m, const Model &model, bool training,
                            llvm::GlobalValue::ExternalLinkage, text, "ninc_descriptor");
   // On a GPU the generated function takes device pointers; the runtime's
   // ninc_infer (runtime/cuda) moves the batch there and back around it.
-  if (llvm::Function *f = m.getFunction(model.name + "_infer"))
+  if (llvm::Function *f = m.getFunction(inferFunctionName(model.name)))
     llvm::GlobalAlias::create(device ? "ninc_device_infer" : "ninc_infer", f);
   if (device) {
     auto *arch = llvm::ConstantDataArray::getString(ctx, gpuArch, /*AddNull=*/true);
@@ -189,7 +170,7 @@ void addProgramSymbols(llvm::Module &m, const Model &model, bool training,
   }
   if (!training)
     return;
-  if (llvm::Function *f = m.getFunction(model.name + "_train_step"))
+  if (llvm::Function *f = m.getFunction(trainStepFunctionName(model.name)))
     llvm::GlobalAlias::create(device ? "ninc_device_train_step" : "ninc_train_step", f);
   auto *spec = llvm::ConstantDataArray::getString(ctx, model.specBytes, /*AddNull=*/false);
   new llvm::GlobalVariable(m, spec->getType(), /*isConstant=*/true,
@@ -203,22 +184,9 @@ void addProgramSymbols(llvm::Module &m, const Model &model, bool training,
 /// none recorded.
 int64_t arenaBytesOf(mlir::ModuleOp module, const std::string &name) {
   mlir::Operation *func = mlir::SymbolTable::lookupSymbolIn(module, name);
-  auto bytes = func ? func->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes") : nullptr;
+  auto bytes = func ? func->getAttrOfType<mlir::IntegerAttr>(attr::kArenaBytes) : nullptr;
   return bytes ? bytes.getInt() : -1;
 }
-
-} // namespace
-
-int runCompile(const CompileOptions &opts, const Target &target) {
-  Expected<Model> model = loadModel(opts.model);
-  if (!model) {
-    std::fprintf(stderr, "%s\n", model.message().c_str());
-    return kInvalidInput;
-  }
-  return compileModel(*model, opts, target);
-}
-
-namespace {
 
 /// `--time-report`: wall seconds of each phase, printed when it goes out of
 /// scope (whatever the exit path).
@@ -250,25 +218,50 @@ private:
   std::vector<std::pair<std::string, double>> phases_;
 };
 
-} // namespace
+/// Ends the phase "graph passes and lowering to linalg" when the first
+/// code-generation pass starts: one pass manager runs both stages.
+class PhaseBoundary : public mlir::PassInstrumentation {
+public:
+  explicit PhaseBoundary(PhaseTimes &times) : times_(times) {}
+  void runBeforePass(mlir::Pass *pass, mlir::Operation *) override {
+    if (!seen_ && pass->getArgument() == "ninc-attach-target") {
+      seen_ = true;
+      times_.done("graph passes and lowering to linalg");
+    }
+  }
 
-int compileModel(const Model &spec, const CompileOptions &opts, const Target &target) {
-  PhaseTimes times(opts.timeReport);
-  const Model *model = &spec;
-  mlir::DialectRegistry registry;
-  registerGraphDialects(registry);
-  const bool cuda = target.isCuda();
-  if (cuda)
-    cuda::registerCudaCodegenDialects(registry); // includes the CPU backend's
-  else
-    cpu::registerCpuCodegenDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
+private:
+  PhaseTimes &times_;
+  bool seen_ = false;
+};
 
-  ImportOptions importOpts;
-  importOpts.batch = opts.batch > 0 ? opts.batch : model->training.batchSize;
-  importOpts.training = opts.mode == "train";
-  if (!cuda && opts.emit == EmitStage::Ptx) {
+/// One `ninc compile`: the model, what was asked, and the module as it goes
+/// through the stages.
+struct Compilation {
+  const Model &model;
+  const CompileOptions &opts;
+  const Target &target;
+  bool training;
+  int64_t batch;
+  PhaseTimes times;
+  mlir::MLIRContext ctx;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+
+  Compilation(const Model &model, const CompileOptions &opts, const Target &target,
+              mlir::DialectRegistry &registry)
+      : model(model), opts(opts), target(target), training(opts.mode == "train"),
+        batch(opts.batch > 0 ? opts.batch : model.training.batchSize), times(opts.timeReport),
+        ctx(registry) {}
+
+  /// Writes the module's text (stages nin ... llvm-mlir).
+  int writeModule() {
+    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
+  }
+};
+
+/// Flag combinations this stage and target cannot honour.
+int checkStage(const CompileOptions &opts, const Target &target) {
+  if (!target.isCuda() && opts.emit == EmitStage::Ptx) {
     std::fprintf(stderr, "%s: error: --emit=ptx needs --target=cuda\n", opts.model.c_str());
     return kUsage;
   }
@@ -277,153 +270,196 @@ int compileModel(const Model &spec, const CompileOptions &opts, const Target &ta
                  opts.model.c_str());
     return kInvalidInput;
   }
-  mlir::OwningOpRef<mlir::ModuleOp> module = importModel(ctx, *model, importOpts);
-  times.done("import into the nin dialect");
-  if (opts.emit == EmitStage::Nin)
-    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
+  return kOk;
+}
 
-  mlir::PassManager pm(&ctx);
-  configureIrPrinting(pm, opts);
-  if (importOpts.training) {
-    if (opts.emit == EmitStage::NinOpt || opts.emit == EmitStage::Dot)
-      buildTrainGraphPipeline(pm);
-    else
-      buildTrainLinalgPipeline(pm, /*cpuForms=*/!cuda);
-  } else if (opts.emit == EmitStage::NinOpt || opts.emit == EmitStage::Dot)
-    buildGraphPipeline(pm);
+/// The one pass manager, up to the stage --emit asks for: the graph passes,
+/// nin -> linalg, then the target's code generation to the llvm dialect.
+int runPasses(Compilation &c) {
+  const EmitStage emit = c.opts.emit;
+  const bool graphOnly = emit == EmitStage::NinOpt || emit == EmitStage::Dot;
+  mlir::PassManager pm(&c.ctx);
+  configureIrPrinting(pm, c.opts);
+  if (graphOnly)
+    c.training ? buildTrainGraphPipeline(pm) : buildGraphPipeline(pm);
+  else if (c.training)
+    buildTrainLinalgPipeline(pm, /*cpuForms=*/!c.target.isCuda());
   else
     buildLinalgPipeline(pm);
-  if (mlir::failed(pm.run(*module))) {
-    std::fprintf(stderr, "%s: error: compilation failed (see above)\n", opts.model.c_str());
+  const bool codegen = !graphOnly && emit != EmitStage::Linalg;
+  if (codegen) {
+    CodegenOptions cg;
+    cg.threads = c.opts.threads;
+    cg.schedule = c.opts.schedule;
+    cg.precision = c.opts.precision;
+    cg.printSchedule = c.opts.printSchedule;
+    cg.printMemoryPlan = c.opts.printMemoryPlan;
+    cg.ptxOnly = emit == EmitStage::Ptx;
+    buildCodegenPipeline(pm, c.target, cg);
+    pm.addInstrumentation(std::make_unique<PhaseBoundary>(c.times));
+  }
+  if (mlir::failed(pm.run(*c.module))) {
+    std::fprintf(stderr, "%s: error: compilation failed (see above)\n", c.opts.model.c_str());
     return kInvalidInput;
   }
-  times.done("graph passes and lowering to linalg");
-  if (opts.emit == EmitStage::NinOpt || opts.emit == EmitStage::Linalg)
-    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
-  if (opts.emit == EmitStage::Dot)
-    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { printDot(*module, os); });
+  if (!codegen)
+    c.times.done("graph passes and lowering to linalg");
+  else
+    c.times.done(c.target.isCuda() ? "CUDA kernels and host code to the llvm dialect"
+                                   : "schedules, bufferization, memory plan, to the llvm dialect");
+  return kOk;
+}
 
-  // The runtime's descriptor comes from the lowered function's weight layout.
-  Expected<rt::ModelDescriptor> descriptor = makeDescriptor(*module, *model, importOpts.batch);
-  if (!descriptor) {
-    std::fprintf(stderr, "%s\n", descriptor.message().c_str());
-    return kInvalidInput;
-  }
-  cpu::CpuOptions cpuOpts;
-  cpuOpts.threads = opts.threads;
-  cpuOpts.schedule = opts.schedule;
-  cpuOpts.cpu = target.cpu.llvmFeatures.empty() ? target.cpu.cpu : ""; // empty: the host
-  cpuOpts.planMemory = true;
-  cpuOpts.bf16 = opts.precision == "bf16";
-  std::string memoryReport, scheduleReport;
-  if (opts.printMemoryPlan)
-    cpuOpts.memoryReport = &memoryReport;
-  if (opts.printSchedule)
-    cpuOpts.scheduleReport = &scheduleReport;
-  if (cuda) {
-    cuda::CudaOptions cudaOpts;
-    cudaOpts.arch = target.cuda->arch;
-    cudaOpts.emulate = target.cuda->emulate;
-    cudaOpts.precision = opts.precision == "tf32"   ? cuda::Precision::TF32
-                         : opts.precision == "bf16" ? cuda::Precision::BF16
-                                                    : cuda::Precision::FP32;
-    if (opts.printMemoryPlan)
-      cudaOpts.memoryReport = &memoryReport;
-    std::vector<std::pair<std::string, std::string>> ptx;
-    if (opts.emit == EmitStage::Ptx)
-      cudaOpts.ptx = &ptx;
-    if (Status s = cuda::lowerToLLVMDialect(*module, cudaOpts); !s) {
-      std::fprintf(stderr, "%s: error: CUDA code generation failed: %s\n", opts.model.c_str(),
-                   s.message().c_str());
-      return kInvalidInput;
-    }
-    if (opts.emit == EmitStage::Ptx) {
-      std::fputs(memoryReport.c_str(), stderr);
-      return writePtx(opts, model->name, ptx);
-    }
-  } else if (Status s = cpu::lowerToLLVMDialect(*module, cpuOpts); !s) {
-    std::fprintf(stderr, "%s: error: CPU code generation failed: %s\n", opts.model.c_str(),
-                 s.message().c_str());
-    return kInvalidInput;
-  }
-  times.done(cuda ? "CUDA kernels and host code to the llvm dialect"
-                  : "schedules, bufferization, memory plan, to the llvm dialect");
-  std::fputs(scheduleReport.c_str(), stderr);
-  std::fputs(memoryReport.c_str(), stderr);
-  if (auto arena = (*module)->getAttrOfType<mlir::IntegerAttr>("nin.arena_bytes"))
-    descriptor->arenaBytes = arena.getInt();
-  descriptor->threads = cuda ? 1 : opts.threads;
-  if (importOpts.training) {
+/// The text descriptor a compiled program carries (runtime/program/Descriptor.h):
+/// the model's (its blob layout is rt::layoutBlob's, as the conversion's),
+/// with the arenas the memory plan gave each function.
+rt::ModelDescriptor makeDescriptor(const Compilation &c) {
+  rt::ModelDescriptor d = describeModel(c.model, c.batch);
+  if (auto arena = (*c.module)->getAttrOfType<mlir::IntegerAttr>(attr::kArenaBytes))
+    d.arenaBytes = arena.getInt();
+  d.threads = c.target.isCuda() ? 1 : c.opts.threads;
+  if (c.training) {
     // Each function's own arena (the module attribute is the larger one).
-    int64_t infer = arenaBytesOf(*module, model->name + "_infer");
-    int64_t train = arenaBytesOf(*module, model->name + "_train_step");
+    int64_t infer = arenaBytesOf(*c.module, inferFunctionName(c.model.name));
+    int64_t train = arenaBytesOf(*c.module, trainStepFunctionName(c.model.name));
     if (infer >= 0)
-      descriptor->arenaBytes = infer;
-    descriptor->trainArenaBytes = train >= 0 ? train : descriptor->arenaBytes;
+      d.arenaBytes = infer;
+    d.trainArenaBytes = train >= 0 ? train : d.arenaBytes;
   }
-  if (opts.emit == EmitStage::LlvmMlir)
-    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { module->print(os); });
+  return d;
+}
 
+/// Temporary object files, removed when this goes out of scope.
+struct TemporaryObjects {
+  std::vector<std::string> paths;
+  ~TemporaryObjects() {
+    for (const std::string &o : paths)
+      llvm::sys::fs::remove(o);
+  }
+  Status create(int count) {
+    for (int i = 0; i < count; ++i) {
+      llvm::SmallString<128> object;
+      if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ninc", "o", object))
+        return Error{"ninc: error: cannot create a temporary object: " + ec.message()};
+      paths.push_back(object.str().str());
+    }
+    return Status::ok();
+  }
+};
+
+/// --emit=exe|lib: objects in temporaries (one a thread of the compiler:
+/// code generation runs in parallel), then the link.
+int linkProgram(Compilation &c, llvm::Module &module, const codegen::MachineOptions &machine,
+                const std::string &output) {
+  TemporaryObjects objects;
+  int parts = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  if (Status s = objects.create(parts); !s)
+    return report(s);
+  Status s = codegen::emitObjectFiles(module, objects.paths, machine, /*optimize=*/true);
+  c.times.done("LLVM -O3 and machine code, one thread a part");
+  if (s)
+    s = c.opts.emit == EmitStage::Lib
+            ? linkSharedLibrary(objects.paths, output)
+            : linkExecutable(objects.paths, output, c.target.runsOnGpu(), c.training);
+  c.times.done("link");
+  return report(s);
+}
+
+/// Creates the folder `output` goes in.
+int createParentFolder(const std::string &output) {
+  std::string dir = llvm::sys::path::parent_path(output).str();
+  if (dir.empty())
+    return kOk;
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
+    std::fprintf(stderr, "%s: error: cannot create the output folder: %s\n", dir.c_str(),
+                 ec.message().c_str());
+    return kInvalidInput;
+  }
+  return kOk;
+}
+
+/// The stages after the llvm dialect: LLVM IR with the program's symbols,
+/// then assembly, an object, or a linked program or library.
+int emitFromLLVMDialect(Compilation &c, const rt::ModelDescriptor &descriptor) {
+  const EmitStage emit = c.opts.emit;
+  const bool linked = emit == EmitStage::Exe || emit == EmitStage::Lib;
+  const codegen::MachineOptions machine{c.target.cpu};
   llvm::LLVMContext llvmCtx;
   // exe and lib run LLVM's optimiser on the split parts, in parallel.
-  const bool linked = opts.emit == EmitStage::Exe || opts.emit == EmitStage::Lib;
-  auto llvmModule = cpu::translateToLLVMIR(*module, llvmCtx, cpuOpts, /*optimize=*/!linked);
+  auto llvmModule = codegen::translateToLLVMIR(*c.module, llvmCtx, machine, /*optimize=*/!linked);
   if (!llvmModule) {
-    std::fprintf(stderr, "%s: error: %s\n", opts.model.c_str(), llvmModule.message().c_str());
+    std::fprintf(stderr, "%s: error: %s\n", c.opts.model.c_str(), llvmModule.message().c_str());
     return kInvalidInput;
   }
-  const bool device = target.runsOnGpu();
-  addProgramSymbols(**llvmModule, *model, importOpts.training,
-                    rt::formatDescriptor(*descriptor), device,
-                    device ? target.cuda->arch : "");
+  const bool device = c.target.runsOnGpu();
+  addProgramSymbols(**llvmModule, c.model, c.training, rt::formatDescriptor(descriptor), device,
+                    device ? c.target.cuda->arch : "");
   // The regions `bench --profile` times (cpu/Profile.cpp), for the runtime.
-  if (auto table = (*module)->getAttrOfType<mlir::StringAttr>("nin.profile")) {
+  if (auto table = (*c.module)->getAttrOfType<mlir::StringAttr>(attr::kProfile)) {
     auto *text = llvm::ConstantDataArray::getString(llvmCtx, table.str(), /*AddNull=*/true);
     new llvm::GlobalVariable(**llvmModule, text->getType(), /*isConstant=*/true,
                              llvm::GlobalValue::ExternalLinkage, text, "ninc_profile_table");
   }
-  times.done(linked ? "translation to LLVM IR" : "translation to LLVM IR and LLVM -O3");
-  if (opts.emit == EmitStage::LlvmIr)
-    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+  c.times.done(linked ? "translation to LLVM IR" : "translation to LLVM IR and LLVM -O3");
+  if (emit == EmitStage::LlvmIr)
+    return writeOutput(c.opts.output,
+                       [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });
+  std::string output = defaultOutput(c.opts, c.model.name);
+  if (int rc = createParentFolder(output); rc != kOk)
+    return rc;
+  if (emit == EmitStage::Asm)
+    return report(codegen::emitAssembly(**llvmModule, output, machine));
+  if (emit == EmitStage::Obj)
+    return report(codegen::emitObjectFile(**llvmModule, output, machine));
+  if (emit == EmitStage::Lib && (c.opts.output.empty() || c.opts.output == "-"))
+    output = "lib" + c.model.name + ".so";
+  return linkProgram(c, **llvmModule, machine, output);
+}
 
-  std::string output = defaultOutput(opts, model->name);
-  if (std::string dir = llvm::sys::path::parent_path(output).str(); !dir.empty())
-    if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
-      std::fprintf(stderr, "%s: error: cannot create the output folder: %s\n", dir.c_str(),
-                   ec.message().c_str());
-      return kInvalidInput;
-    }
-  if (opts.emit == EmitStage::Asm)
-    return report(cpu::emitAssembly(**llvmModule, output, cpuOpts));
-  if (opts.emit == EmitStage::Lib && (opts.output.empty() || opts.output == "-"))
-    output = "lib" + model->name + ".so";
-  if (opts.emit == EmitStage::Obj)
-    return report(cpu::emitObjectFile(**llvmModule, output, cpuOpts));
+} // namespace
 
-  // exe and lib: objects in temporaries (one a thread of the compiler:
-  // code generation runs in parallel), then link.
-  std::vector<std::string> objects;
-  int parts = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < parts; ++i) {
-    llvm::SmallString<128> object;
-    if (std::error_code ec = llvm::sys::fs::createTemporaryFile("ninc", "o", object)) {
-      std::fprintf(stderr, "ninc: error: cannot create a temporary object: %s\n",
-                   ec.message().c_str());
-      for (const std::string &o : objects)
-        llvm::sys::fs::remove(o);
-      return kInvalidInput;
-    }
-    objects.push_back(object.str().str());
+int runCompile(const CompileOptions &opts, const Target &target) {
+  Expected<Model> model = loadModel(opts.model);
+  if (!model) {
+    std::fprintf(stderr, "%s\n", model.message().c_str());
+    return kInvalidInput;
   }
-  Status s = cpu::emitObjectFiles(**llvmModule, objects, cpuOpts, /*optimize=*/true);
-  times.done("LLVM -O3 and machine code, one thread a part");
-  if (s)
-    s = opts.emit == EmitStage::Lib ? linkSharedLibrary(objects, output)
-                           : linkExecutable(objects, output, device, importOpts.training);
-  times.done("link");
-  for (const std::string &o : objects)
-    llvm::sys::fs::remove(o);
-  return report(s);
+  return compileModel(*model, opts, target);
+}
+
+int compileModel(const Model &model, const CompileOptions &opts, const Target &target) {
+  if (int rc = checkStage(opts, target); rc != kOk)
+    return rc;
+  mlir::DialectRegistry registry;
+  registerGraphDialects(registry);
+  if (target.isCuda())
+    cuda::registerCudaCodegenDialects(registry);
+  else
+    cpu::registerCpuCodegenDialects(registry);
+  Compilation c(model, opts, target, registry);
+  c.ctx.loadAllAvailableDialects();
+
+  ImportOptions importOpts;
+  importOpts.batch = c.batch;
+  importOpts.training = c.training;
+  c.module = importModel(c.ctx, model, importOpts);
+  c.times.done("import into the nin dialect");
+  if (opts.emit == EmitStage::Nin)
+    return c.writeModule();
+  if (int rc = runPasses(c); rc != kOk)
+    return rc;
+  switch (opts.emit) {
+  case EmitStage::NinOpt:
+  case EmitStage::Linalg:
+  case EmitStage::LlvmMlir:
+    return c.writeModule();
+  case EmitStage::Dot:
+    return writeOutput(opts.output, [&](llvm::raw_ostream &os) { printDot(*c.module, os); });
+  case EmitStage::Ptx:
+    return writePtx(opts, model.name, cuda::collectPtx(*c.module));
+  default:
+    return emitFromLLVMDialect(c, makeDescriptor(c));
+  }
 }
 
 } // namespace ninc

@@ -1,6 +1,9 @@
 //===- compiler/pipeline/Pipeline.cpp - Pass pipelines per stage ----------===//
 
 #include "compiler/pipeline/Pipeline.h"
+#include "compiler/codegen/common/Passes.h"
+#include "compiler/codegen/cpu/CpuCodegen.h"
+#include "compiler/codegen/cuda/CudaCodegen.h"
 #include "compiler/dialect/NinOps.h"
 #include "compiler/conversion/NinToLinalg.h"
 #include "passes/Passes.h"
@@ -11,21 +14,26 @@
 
 namespace ninc {
 
-void buildGraphPipeline(mlir::OpPassManager &pm) {
+namespace {
+/// Shapes, canonicalisation (dropout folds in inference), conv+bias+ReLU.
+mlir::OpPassManager &addShapesAndConvFusion(mlir::OpPassManager &pm) {
   mlir::OpPassManager &fpm = pm.nest<mlir::func::FuncOp>();
   fpm.addPass(createInferShapes());
   fpm.addPass(mlir::createCanonicalizerPass());
   fpm.addPass(createFuseConvRelu());
+  return fpm;
+}
+} // namespace
+
+void buildGraphPipeline(mlir::OpPassManager &pm) {
+  mlir::OpPassManager &fpm = addShapesAndConvFusion(pm);
   fpm.addPass(createFuse1x1Chains());
   fpm.addPass(mlir::createCanonicalizerPass());
   fpm.addPass(mlir::createCSEPass());
 }
 
 void buildTrainGraphPipeline(mlir::OpPassManager &pm) {
-  mlir::OpPassManager &fpm = pm.nest<mlir::func::FuncOp>();
-  fpm.addPass(createInferShapes());
-  fpm.addPass(mlir::createCanonicalizerPass());
-  fpm.addPass(createFuseConvRelu());
+  addShapesAndConvFusion(pm);
   pm.addPass(createAutodiff());
   mlir::OpPassManager &after = pm.nest<mlir::func::FuncOp>();
   after.addPass(mlir::createCanonicalizerPass());
@@ -47,6 +55,35 @@ void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool cpuForms) {
   pm.addPass(mlir::createCSEPass());
 }
 
+void buildCodegenPipeline(mlir::OpPassManager &pm, const Target &target,
+                          const CodegenOptions &opts) {
+  pm.addPass(codegen::createAttachTargetPass(target));
+  if (target.isCuda()) {
+    cuda::CudaOptions cudaOpts;
+    cudaOpts.precision = opts.precision == "tf32"   ? cuda::Precision::TF32
+                         : opts.precision == "bf16" ? cuda::Precision::BF16
+                                                    : cuda::Precision::FP32;
+    cudaOpts.printMemoryPlan = opts.printMemoryPlan;
+    cudaOpts.ptxOnly = opts.ptxOnly;
+    cuda::buildCudaCodegenPipeline(pm, target, cudaOpts);
+    return;
+  }
+  cpu::CpuOptions cpuOpts;
+  cpuOpts.threads = opts.threads;
+  cpuOpts.schedule = opts.schedule;
+  cpuOpts.bf16 = opts.precision == "bf16";
+  cpuOpts.planMemory = true;
+  cpuOpts.printMemoryPlan = opts.printMemoryPlan;
+  cpuOpts.printSchedule = opts.printSchedule;
+  cpu::buildCpuCodegenPipeline(pm, cpuOpts);
+}
+
+void registerAllDialects(mlir::DialectRegistry &registry) {
+  registerGraphDialects(registry);
+  cpu::registerCpuCodegenDialects(registry);
+  cuda::registerCudaCodegenDialects(registry);
+}
+
 void registerGraphDialects(mlir::DialectRegistry &registry) {
   registry.insert<nin::NinDialect, mlir::func::FuncDialect>();
   registerNinToLinalgDialects(registry);
@@ -55,6 +92,9 @@ void registerGraphDialects(mlir::DialectRegistry &registry) {
 void registerNincPassesAndPipelines() {
   registerNinPasses();
   registerNinToLinalgPass();
+  codegen::registerCommonCodegenPasses();
+  cpu::registerCpuCodegenPasses();
+  cuda::registerCudaCodegenPasses();
   mlir::PassPipelineRegistration<>("nin-graph-opt",
                                    "The nin graph optimisations of `--emit=nin-opt`",
                                    buildGraphPipeline);

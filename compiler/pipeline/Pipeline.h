@@ -7,8 +7,12 @@
 #ifndef NINC_COMPILER_PIPELINE_PIPELINE_H
 #define NINC_COMPILER_PIPELINE_PIPELINE_H
 
+#include "compiler/target/Target.h"
+
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
+
+#include <string>
 
 namespace ninc {
 
@@ -33,10 +37,32 @@ void buildLinalgPipeline(mlir::OpPassManager &pm);
 /// cpuForms: the training step in the CPU backend's forms (NinToLinalg.h).
 void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool cpuForms = false);
 
+/// What the code generation is asked for beyond the Target.
+struct CodegenOptions {
+  int threads = 2;          ///< CPU: threads of the generated code.
+  bool schedule = true;     ///< CPU: false, plain loops (debugging).
+  /// "fp32"; "bf16" (CPU: vdpbf16ps, CUDA: tensor cores); "tf32" (CUDA).
+  std::string precision = "fp32";
+  bool printSchedule = false;   ///< CPU: each op's schedule to stderr.
+  bool printMemoryPlan = false; ///< The arena of each function to stderr.
+  bool ptxOnly = false;         ///< CUDA: kernels to PTX, no ptxas (--emit=ptx).
+};
+
+/// ninc-attach-target for `target`, then that target's passes from linalg on
+/// tensors to the llvm dialect (cpu::buildCpuCodegenPipeline or
+/// cuda::buildCudaCodegenPipeline): appended to the same pass manager as the
+/// graph and linalg stages, so every step is one pass of one pipeline.
+void buildCodegenPipeline(mlir::OpPassManager &pm, const Target &target,
+                          const CodegenOptions &opts);
+
 /// Dialects the graph stage needs.
 void registerGraphDialects(mlir::DialectRegistry &registry);
 
-/// Registers ninc's passes and named pipelines (`nin-graph-opt`) for ninc-opt.
+/// Dialects every stage through the llvm dialect needs, for any target.
+void registerAllDialects(mlir::DialectRegistry &registry);
+
+/// Registers ninc's passes (graph, conversion, both targets') and named
+/// pipelines (`nin-graph-opt`, `ninc-cpu-codegen`, ...) for ninc-opt.
 void registerNincPassesAndPipelines();
 
 } // namespace ninc

@@ -19,6 +19,7 @@
 #include "runtime/program/Profile.h"
 #include "runtime/program/Train.h"
 #include "runtime/program/Weights.h"
+#include "runtime/support/Error.h"
 #include "runtime/support/Npy.h"
 
 #include <CLI/CLI.hpp>
@@ -70,11 +71,9 @@ namespace {
 using namespace ninc;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kOk = 0, kInvalidInput = 1, kUsage = 2;
-
 int fail(const std::string &message) {
   std::fprintf(stderr, "%s\n", message.c_str());
-  return kInvalidInput;
+  return kExitInvalidInput;
 }
 
 Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const std::string &path,
@@ -154,7 +153,7 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   if (!o.saveLogits.empty())
     if (Status s = writeNpy(o.saveLogits, {total, d.classes}, all.data()); !s)
       return fail(s.message());
-  return kOk;
+  return kExitOk;
 }
 
 /// Peak resident set size of this process so far, in MiB.
@@ -305,7 +304,7 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
     printProfile(regions, d.model + (training ? "_train_step" : "_infer"), iters, total, cycles,
                  peak);
   }
-  return kOk;
+  return kExitOk;
 }
 
 struct TrainCommand {
@@ -358,7 +357,7 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
   if (c.options.checkpoint.empty() && result->examplesPerSecond > 0)
     std::fprintf(stderr, "note: the trained weights were not saved (--checkpoint FILE.pb "
                          "saves them)\n");
-  return kOk;
+  return kExitOk;
 }
 
 /// `train`'s options; unset ones default to the resumed checkpoint's, else
@@ -470,7 +469,7 @@ int main(int argc, char **argv) {
     return app.exit(e);
   } catch (const CLI::ParseError &e) {
     app.exit(e);
-    return kUsage;
+    return kExitUsage;
   }
   if (threads > 0)
     setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);

@@ -1,5 +1,7 @@
 //===- tests/lowering/CpuTestHarness.cpp - Compile, link, load, call ------===//
 #include "tests/lowering/CpuTestHarness.h"
+#include "compiler/codegen/common/Emit.h"
+#include "compiler/target/TargetAttr.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -86,7 +88,7 @@ namespace {
 
 /// Parses and lowers `mlir`, then hands the optimised LLVM module to `emit`.
 Status compile(const std::string &mlir, const cpu::CpuOptions &opts,
-               const std::function<Status(llvm::Module &)> &emit) {
+               const std::function<Status(llvm::Module &, const codegen::MachineOptions &)> &emit) {
   mlir::DialectRegistry registry;
   cpu::registerCpuCodegenDialects(registry);
   mlir::MLIRContext context(registry);
@@ -96,11 +98,15 @@ Status compile(const std::string &mlir, const cpu::CpuOptions &opts,
     return Error{"the test module does not parse:\n" + mlir};
   if (Status s = cpu::lowerToLLVMDialect(*module, opts); !s)
     return s;
+  Expected<Target> target = targetOf(*module);
+  if (!target)
+    return target.error();
+  codegen::MachineOptions machine{target->cpu};
   llvm::LLVMContext llvmContext;
-  auto llvmModule = cpu::translateToLLVMIR(*module, llvmContext, opts);
+  auto llvmModule = codegen::translateToLLVMIR(*module, llvmContext, machine);
   if (!llvmModule)
     return llvmModule.error();
-  return emit(**llvmModule);
+  return emit(**llvmModule, machine);
 }
 
 } // namespace
@@ -108,8 +114,8 @@ Status compile(const std::string &mlir, const cpu::CpuOptions &opts,
 Expected<std::string> compileToAssembly(const std::string &mlir,
                                         const cpu::CpuOptions &opts,
                                         const std::string &path) {
-  Status s = compile(mlir, opts, [&](llvm::Module &m) {
-    return cpu::emitAssembly(m, path, opts);
+  Status s = compile(mlir, opts, [&](llvm::Module &m, const codegen::MachineOptions &machine) {
+    return codegen::emitAssembly(m, path, machine);
   });
   if (!s)
     return s.error();
@@ -123,8 +129,8 @@ Expected<std::unique_ptr<CompiledModule>>
 compileAndLoad(const std::string &mlir, const cpu::CpuOptions &opts,
                const std::string &stem) {
   std::string object = stem + ".o", library = stem + ".so";
-  Status compiled = compile(mlir, opts, [&](llvm::Module &m) {
-    return cpu::emitObjectFile(m, object, opts);
+  Status compiled = compile(mlir, opts, [&](llvm::Module &m, const codegen::MachineOptions &machine) {
+    return codegen::emitObjectFile(m, object, machine);
   });
   if (!compiled)
     return compiled.error();

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "tests/lowering/CpuTestHarness.h"
 #include "tests/lowering/CpuTestModules.h"
+#include "compiler/target/Target.h"
 
 #include <gtest/gtest.h>
 
@@ -218,7 +219,8 @@ TEST_P(CpuCodegenBf16, MatchesNaiveReferenceOnRoundedInputs) {
   cpu::CpuOptions opts;
   opts.threads = threads;
   opts.bf16 = true;
-  if (!cpu::targetFeature(opts, "avx512bf16").second)
+  Expected<Target> host = makeTarget(TargetRequest{});
+  if (!host || !host->cpu.has("avx512bf16"))
     GTEST_SKIP() << "this CPU has no AVX512-BF16";
   auto compiled = compileAndLoad(
       f.mlir, opts, outPath(name + "_t" + std::to_string(threads)));

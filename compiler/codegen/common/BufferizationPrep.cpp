@@ -11,7 +11,7 @@
 
 using namespace mlir;
 
-namespace ninc::lowering {
+namespace ninc::codegen {
 
 // materialize_in_destination(tensor.expand_shape %x [[0, 1, 2], [3]]) in %out
 //   : memref<8x26x26x256xf32>
@@ -79,4 +79,4 @@ void unshareFillInits(ModuleOp module) {
   }
 }
 
-} // namespace ninc::lowering
+} // namespace ninc::codegen

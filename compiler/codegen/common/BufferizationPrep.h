@@ -12,7 +12,7 @@ namespace mlir {
 class ModuleOp;
 }
 
-namespace ninc::lowering {
+namespace ninc::codegen {
 
 /// Rewrites `materialize_in_destination(tensor.expand_shape/collapse_shape(x))
 /// in %out` into a materialization of `x` in the reshaped memref, so empty
@@ -24,6 +24,6 @@ void sinkOutputReshapes(mlir::ModuleOp module);
 /// copying a shared zero buffer (CSE merges the identical fills).
 void unshareFillInits(mlir::ModuleOp module);
 
-} // namespace ninc::lowering
+} // namespace ninc::codegen
 
 #endif // NINC_COMPILER_CODEGEN_COMMON_BUFFERIZATIONPREP_H

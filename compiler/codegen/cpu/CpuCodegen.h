@@ -25,41 +25,33 @@
 // Intermediate tensors are malloc'ed by bufferization and freed before the
 // function returns (ownership-based buffer deallocation).
 //
-// Pipeline order (lowerToLLVMDialect):
-//   1. Reshape-of-output rewrite: `materialize(expand_shape(x)) in %out`
-//      becomes `materialize(x) in collapse_shape(%out)` (no final copy).
-//   2. schedule = true: two transform scripts built from the ops' static
-//      shapes (Schedule.cpp), run in-process by the transform interpreter.
-//      Tiling script: conv_2d_nhwc_hwcf / matmul (+ their linalg.fill and a
-//      bias/ReLU linalg.generic consumer, fused into the tiles): [threads > 1:
-//      scf.forall over the batch (conv, else output rows) or M (matmul)] ->
-//      register tiles TW x TF (conv: [1, 1, TW, TF]; matmul [TM, TN]), with
-//      the image swept in order when the weights fit in L2 and the F tiles
-//      outermost otherwise; a W/M loop that TW does not divide is peeled.
-//      Then (C++) the weight slice each tile reads is packed into a
-//      contiguous [F/TF][KH][KW][C][TF] layout (PackOperands.cpp).
-//      Finishing script: reduction dims tiled to 1, conv/pooling decomposed
-//      to 1-D, every other linalg op (pooling, elementwise, transpose, fill,
-//      the packing) tiled to vector rows [with a forall over dim 0];
-//      vectorize, loop-invariant-subset-hoisting on tensors,
-//      eliminate-empty-tensors, one-shot bufferize, hoisting of redundant
-//      vector transfers and vector lowering (contraction -> outer products
-//      -> FMAs, transfers -> loads/stores).
-//      schedule = false: eliminate-empty-tensors + one-shot bufferize only.
-//   3. memref.copy with strided layouts -> linalg.copy; buffer deallocation
-//      pipeline (ownership-based); linalg -> loops (parallel loops when
-//      schedule = false and threads > 1); [threads > 1: scf.forall ->
-//      scf.parallel -> omp.parallel/wsloop with num_threads(threads)];
-//      vector -> scf, affine -> scf, scf -> cf, expand-strided-metadata;
-//      vector, memref, math, arith, index, cf -> llvm; func -> llvm with bare
-//      pointers; openmp -> llvm; reconcile-unrealized-casts.
-// translateToLLVMIR then runs LLVM's O3 pipeline for the chosen CPU;
-// emitObjectFile / emitAssembly use the same target machine (PIC).
+// The pipeline (buildCpuCodegenPipeline; every step a pass of the one pass
+// manager, the named pipeline `ninc-cpu-codegen` in ninc-opt):
+//   ninc-attach-target (by the caller) -> ninc-prepare-bufferization ->
+//   [--precision=bf16: ninc-cpu-bf16-inputs] ->
+//   schedule = true:  ninc-cpu-split-wide-reductions, ninc-cpu-tag-profile,
+//                     ninc-cpu-schedule (two transform scripts built from the
+//                     ops' static shapes, Schedule.cpp, run in-process by the
+//                     transform interpreter; see Scheduler in CpuInternal.h):
+//                     [threads > 1: scf.forall over the batch (conv, else
+//                     output rows) or M (matmul)] -> register tiles with the
+//                     fill and bias/ReLU epilogue fused, the filter slices
+//                     packed per column tile, vectorised, bufferized;
+//   schedule = false: ninc-cpu-tag-profile, eliminate-empty-tensors,
+//                     one-shot-bufferize, canonicalize,
+//                     ninc-cpu-instrument-profile ->
+//   ninc-rewrite-strided-copies -> buffer-loop-hoisting -> ninc-plan-memory ->
+//   ninc-loops-to-llvm (buffer deallocation, linalg -> loops, [threads > 1:
+//   scf.forall -> scf.parallel -> omp.parallel/wsloop], vector/scf/affine/cf
+//   -> llvm, func -> llvm with bare pointers).
+// codegen::translateToLLVMIR (common/Emit.h) then runs LLVM's O3 pipeline for
+// the Target's CPU.
 //
 // Link requirements of the object: libc (malloc, free, memcpy, memset); with
 // threads > 1 also LLVM's OpenMP runtime for the __kmpc_* calls:
 // -L/usr/lib/llvm-19/lib -lomp (Debian package libomp-19-dev). The code uses
-// the host CPU's features (AVX-512 here) unless CpuOptions::cpu names another.
+// the features of the module's Target (nin.target): the host CPU's, or those
+// of the CPU `--cpu` names.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_COMPILER_CODEGEN_CPU_CPUCODEGEN_H
@@ -71,14 +63,10 @@
 #include <string>
 #include <vector>
 
-namespace llvm {
-class LLVMContext;
-class Module;
-} // namespace llvm
-
 namespace mlir {
 class DialectRegistry;
 class ModuleOp;
+class OpPassManager;
 } // namespace mlir
 
 namespace ninc::cpu {
@@ -90,66 +78,44 @@ struct CpuOptions {
   /// false: plain linalg -> loops without transform schedules (slow, simple;
   /// for debugging and as a second opinion in tests).
   bool schedule = true;
-  /// LLVM CPU name ("znver4", "skylake-avx512"); empty: the host CPU and its
-  /// features.
+  /// For lowerToLLVMDialect on a module without a Target: the LLVM CPU name
+  /// ("znver4", "skylake-avx512"); empty: the host CPU and its features.
   std::string cpu = "";
-  /// LLVM optimisation level, 0..3.
-  int optLevel = 3;
   /// Move every function's top-level intermediates into one arena passed as
   /// a new last argument `uint8_t *arena` (compiler/codegen/common/MemoryPlan.h);
   /// its size is left as the module attribute `nin.arena_bytes` (the largest
   /// over the functions).
   bool planMemory = false;
-  /// With planMemory: when set, receives a table of each function's plan
-  /// (formatArenaPlan) for `ninc compile --memory-plan`.
-  std::string *memoryReport = nullptr;
-  /// When set: receives the schedule chosen for each op (Scheduler::report).
+  /// With planMemory: print each function's plan to stderr
+  /// (`ninc compile --memory-plan`).
+  bool printMemoryPlan = false;
+  /// Print the schedule chosen for each op to stderr
+  /// (`ninc compile --schedule-report`)...
+  bool printSchedule = false;
+  /// ...or, when set, append it here instead.
   std::string *scheduleReport = nullptr;
   /// --precision=bf16: convs and matmuls multiply in bf16 with vdpbf16ps
   /// (fp32 accumulation, fp32 weights); needs AVX512-BF16 on the target.
   bool bf16 = false;
 };
 
-/// The target CPU's LLVM name (opts.cpu or the host's) and whether it has
-/// `feature` ("avx512bf16").
-std::pair<std::string, bool> targetFeature(const CpuOptions &opts,
-                                           const std::string &feature);
-
 /// Registers exactly the dialects, interfaces, transform extensions and LLVM
 /// translations the backend needs. The module's MLIRContext must be created
 /// with (at least) this registry.
 void registerCpuCodegenDialects(mlir::DialectRegistry &registry);
 
-/// Schedules, bufferizes and lowers `module` (input contract above) in place
-/// to the llvm dialect (plus omp ops lowered to llvm when threads > 1).
+/// Appends the CPU target's passes (above), from linalg on tensors to the
+/// llvm dialect, to `pm` (anchored on the module). The module must carry a
+/// Target (ninc-attach-target).
+void buildCpuCodegenPipeline(mlir::OpPassManager &pm, const CpuOptions &opts);
+
+/// Attaches a Target for opts.cpu when the module has none, then runs
+/// buildCpuCodegenPipeline on `module` (input contract above); errors carry
+/// MLIR's diagnostics.
 Status lowerToLLVMDialect(mlir::ModuleOp module, const CpuOptions &opts);
 
-/// The part of lowerToLLVMDialect after bufferization: strided copies, the
-/// memory plan, loops, [OpenMP], llvm dialect. For modules bufferized
-/// elsewhere (the CUDA backend's CPU emulation).
-Status lowerBufferizedToLLVMDialect(mlir::ModuleOp module, const CpuOptions &opts);
-
-/// Translates a module in the llvm dialect to LLVM IR in `ctx`, with the
-/// target's data layout and triple, and runs LLVM's optimisation pipeline at
-/// opts.optLevel.
-Expected<std::unique_ptr<llvm::Module>>
-translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
-                  const CpuOptions &opts, bool optimize = true);
-
-/// Writes `module` as a relocatable (PIC) object file to `path`.
-Status emitObjectFile(llvm::Module &module, const std::string &path,
-                      const CpuOptions &opts);
-
-/// Writes `module` as target assembly to `path` (`--emit=asm`).
-/// The same in paths.size() objects made concurrently, one thread each (the
-/// module split by llvm::SplitModule; link them all); with `optimize`, each
-/// part first goes through LLVM's pipeline at opts.optLevel (for a module
-/// translated with optimize = false).
-Status emitObjectFiles(llvm::Module &module, const std::vector<std::string> &paths,
-                       const CpuOptions &opts, bool optimize = false);
-
-Status emitAssembly(llvm::Module &module, const std::string &path,
-                    const CpuOptions &opts);
+/// Registers the CPU passes and the pipeline `ninc-cpu-codegen` for ninc-opt.
+void registerCpuCodegenPasses();
 
 } // namespace ninc::cpu
 

@@ -192,11 +192,6 @@ mlir::Value buildBf16DotTile(mlir::OpBuilder &b, mlir::Operation *tile, mlir::Va
 /// The fp32 conv tile [1, TH, TW, TF] (TH > 1: Group::outputRows) as FMAs.
 mlir::Value buildFmaConvTile(mlir::OpBuilder &b, mlir::Operation *tile);
 
-/// Replaces memref.copy ops whose operands are not both contiguous by
-/// linalg.copy (lowered to loops later): MLIR would otherwise call the
-/// `memrefCopy` runtime function, which the object cannot link against.
-void rewriteStridedCopies(mlir::ModuleOp module);
-
 /// Before scheduling: a reduction over every dimension but the last
 /// (out[c] += f(in[..., c])) becomes parallel partial sums over 4..64 chunks
 /// of its rows and a small ordered sum of them (Rewrites.cpp).
@@ -212,9 +207,6 @@ std::string layerOf(mlir::Location loc);
 /// with cycle counters in the object; leaves the module attribute
 /// `nin.profile` (one line per region: id, function, FLOPs, description).
 void instrumentProfile(mlir::ModuleOp module);
-/// Defines ninc_prof_mark and the counters in the LLVM IR of a module that
-/// instrumentProfile marked (module attribute nin.profile_regions).
-void defineProfileHooks(llvm::Module &module, int64_t regions);
 
 } // namespace ninc::cpu::detail
 

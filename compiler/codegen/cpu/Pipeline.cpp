@@ -1,51 +1,74 @@
-//===- compiler/codegen/cpu/Pipeline.cpp - Schedules + lowering to LLVM --===//
+//===- compiler/codegen/cpu/Pipeline.cpp - The CPU target's passes --------===//
 //
-// lowerToLLVMDialect: runs the transform script (Schedule.cpp) with the
-// transform interpreter, or plain one-shot bufferization when scheduling is
-// off, then the fixed pass list down to the llvm dialect.
+// The CPU target's steps as passes (Passes.td) and the pipeline that strings
+// them together with the common ones (CpuCodegen.h lists the order).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
-#include "compiler/codegen/common/BufferizationPrep.h"
 #include "compiler/codegen/common/DiagnosticCollector.h"
-#include "compiler/codegen/common/MemoryPlan.h"
+#include "compiler/codegen/common/Passes.h"
 #include "compiler/codegen/common/TransformScript.h"
+#include "compiler/dialect/StageContract.h"
+#include "compiler/target/TargetAttr.h"
 
-#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
-#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
-#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
-#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
-#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
-#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
-#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
-#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
-#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
-#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
-#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
-#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
-#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
-#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
-#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Linalg/Passes.h"
-#include "mlir/Dialect/MemRef/Transforms/Passes.h"
-#include "mlir/Dialect/SCF/Transforms/Passes.h"
-#include "mlir/Dialect/Transform/IR/TransformOps.h"
-#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Transform/IR/TransformDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+
+#include "llvm/Support/raw_ostream.h"
 
 #include <mutex>
 
-using namespace mlir;
-
 namespace ninc::cpu {
+#define GEN_PASS_DECL
+#define GEN_PASS_DEF_CPUBF16INPUTS
+#define GEN_PASS_DEF_CPUSPLITWIDEREDUCTIONS
+#define GEN_PASS_DEF_CPUTAGPROFILE
+#define GEN_PASS_DEF_CPUSCHEDULE
+#define GEN_PASS_DEF_CPUINSTRUMENTPROFILE
+#define GEN_PASS_REGISTRATION
+#include "compiler/codegen/cpu/Passes.h.inc"
+
 namespace {
 
+using namespace mlir;
+
+struct CpuBf16InputsPass : impl::CpuBf16InputsBase<CpuBf16InputsPass> {
+  void runOnOperation() override {
+    Expected<Target> target = targetOf(getOperation());
+    std::string why;
+    if (!target || !supportsPrecision(*target, "bf16", why)) {
+      getOperation().emitError() << (target ? why : target.message());
+      return signalPassFailure();
+    }
+    detail::markBf16Ops(getOperation());
+  }
+};
+
+struct CpuSplitWideReductionsPass
+    : impl::CpuSplitWideReductionsBase<CpuSplitWideReductionsPass> {
+  void runOnOperation() override { detail::splitWideReductions(getOperation()); }
+};
+
+struct CpuTagProfilePass : impl::CpuTagProfileBase<CpuTagProfilePass> {
+  void runOnOperation() override { detail::tagProfileOps(getOperation()); }
+};
+
+struct CpuInstrumentProfilePass : impl::CpuInstrumentProfileBase<CpuInstrumentProfilePass> {
+  void runOnOperation() override { detail::instrumentProfile(getOperation()); }
+};
 
 /// apply_registered_pass in the schedule looks passes up by name.
 void registerScheduledPasses() {
@@ -56,93 +79,75 @@ void registerScheduledPasses() {
   });
 }
 
-void stripScheduleTags(ModuleOp module) {
-  module.walk([](Operation *op) { op->removeAttr(detail::kScheduleTag); });
-}
+struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
+  using CpuScheduleBase::CpuScheduleBase;
+  CpuSchedulePass(const CpuScheduleOptions &options, std::string *sink)
+      : CpuScheduleBase(options), sink_(sink) {}
 
-Status applyScript(ModuleOp module, const std::string &script,
-                   const DiagnosticCollector &diags, const char *what) {
-  if (Status s = codegen::applyTransformScript(module, script, what); !s)
-    return diags.error(s.message());
-  return Status::ok();
-}
-
-Status applySchedule(ModuleOp module, const CpuOptions &opts,
-                     const DiagnosticCollector &diags) {
-  registerScheduledPasses();
-  detail::Scheduler scheduler(module, opts);
-  if (opts.scheduleReport)
-    *opts.scheduleReport += scheduler.report(module);
-  if (Status s = applyScript(module, scheduler.tilingScript(), diags, "tiling");
-      !s)
-    return s;
-  // The regions are marked while the tiled ops still carry their tags (the
-  // finishing script vectorises them away).
-  detail::instrumentProfile(module);
-  scheduler.packOperands(module);
-  if (Status s =
-          applyScript(module, scheduler.finishingScript(), diags, "finishing");
-      !s)
-    return s;
-  stripScheduleTags(module);
-  return Status::ok();
-}
-
-Status bufferizeUnscheduled(ModuleOp module, const DiagnosticCollector &diags) {
-  PassManager pm(module.getContext());
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
-  pm.addPass(bufferization::createOneShotBufferizePass());
-  pm.addPass(createCanonicalizerPass());
-  if (failed(pm.run(module)))
-    return diags.error("one-shot bufferization failed");
-  detail::instrumentProfile(module);
-  return Status::ok();
-}
-
-/// Buffers -> loops -> [OpenMP] -> llvm dialect.
-void buildLoweringPipeline(PassManager &pm, const CpuOptions &opts) {
-  bool threaded = opts.threads > 1;
-  bufferization::BufferDeallocationPipelineOptions dealloc;
-  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
-  // Foralls left without threads (the CUDA backend's emulation) run in order.
-  if (!threaded)
-    pm.addPass(createForallToForLoopPass());
-  if (threaded && !opts.schedule)
-    pm.addPass(createConvertLinalgToParallelLoopsPass());
-  else
-    pm.addPass(createConvertLinalgToLoopsPass());
-  if (threaded) {
-    pm.addPass(createForallToParallelLoopPass());
-    ConvertSCFToOpenMPPassOptions omp;
-    omp.numThreads = static_cast<unsigned>(opts.threads);
-    pm.addPass(createConvertSCFToOpenMPPass(omp));
-    // Inlines the memref.alloca_scope the conversion wraps bodies in, which
-    // otherwise breaks verification after scf-to-cf.
-    pm.addPass(createCanonicalizerPass());
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    registerScheduledPasses();
+    CpuOptions opts;
+    opts.threads = threads;
+    detail::Scheduler scheduler(module, opts);
+    if (sink_)
+      *sink_ += scheduler.report(module);
+    else if (report)
+      llvm::errs() << scheduler.report(module);
+    if (failed(apply(scheduler.tilingScript(), "tiling")))
+      return signalPassFailure();
+    // The regions are marked while the tiled ops still carry their tags (the
+    // finishing script vectorises them away).
+    detail::instrumentProfile(module);
+    scheduler.packOperands(module);
+    if (failed(apply(scheduler.finishingScript(), "finishing")))
+      return signalPassFailure();
+    module.walk([](Operation *op) { op->removeAttr(detail::kScheduleTag); });
   }
-  pm.addPass(createConvertVectorToSCFPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertSCFToCFPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertVectorToLLVMPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  // Before convert-openmp-to-llvm: that pass also converts func.func, with
-  // the default (descriptor) calling convention.
-  ConvertFuncToLLVMPassOptions func;
-  func.useBarePtrCallConv = true;
-  pm.addPass(createConvertFuncToLLVMPass(func));
-  if (threaded)
-    pm.addPass(createConvertOpenMPToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-}
+
+private:
+  LogicalResult apply(const std::string &script, const char *what) {
+    if (Status s = codegen::applyTransformScript(getOperation(), script, what); !s) {
+      getOperation().emitError("cpu backend: ") << s.message();
+      return failure();
+    }
+    return success();
+  }
+
+  std::string *sink_ = nullptr;
+};
 
 } // namespace
+
+void buildCpuCodegenPipeline(OpPassManager &pm, const CpuOptions &opts) {
+  pm.addPass(codegen::createPrepareBufferization());
+  if (opts.bf16)
+    pm.addPass(createCpuBf16Inputs());
+  if (opts.schedule) {
+    pm.addPass(createCpuSplitWideReductions());
+    pm.addPass(createCpuTagProfile());
+    CpuScheduleOptions schedule;
+    schedule.threads = opts.threads;
+    schedule.report = opts.printSchedule;
+    pm.addPass(std::make_unique<CpuSchedulePass>(schedule, opts.scheduleReport));
+  } else {
+    pm.addPass(createCpuTagProfile());
+    pm.addPass(bufferization::createEmptyTensorEliminationPass());
+    pm.addPass(bufferization::createOneShotBufferizePass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCpuInstrumentProfile());
+  }
+  codegen::LoopsToLLVMOptions loops;
+  loops.threads = opts.threads;
+  loops.parallelLinalg = !opts.schedule;
+  if (opts.planMemory) {
+    codegen::buildBufferizedToLLVMPipeline(pm, loops, opts.printMemoryPlan);
+    return;
+  }
+  pm.addPass(codegen::createRewriteStridedCopies());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+  codegen::buildLoopsToLLVMPipeline(pm, loops);
+}
 
 Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
   MLIRContext *ctx = module.getContext();
@@ -152,51 +157,48 @@ Status lowerToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
     return Error{"cpu backend: the MLIRContext lacks the backend's dialects; "
                  "create it with registerCpuCodegenDialects"};
   if (opts.threads < 1)
-    return Error{"cpu backend: expected threads >= 1, got " +
-                 std::to_string(opts.threads)};
-  DiagnosticCollector diags(ctx, "cpu backend");
-  lowering::sinkOutputReshapes(module);
-  lowering::unshareFillInits(module);
-  if (opts.bf16) {
-    auto [cpu, has] = targetFeature(opts, "avx512bf16");
-    if (!has)
-      return Error{"cpu backend: --precision=bf16 needs AVX512-BF16 "
-                   "(vdpbf16ps), which CPU '" + cpu + "' lacks; compile with "
-                   "--precision=fp32 (the default)"};
-    if (!opts.schedule)
-      return Error{"cpu backend: --precision=bf16 needs the schedules "
-                   "(drop --no-schedule)"};
-    detail::markBf16Ops(module);
+    return Error{"cpu backend: expected threads >= 1, got " + std::to_string(opts.threads)};
+  if (!module->hasAttr(attr::kTarget)) {
+    TargetRequest request;
+    request.cpu = opts.cpu;
+    Expected<Target> target = makeTarget(request);
+    if (!target)
+      return target.error();
+    attachTarget(module, *target);
   }
-  if (opts.schedule)
-    detail::splitWideReductions(module);
-  detail::tagProfileOps(module);
-  Status bufferized = opts.schedule ? applySchedule(module, opts, diags)
-                                    : bufferizeUnscheduled(module, diags);
-  if (!bufferized)
-    return bufferized;
-  return lowerBufferizedToLLVMDialect(module, opts);
-}
-
-Status lowerBufferizedToLLVMDialect(ModuleOp module, const CpuOptions &opts) {
-  MLIRContext *ctx = module.getContext();
   DiagnosticCollector diags(ctx, "cpu backend");
-  detail::rewriteStridedCopies(module);
-  // Buffers allocated inside loops (the weight-gradient group loops) move
-  // out of them, so the memory plan places them in the arena too.
-  {
-    PassManager hoist(ctx);
-    hoist.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
-    if (failed(hoist.run(module)))
-      return diags.error("hoisting buffers out of loops failed");
-  }
-  if (opts.planMemory)
-    planModuleArenas(module, opts.memoryReport);
   PassManager pm(ctx);
-  buildLoweringPipeline(pm, opts);
+  buildCpuCodegenPipeline(pm, opts);
   if (failed(pm.run(module)))
     return diags.error("lowering to the llvm dialect failed");
   return Status::ok();
+}
+
+namespace {
+struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
+  Option<int> threads{*this, "threads", llvm::cl::desc("Threads of the generated code"),
+                      llvm::cl::init(2)};
+  Option<bool> schedule{*this, "schedule", llvm::cl::desc("Transform-dialect schedules"),
+                        llvm::cl::init(true)};
+  Option<bool> bf16{*this, "bf16", llvm::cl::desc("--precision=bf16"), llvm::cl::init(false)};
+  Option<bool> planMemory{*this, "plan-memory", llvm::cl::desc("One arena a function"),
+                          llvm::cl::init(true)};
+};
+} // namespace
+
+void registerCpuCodegenPasses() {
+  registerCpuPasses();
+  PassPipelineRegistration<CpuPipelineOptions>(
+      "ninc-cpu-codegen",
+      "The CPU target from linalg on tensors to the llvm dialect (after ninc-attach-target)",
+      [](OpPassManager &pm, const CpuPipelineOptions &o) {
+        CpuOptions opts;
+        opts.threads = o.threads;
+        opts.schedule = o.schedule;
+        opts.bf16 = o.bf16;
+        opts.planMemory = o.planMemory;
+        buildCpuCodegenPipeline(pm, opts);
+      });
 }
 
 } // namespace ninc::cpu

@@ -11,8 +11,8 @@
 //  top-level op of a function that contains tagged ops is a region, labelled
 //  by the set of ops inside (a conv with its fused bias/ReLU is one region;
 //  consecutive ops with the same set, e.g. a peeled remainder, share one).
-//  Around it, calls ninc_prof_mark(r, enter), which defineProfileHooks
-//  defines in LLVM IR (internal, inlined by -O3):
+//  Around it, calls ninc_prof_mark(r, enter), which codegen::defineProfileHooks
+//  (common/Emit.cpp) defines in LLVM IR (internal, inlined by -O3):
 //    if (ninc_prof_enabled) ninc_prof_cycles[r] -= readcyclecounter()
 //    ... region ...
 //    if (ninc_prof_enabled) ninc_prof_cycles[r] += readcyclecounter()
@@ -24,6 +24,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
+#include "compiler/dialect/StageContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -34,9 +35,6 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/IR/IRBuilder.h"
-#include "llvm/IR/Intrinsics.h"
-#include "llvm/IR/Module.h"
 
 #include <map>
 #include <set>
@@ -49,7 +47,7 @@ namespace {
 constexpr const char *kProfId = "nin.prof";
 constexpr const char *kProfName = "nin.prof_name";
 constexpr const char *kProfFlops = "nin.prof_flops";
-constexpr const char *kProfMark = "ninc_prof_mark";
+constexpr const char *kProfMark = attr::kProfileMarkSymbol;
 
 std::string describe(linalg::LinalgOp op) {
   std::string kind = op->getName().getStringRef().str();
@@ -203,41 +201,8 @@ void instrumentProfile(ModuleOp module) {
       count(last->getLoc(), int64_t(r), /*enter=*/false);
     }
   }
-  module->setAttr("nin.profile", b.getStringAttr(table));
-  module->setAttr("nin.profile_regions", b.getI64IntegerAttr(int64_t(regions.size())));
-}
-
-void defineProfileHooks(llvm::Module &m, int64_t regions) {
-  llvm::Function *mark = m.getFunction(kProfMark);
-  if (!mark || !mark->isDeclaration() || regions <= 0)
-    return;
-  llvm::LLVMContext &ctx = m.getContext();
-  auto *i32 = llvm::Type::getInt32Ty(ctx), *i64 = llvm::Type::getInt64Ty(ctx);
-  auto *cyclesType = llvm::ArrayType::get(i64, uint64_t(regions));
-  auto *cycles = new llvm::GlobalVariable(m, cyclesType, /*isConstant=*/false,
-                                          llvm::GlobalValue::ExternalLinkage,
-                                          llvm::ConstantAggregateZero::get(cyclesType),
-                                          "ninc_prof_cycles");
-  auto *flag = new llvm::GlobalVariable(m, i32, /*isConstant=*/false,
-                                        llvm::GlobalValue::ExternalLinkage,
-                                        llvm::ConstantInt::get(i32, 0), "ninc_prof_enabled");
-  // if (ninc_prof_enabled) cycles[r] += enter ? -now : now
-  mark->setLinkage(llvm::GlobalValue::InternalLinkage);
-  auto *entry = llvm::BasicBlock::Create(ctx, "entry", mark);
-  auto *on = llvm::BasicBlock::Create(ctx, "on", mark);
-  auto *done = llvm::BasicBlock::Create(ctx, "done", mark);
-  llvm::IRBuilder<> b(entry);
-  llvm::Value *enabled = b.CreateICmpNE(b.CreateLoad(i32, flag), b.getInt32(0));
-  b.CreateCondBr(enabled, on, done);
-  b.SetInsertPoint(on);
-  llvm::Value *now = b.CreateIntrinsic(llvm::Intrinsic::readcyclecounter, {}, {});
-  llvm::Value *slot = b.CreateInBoundsGEP(cyclesType, cycles, {b.getInt64(0), mark->getArg(0)});
-  llvm::Value *old = b.CreateLoad(i64, slot);
-  b.CreateStore(b.CreateSelect(mark->getArg(1), b.CreateSub(old, now), b.CreateAdd(old, now)),
-                slot);
-  b.CreateBr(done);
-  b.SetInsertPoint(done);
-  b.CreateRetVoid();
+  module->setAttr(attr::kProfile, b.getStringAttr(table));
+  module->setAttr(attr::kProfileRegions, b.getI64IntegerAttr(int64_t(regions.size())));
 }
 
 } // namespace ninc::cpu::detail

@@ -1,9 +1,7 @@
-//===- compiler/codegen/cpu/Rewrites.cpp - IR fixups around bufferization ===//
+//===- compiler/codegen/cpu/Rewrites.cpp - Wide reductions split ---------===//
 //
-// Before scheduling: wide reductions split into parallel partial sums.
-// After bufferization: strided copies without MLIR's runtime library. (The
-// rewrites before it, shared with the CUDA backend, are in
-// compiler/codegen/common/BufferizationPrep.cpp.)
+// Before scheduling: wide reductions split into parallel partial sums (the
+// pass ninc-cpu-split-wide-reductions).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
@@ -116,22 +114,6 @@ void splitWideReductions(ModuleOp module) {
         });
     op.getResult(0).replaceAllUsesWith(sum.getResult(0));
     op.erase();
-  }
-}
-
-void rewriteStridedCopies(ModuleOp module) {
-  llvm::SmallVector<memref::CopyOp> copies;
-  module.walk([&](memref::CopyOp copy) {
-    auto source = cast<MemRefType>(copy.getSource().getType());
-    auto target = cast<MemRefType>(copy.getTarget().getType());
-    if (!memref::isStaticShapeAndContiguousRowMajor(source) ||
-        !memref::isStaticShapeAndContiguousRowMajor(target))
-      copies.push_back(copy);
-  });
-  for (memref::CopyOp copy : copies) {
-    OpBuilder b(copy);
-    b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
-    copy.erase();
   }
 }
 

@@ -1,8 +1,8 @@
 //===- compiler/codegen/cuda/CudaCodegen.h - MLIR -> GPU kernels -*- C++ -*-===//
 //
-// The CUDA backend: the same linalg-on-tensors functions (inference and
-// training step) the CPU backend
-// takes (CpuCodegen.h's input contract) become host functions that launch
+// The CUDA target: the same linalg-on-tensors functions (inference and
+// training step) the CPU target takes (cpu/CpuCodegen.h's input contract)
+// become host functions that launch
 // one generated kernel per linalg op on the GPU, with the kernels compiled to
 // a cubin by ptxas and embedded in the module.
 //
@@ -25,7 +25,15 @@
 //   launches and views stays on the host.
 // Then one-shot bufferization, the memory plan (one device arena,
 // compiler/codegen/common/MemoryPlan.h), gpu.launch per block forall, and
-// NVVM -> PTX -> cubin (gpu-module-to-binary, ptxas from CudaOptions::toolkit).
+// NVVM -> PTX -> cubin (gpu-module-to-binary, ptxas of the Target's toolkit).
+//
+// The pipeline (buildCudaCodegenPipeline; every step a pass of the one pass
+// manager): ninc-attach-target (by the caller) -> ninc-prepare-bufferization
+// -> ninc-cuda-pads-to-gathers -> ninc-cuda-schedule -> ninc-cuda-gemm-kernels
+// -> emulate: the common tail (ninc-rewrite-strided-copies ...
+// ninc-loops-to-llvm, one thread); else: ninc-cuda-host-copies-to-kernels ->
+// ninc-plan-memory -> ninc-cuda-check-device-buffers -> convert-linalg-to-loops,
+// gpu-kernel-outlining -> NVVM, gpu-to-llvm, gpu-module-to-binary.
 //
 // Output ABI: every function keeps its bare-pointer C signature
 // `void name(float *a, ..., uint8_t *arena)`, with every pointer a *device*
@@ -46,6 +54,7 @@
 #ifndef NINC_COMPILER_CODEGEN_CUDA_CUDACODEGEN_H
 #define NINC_COMPILER_CODEGEN_CUDA_CUDACODEGEN_H
 
+#include "compiler/target/Target.h"
 #include "runtime/support/Error.h"
 
 #include <string>
@@ -55,6 +64,7 @@
 namespace mlir {
 class DialectRegistry;
 class ModuleOp;
+class OpPassManager;
 } // namespace mlir
 
 namespace ninc::cuda {
@@ -68,27 +78,30 @@ enum class Precision { FP32, TF32, BF16 };
 
 struct CudaOptions {
   Precision precision = Precision::FP32;
-  /// NVVM target chip ("sm_90", "sm_90a", "sm_80", ...).
-  std::string arch = "sm_90";
-  /// CUDA toolkit whose ptxas assembles the kernels.
-  std::string toolkit = "/usr/local/cuda";
-  /// Same tiling, lowered for the CPU (see above).
-  bool emulate = false;
-  /// With the memory plan: receives its table (formatArenaPlan).
-  std::string *memoryReport = nullptr;
-  /// When set: the kernels are compiled to PTX only (no ptxas) and each
-  /// kernel's {name, PTX text} lands here (`ninc compile --emit=ptx`).
-  std::vector<std::pair<std::string, std::string>> *ptx = nullptr;
+  /// Print the memory plan (formatArenaPlan) to stderr.
+  bool printMemoryPlan = false;
+  /// Compile the kernels to PTX only (no ptxas; `ninc compile --emit=ptx`,
+  /// read them with collectPtx).
+  bool ptxOnly = false;
 };
 
-/// The dialects, interfaces and translations the backend needs, on top of
-/// the CPU backend's (the host side is LLVM IR for this CPU).
+/// The dialects, interfaces and translations the target needs, on top of
+/// the common code generation's (the host side is LLVM IR for this CPU).
 void registerCudaCodegenDialects(mlir::DialectRegistry &registry);
 
-/// Schedules, bufferizes, plans and lowers `module` in place: to the llvm
-/// dialect with `gpu.binary` cubins and `gpu.launch_func` (emulate: to the
-/// llvm dialect for the CPU). Translate with cpu::translateToLLVMIR.
-Status lowerToLLVMDialect(mlir::ModuleOp module, const CudaOptions &opts);
+/// Appends the CUDA target's passes (above) for `target` (its GPU arch,
+/// toolkit and emulation) to `pm`: to the llvm dialect with `gpu.binary`
+/// cubins and `gpu.launch_func` (emulate: to the llvm dialect for the CPU).
+/// Translate with codegen::translateToLLVMIR.
+void buildCudaCodegenPipeline(mlir::OpPassManager &pm, const Target &target,
+                              const CudaOptions &opts);
+
+/// With CudaOptions::ptxOnly, after the pipeline: each kernel module's
+/// {name, PTX text}.
+std::vector<std::pair<std::string, std::string>> collectPtx(mlir::ModuleOp module);
+
+/// Registers the CUDA passes for ninc-opt.
+void registerCudaCodegenPasses();
 
 } // namespace ninc::cuda
 

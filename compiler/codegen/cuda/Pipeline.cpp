@@ -1,20 +1,18 @@
-//===- compiler/codegen/cuda/Pipeline.cpp - Schedule + lowering to NVVM --===//
+//===- compiler/codegen/cuda/Pipeline.cpp - The CUDA target's passes -----===//
 //
-// lowerToLLVMDialect (CudaCodegen.h): pads to gathers, the kernel schedule
-// (Schedule.cpp) run by the transform interpreter, host copies to device
-// copies, the memory plan, then the pass list that Debian's MLIR 19 takes
-// from gpu.launch to a cubin (../shared/notes/mlir19-cuda.md).
+// The CUDA target's steps as passes (Passes.td) and the pipeline from linalg
+// on tensors to NVVM and cubins (or, emulated, to CPU loops): CudaCodegen.h
+// lists the order; ../shared/notes/mlir19-cuda.md the pass list that Debian's
+// MLIR 19 takes from gpu.launch to a cubin.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cuda/CudaInternal.h"
 
-#include "compiler/codegen/common/BufferizationPrep.h"
-#include "compiler/codegen/common/DiagnosticCollector.h"
-#include "compiler/codegen/common/MemoryPlan.h"
+#include "compiler/codegen/common/Passes.h"
 #include "compiler/codegen/common/TransformScript.h"
-#include "compiler/codegen/cpu/CpuCodegen.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -23,14 +21,15 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
-#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
-#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Transform/IR/TransformOps.h"
-#include "mlir/Dialect/Transform/Transforms/TransformInterpreterUtils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Transform/IR/TransformDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -40,9 +39,18 @@
 using namespace mlir;
 
 namespace ninc::cuda {
+#define GEN_PASS_DECL
+#define GEN_PASS_DEF_CUDAPADSTOGATHERS
+#define GEN_PASS_DEF_CUDASCHEDULE
+#define GEN_PASS_DEF_CUDAGEMMKERNELS
+#define GEN_PASS_DEF_CUDAHOSTCOPIESTOKERNELS
+#define GEN_PASS_DEF_CUDACHECKDEVICEBUFFERS
+#define GEN_PASS_REGISTRATION
+#include "compiler/codegen/cuda/Passes.h.inc"
+
 namespace {
 
-
+/// The upstream passes the textual pipelines below name.
 void registerPipelinePasses() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -53,16 +61,6 @@ void registerPipelinePasses() {
     memref::registerMemRefPasses();
     registerTransformsPasses();
   });
-}
-
-Status applyScript(ModuleOp module, const std::string &script, const DiagnosticCollector &diags) {
-  if (Status s = codegen::applyTransformScript(module, script, "GPU schedule"); !s)
-    return diags.error(s.message());
-  module.walk([](Operation *op) {
-    op->removeAttr(detail::kKernelTag);
-    op->removeAttr(detail::kFusedTag);
-  });
-  return Status::ok();
 }
 
 /// dst = src for static memrefs of any layout, as a kernel: one thread per
@@ -144,25 +142,94 @@ std::string outliningPipeline() {
          "gpu-launch-sink-index-computations,gpu-kernel-outlining";
 }
 
-std::string loweringPipeline(const CudaOptions &opts) {
+std::string loweringPipeline(const CudaTarget &gpu, bool ptxOnly) {
   return "convert-vector-to-scf,convert-scf-to-cf,convert-nvvm-to-llvm,"
          "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},expand-strided-metadata,"
-         "nvvm-attach-target{chip=" + opts.arch + " O=3},lower-affine,convert-arith-to-llvm,"
+         "nvvm-attach-target{chip=" + gpu.arch + " O=3},lower-affine,convert-arith-to-llvm,"
          "convert-index-to-llvm,"
          "gpu.module(strip-debuginfo,convert-gpu-to-nvvm,reconcile-unrealized-casts),"
-         "gpu-to-llvm,gpu-module-to-binary{format=" + std::string(opts.ptx ? "isa" : "bin") +
-         " toolkit=" + opts.toolkit + "},"
+         "gpu-to-llvm,gpu-module-to-binary{format=" + std::string(ptxOnly ? "isa" : "bin") +
+         " toolkit=" + gpu.toolkit + "},"
          "reconcile-unrealized-casts";
 }
 
-Status runPipeline(ModuleOp module, const std::string &pipeline, const DiagnosticCollector &diags,
-                   const char *what) {
-  PassManager pm(module.getContext());
-  if (failed(parsePassPipeline(pipeline, pm)))
-    return Error{"cuda backend: internal error: the lowering pipeline does not parse"};
-  if (failed(pm.run(module)))
-    return diags.error(what);
-  return Status::ok();
+
+/// A failed Status as the pass's error.
+void fail(Pass &pass, Operation *op, const Status &s) {
+  op->emitError("cuda backend: ") << s.message();
+}
+
+struct CudaPadsToGathersPass : impl::CudaPadsToGathersBase<CudaPadsToGathersPass> {
+  void runOnOperation() override { detail::padsToGathers(getOperation()); }
+};
+
+struct CudaSchedulePass : impl::CudaScheduleBase<CudaSchedulePass> {
+  using CudaScheduleBase::CudaScheduleBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Expected<std::vector<detail::KernelPlan>> plans = detail::planKernels(module);
+    Status s = plans ? codegen::applyTransformScript(
+                           module, detail::scheduleScript(*plans, mapToGpu), "GPU schedule")
+                     : Status(plans.error());
+    if (!s) {
+      fail(*this, module, s);
+      return signalPassFailure();
+    }
+    module.walk([](Operation *op) {
+      op->removeAttr(detail::kKernelTag);
+      op->removeAttr(detail::kFusedTag);
+    });
+  }
+};
+
+struct CudaGemmKernelsPass : impl::CudaGemmKernelsBase<CudaGemmKernelsPass> {
+  using CudaGemmKernelsBase::CudaGemmKernelsBase;
+  void runOnOperation() override {
+    std::string p = precision;
+    if (p != "fp32" && p != "tf32" && p != "bf16") {
+      getOperation().emitError("ninc-cuda-gemm-kernels: expected precision fp32, tf32 or bf16, "
+                               "got '") << p << "'";
+      return signalPassFailure();
+    }
+    Precision kind = p == "tf32" ? Precision::TF32 : p == "bf16" ? Precision::BF16 : Precision::FP32;
+    if (Status s = detail::emitGemmKernels(getOperation(), emulate, kind); !s) {
+      fail(*this, getOperation(), s);
+      signalPassFailure();
+    }
+  }
+};
+
+struct CudaHostCopiesToKernelsPass
+    : impl::CudaHostCopiesToKernelsBase<CudaHostCopiesToKernelsPass> {
+  void runOnOperation() override {
+    if (Status s = checkHostCode(getOperation()); !s) {
+      fail(*this, getOperation(), s);
+      signalPassFailure();
+    }
+  }
+};
+
+struct CudaCheckDeviceBuffersPass : impl::CudaCheckDeviceBuffersBase<CudaCheckDeviceBuffersPass> {
+  void runOnOperation() override {
+    // A host allocation would be host memory handed to the kernels.
+    bool unplanned = false;
+    getOperation().walk([&](memref::AllocOp alloc) {
+      unplanned |= alloc->getParentOfType<gpu::LaunchOp>() == nullptr;
+    });
+    if (!unplanned)
+      return;
+    getOperation().emitError("cuda backend: internal error: a buffer the memory plan could not "
+                             "place (dynamic shape or layout) would live in host memory");
+    signalPassFailure();
+  }
+};
+
+/// Appends a textual pass list (built here, so it always parses).
+void addPipeline(OpPassManager &pm, const std::string &pipeline) {
+  registerPipelinePasses();
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    llvm::report_fatal_error("cuda backend: internal error: the pipeline does not parse: " +
+                             llvm::Twine(pipeline));
 }
 
 } // namespace
@@ -181,57 +248,44 @@ bool sameView(Value a, Value b) {
 
 } // namespace detail
 
-Status lowerToLLVMDialect(ModuleOp module, const CudaOptions &opts) {
-  MLIRContext *ctx = module.getContext();
-  if (!ctx->getOrLoadDialect("gpu") || !ctx->getOrLoadDialect("nvvm") ||
-      !ctx->isOperationRegistered("transform.gpu.map_forall_to_blocks"))
-    return Error{"cuda backend: the MLIRContext lacks the backend's dialects; create it with "
-                 "registerCudaCodegenDialects"};
-  registerPipelinePasses();
-  DiagnosticCollector diags(ctx, "cuda backend");
-  lowering::sinkOutputReshapes(module);
-  lowering::unshareFillInits(module);
-  detail::padsToGathers(module);
-  Expected<std::vector<detail::KernelPlan>> plans = detail::planKernels(module);
-  if (!plans)
-    return plans.error();
-  if (Status s = applyScript(module, detail::scheduleScript(*plans, !opts.emulate), diags); !s)
-    return s;
-  if (Status s = detail::emitGemmKernels(module, opts.emulate, opts.precision); !s)
-    return s;
-  if (opts.emulate) {
-    cpu::CpuOptions cpuOpts;
-    cpuOpts.threads = 1;
-    cpuOpts.planMemory = true;
-    cpuOpts.memoryReport = opts.memoryReport;
-    return cpu::lowerBufferizedToLLVMDialect(module, cpuOpts);
+void buildCudaCodegenPipeline(OpPassManager &pm, const Target &target, const CudaOptions &opts) {
+  const CudaTarget &gpu = *target.cuda;
+  pm.addPass(codegen::createPrepareBufferization());
+  pm.addPass(createCudaPadsToGathers());
+  pm.addPass(createCudaSchedule(CudaScheduleOptions{!gpu.emulate}));
+  CudaGemmKernelsOptions gemm;
+  gemm.emulate = gpu.emulate;
+  gemm.precision = opts.precision == Precision::TF32   ? "tf32"
+                   : opts.precision == Precision::BF16 ? "bf16"
+                                                       : "fp32";
+  pm.addPass(createCudaGemmKernels(gemm));
+  if (gpu.emulate) {
+    codegen::LoopsToLLVMOptions loops;
+    loops.threads = 1;
+    codegen::buildBufferizedToLLVMPipeline(pm, loops, opts.printMemoryPlan);
+    return;
   }
-  if (Status s = checkHostCode(module); !s)
-    return s;
-  planModuleArenas(module, opts.memoryReport);
-  // A host allocation would be host memory handed to the kernels.
-  bool unplanned = false;
-  module.walk([&](memref::AllocOp alloc) {
-    unplanned |= alloc->getParentOfType<gpu::LaunchOp>() == nullptr;
-  });
-  if (unplanned)
-    return Error{"cuda backend: internal error: a buffer the memory plan could not place "
-                 "(dynamic shape or layout) would live in host memory"};
-  if (Status s = runPipeline(module, outliningPipeline(), diags, "outlining the kernels failed");
-      !s)
-    return s;
-  if (Status s = runPipeline(module, loweringPipeline(opts), diags,
-                             "lowering to NVVM and the cubin failed");
-      !s)
-    return s;
-  if (opts.ptx)
-    for (auto binary : module.getOps<gpu::BinaryOp>())
-      for (Attribute a : binary.getObjects())
-        if (auto object = dyn_cast<gpu::ObjectAttr>(a)) {
-          StringRef text = object.getObject().getValue();
-          opts.ptx->push_back({binary.getName().str(), text.rtrim(StringRef("\0", 1)).str()});
-        }
-  return Status::ok();
+  pm.addPass(createCudaHostCopiesToKernels());
+  pm.addPass(codegen::createPlanMemory(codegen::PlanMemoryOptions{opts.printMemoryPlan}));
+  pm.addPass(createCudaCheckDeviceBuffers());
+  addPipeline(pm, outliningPipeline());
+  addPipeline(pm, loweringPipeline(gpu, opts.ptxOnly));
+}
+
+std::vector<std::pair<std::string, std::string>> collectPtx(ModuleOp module) {
+  std::vector<std::pair<std::string, std::string>> ptx;
+  for (auto binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute a : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(a)) {
+        StringRef text = object.getObject().getValue();
+        ptx.push_back({binary.getName().str(), text.rtrim(StringRef("\0", 1)).str()});
+      }
+  return ptx;
+}
+
+void registerCudaCodegenPasses() {
+  registerPipelinePasses();
+  registerCudaPasses();
 }
 
 } // namespace ninc::cuda

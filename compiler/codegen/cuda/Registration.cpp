@@ -1,7 +1,7 @@
-//===- compiler/codegen/cuda/Registration.cpp - Dialects the backend uses ===//
+//===- compiler/codegen/cuda/Registration.cpp - Dialects the CUDA target uses ===//
 #include "compiler/codegen/cuda/CudaCodegen.h"
 
-#include "compiler/codegen/cpu/CpuCodegen.h"
+#include "compiler/codegen/common/Registration.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/TransformOps/GPUTransformOps.h"
@@ -16,7 +16,7 @@ namespace ninc::cuda {
 
 void registerCudaCodegenDialects(mlir::DialectRegistry &registry) {
   using namespace mlir;
-  cpu::registerCpuCodegenDialects(registry);
+  codegen::registerCodegenDialects(registry);
   registry.insert<gpu::GPUDialect, NVVM::NVVMDialect, nvgpu::NVGPUDialect>();
   gpu::registerTransformDialectExtension(registry);
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);

@@ -1,23 +1,25 @@
-//===- compiler/codegen/cpu/Emit.cpp - llvm dialect -> LLVM IR -> object -===//
+//===- compiler/codegen/common/Emit.cpp - llvm dialect -> LLVM IR -> object ===//
 //
 // Translation to LLVM IR, LLVM's optimisation pipeline and code emission, all
-// for one target machine: the host CPU with its features (or opts.cpu),
-// position-independent code.
+// for one target machine: the Target's CPU (for --target=cuda, the host
+// code's), position-independent code.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/codegen/cpu/CpuCodegen.h"
+#include "compiler/codegen/common/Emit.h"
+#include "compiler/dialect/StageContract.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "compiler/codegen/cpu/CpuInternal.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
@@ -26,10 +28,11 @@
 #include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <algorithm>
 #include <mutex>
 #include <thread>
 
-namespace ninc::cpu {
+namespace ninc::codegen {
 namespace {
 
 void initializeNativeTarget() {
@@ -40,57 +43,35 @@ void initializeNativeTarget() {
   });
 }
 
+/// LLVM's code generation level for -O0..3 (above 3: 3).
 llvm::CodeGenOptLevel codeGenLevel(int optLevel) {
-  switch (optLevel) {
-  case 0:
-    return llvm::CodeGenOptLevel::None;
-  case 1:
-    return llvm::CodeGenOptLevel::Less;
-  case 2:
-    return llvm::CodeGenOptLevel::Default;
-  default:
-    return llvm::CodeGenOptLevel::Aggressive;
-  }
+  static const llvm::CodeGenOptLevel levels[] = {
+      llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less, llvm::CodeGenOptLevel::Default,
+      llvm::CodeGenOptLevel::Aggressive};
+  return levels[std::clamp(optLevel, 0, 3)];
 }
 
 Expected<std::unique_ptr<llvm::TargetMachine>>
-createTargetMachine(const CpuOptions &opts) {
+createTargetMachine(const MachineOptions &opts) {
   initializeNativeTarget();
-  std::string triple = llvm::sys::getDefaultTargetTriple();
+  const CpuTarget &cpu = opts.cpu;
   std::string error;
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(cpu.triple, error);
   if (!target)
-    return Error{"cpu backend: no LLVM target for '" + triple + "': " + error};
-  std::string cpu = opts.cpu;
-  std::string features;
-  if (cpu.empty()) {
-    cpu = llvm::sys::getHostCPUName().str();
-    for (const auto &feature : llvm::sys::getHostCPUFeatures())
-      features += (feature.second ? ",+" : ",-") + feature.first().str();
-    if (!features.empty())
-      features.erase(0, 1);
-  }
+    return Error{"code generation: no LLVM target for '" + cpu.triple + "': " + error};
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      cpu.triple, cpu.cpu, cpu.llvmFeatures, llvm::TargetOptions(), llvm::Reloc::PIC_,
       std::nullopt, codeGenLevel(opts.optLevel)));
   if (!machine)
-    return Error{"cpu backend: cannot create a target machine for CPU '" + cpu +
-                 "'"};
+    return Error{"code generation: cannot create a target machine for CPU '" + cpu.cpu + "'"};
   return Expected<std::unique_ptr<llvm::TargetMachine>>(std::move(machine));
 }
 
+/// LLVM's optimisation pipeline level for -O0..3 (above 3: 3).
 llvm::OptimizationLevel optimizationLevel(int optLevel) {
-  switch (optLevel) {
-  case 0:
-    return llvm::OptimizationLevel::O0;
-  case 1:
-    return llvm::OptimizationLevel::O1;
-  case 2:
-    return llvm::OptimizationLevel::O2;
-  default:
-    return llvm::OptimizationLevel::O3;
-  }
+  const llvm::OptimizationLevel levels[] = {llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
+                                            llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
+  return levels[std::clamp(optLevel, 0, 3)];
 }
 
 void optimize(llvm::Module &module, llvm::TargetMachine &machine, int level) {
@@ -117,7 +98,7 @@ void optimize(llvm::Module &module, llvm::TargetMachine &machine, int level) {
 }
 
 Status emit(llvm::Module &module, const std::string &path,
-            const CpuOptions &opts, llvm::CodeGenFileType type) {
+            const MachineOptions &opts, llvm::CodeGenFileType type) {
   Expected<std::unique_ptr<llvm::TargetMachine>> machine =
       createTargetMachine(opts);
   if (!machine)
@@ -130,10 +111,10 @@ Status emit(llvm::Module &module, const std::string &path,
                                ? llvm::sys::fs::OF_None
                                : llvm::sys::fs::OF_Text);
   if (ec)
-    return Error{"cpu backend: cannot write '" + path + "': " + ec.message()};
+    return Error{"code generation: cannot write '" + path + "': " + ec.message()};
   llvm::legacy::PassManager pm;
   if ((*machine)->addPassesToEmitFile(pm, out.os(), nullptr, type))
-    return Error{"cpu backend: the target cannot emit this file type"};
+    return Error{"code generation: the target cannot emit this file type"};
   pm.run(module);
   out.keep();
   return Status::ok();
@@ -141,18 +122,42 @@ Status emit(llvm::Module &module, const std::string &path,
 
 } // namespace
 
-std::pair<std::string, bool> targetFeature(const CpuOptions &opts,
-                                           const std::string &feature) {
-  auto machine = createTargetMachine(opts);
-  if (!machine)
-    return {opts.cpu, false};
-  const llvm::MCSubtargetInfo *info = (*machine)->getMCSubtargetInfo();
-  return {info->getCPU().str(), info->checkFeatures("+" + feature)};
+void defineProfileHooks(llvm::Module &m, int64_t regions) {
+  llvm::Function *mark = m.getFunction(attr::kProfileMarkSymbol);
+  if (!mark || !mark->isDeclaration() || regions <= 0)
+    return;
+  llvm::LLVMContext &ctx = m.getContext();
+  auto *i32 = llvm::Type::getInt32Ty(ctx), *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *cyclesType = llvm::ArrayType::get(i64, uint64_t(regions));
+  auto *cycles = new llvm::GlobalVariable(m, cyclesType, /*isConstant=*/false,
+                                          llvm::GlobalValue::ExternalLinkage,
+                                          llvm::ConstantAggregateZero::get(cyclesType),
+                                          "ninc_prof_cycles");
+  auto *flag = new llvm::GlobalVariable(m, i32, /*isConstant=*/false,
+                                        llvm::GlobalValue::ExternalLinkage,
+                                        llvm::ConstantInt::get(i32, 0), "ninc_prof_enabled");
+  // if (ninc_prof_enabled) cycles[r] += enter ? -now : now
+  mark->setLinkage(llvm::GlobalValue::InternalLinkage);
+  auto *entry = llvm::BasicBlock::Create(ctx, "entry", mark);
+  auto *on = llvm::BasicBlock::Create(ctx, "on", mark);
+  auto *done = llvm::BasicBlock::Create(ctx, "done", mark);
+  llvm::IRBuilder<> b(entry);
+  llvm::Value *enabled = b.CreateICmpNE(b.CreateLoad(i32, flag), b.getInt32(0));
+  b.CreateCondBr(enabled, on, done);
+  b.SetInsertPoint(on);
+  llvm::Value *now = b.CreateIntrinsic(llvm::Intrinsic::readcyclecounter, {}, {});
+  llvm::Value *slot = b.CreateInBoundsGEP(cyclesType, cycles, {b.getInt64(0), mark->getArg(0)});
+  llvm::Value *old = b.CreateLoad(i64, slot);
+  b.CreateStore(b.CreateSelect(mark->getArg(1), b.CreateSub(old, now), b.CreateAdd(old, now)),
+                slot);
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+  b.CreateRetVoid();
 }
 
 Expected<std::unique_ptr<llvm::Module>>
 translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
-                  const CpuOptions &opts, bool optimizeIt) {
+                  const MachineOptions &opts, bool optimizeIt) {
   Expected<std::unique_ptr<llvm::TargetMachine>> machine =
       createTargetMachine(opts);
   if (!machine)
@@ -160,24 +165,24 @@ translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
   std::unique_ptr<llvm::Module> llvmModule =
       mlir::translateModuleToLLVMIR(module, ctx);
   if (!llvmModule)
-    return Error{"cpu backend: translating the llvm dialect to LLVM IR "
+    return Error{"code generation: translating the llvm dialect to LLVM IR "
                  "failed (is the module fully lowered?)"};
   llvmModule->setDataLayout((*machine)->createDataLayout());
   llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
-  if (auto regions = module->getAttrOfType<mlir::IntegerAttr>("nin.profile_regions"))
-    detail::defineProfileHooks(*llvmModule, regions.getInt());
+  if (auto regions = module->getAttrOfType<mlir::IntegerAttr>(attr::kProfileRegions))
+    defineProfileHooks(*llvmModule, regions.getInt());
   if (optimizeIt)
     optimize(*llvmModule, **machine, opts.optLevel);
   return Expected<std::unique_ptr<llvm::Module>>(std::move(llvmModule));
 }
 
 Status emitObjectFile(llvm::Module &module, const std::string &path,
-                      const CpuOptions &opts) {
+                      const MachineOptions &opts) {
   return emit(module, path, opts, llvm::CodeGenFileType::ObjectFile);
 }
 
 Status emitObjectFiles(llvm::Module &module, const std::vector<std::string> &paths,
-                       const CpuOptions &opts, bool optimizeParts) {
+                       const MachineOptions &opts, bool optimizeParts) {
   auto emitOne = [&](llvm::Module &m, const std::string &path) -> Status {
     if (optimizeParts) {
       Expected<std::unique_ptr<llvm::TargetMachine>> machine = createTargetMachine(opts);
@@ -211,7 +216,7 @@ Status emitObjectFiles(llvm::Module &module, const std::vector<std::string> &pat
           ctx);
       if (!part) {
         llvm::consumeError(part.takeError());
-        results[i] = Error{"cpu backend: a split module does not read back"};
+        results[i] = Error{"code generation: a split module does not read back"};
         return;
       }
       results[i] = emitOne(**part, paths[i]);
@@ -232,8 +237,8 @@ Status emitObjectFiles(llvm::Module &module, const std::vector<std::string> &pat
 }
 
 Status emitAssembly(llvm::Module &module, const std::string &path,
-                    const CpuOptions &opts) {
+                    const MachineOptions &opts) {
   return emit(module, path, opts, llvm::CodeGenFileType::AssemblyFile);
 }
 
-} // namespace ninc::cpu
+} // namespace ninc::codegen
