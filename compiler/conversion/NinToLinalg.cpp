@@ -216,9 +216,6 @@ std::unique_ptr<Pass> createNinToLinalgPass(const LinalgForms &forms) {
   return std::make_unique<NinToLinalgPass>(forms);
 }
 
-std::unique_ptr<Pass> createNinToLinalgPass(bool cpuForms) {
-  return createNinToLinalgPass(cpuForms ? LinalgForms::all() : LinalgForms{});
-}
 
 void registerNinToLinalgDialects(DialectRegistry &registry) {
   registry.insert<arith::ArithDialect, bufferization::BufferizationDialect, func::FuncDialect,

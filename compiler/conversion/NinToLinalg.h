@@ -69,10 +69,6 @@ struct LinalgForms {
 /// emitting `forms`.
 std::unique_ptr<mlir::Pass> createNinToLinalgPass(const LinalgForms &forms = {});
 
-/// Temporary, for callers not yet on LinalgForms: cpuForms true is
-/// LinalgForms::all(), false LinalgForms{}.
-std::unique_ptr<mlir::Pass> createNinToLinalgPass(bool cpuForms);
-
 /// Dialects the lowered IR uses.
 void registerNinToLinalgDialects(mlir::DialectRegistry &registry);
 

@@ -283,7 +283,7 @@ int runPasses(Compilation &c) {
   if (graphOnly)
     c.training ? buildTrainGraphPipeline(pm) : buildGraphPipeline(pm);
   else if (c.training)
-    buildTrainLinalgPipeline(pm, /*cpuForms=*/!c.target.isCuda());
+    buildTrainLinalgPipeline(pm, linalgFormsFor(c.target));
   else
     buildLinalgPipeline(pm);
   const bool codegen = !graphOnly && emit != EmitStage::Linalg;

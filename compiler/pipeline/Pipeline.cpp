@@ -48,9 +48,13 @@ void buildLinalgPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
-void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool cpuForms) {
+LinalgForms linalgFormsFor(const Target &target) {
+  return target.isCuda() ? LinalgForms{} : LinalgForms::all();
+}
+
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm, const LinalgForms &forms) {
   buildTrainGraphPipeline(pm);
-  pm.addPass(createNinToLinalgPass(cpuForms));
+  pm.addPass(createNinToLinalgPass(forms));
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
 }
@@ -108,7 +112,7 @@ void registerNincPassesAndPipelines() {
                                    "Training graph, then nin -> linalg of both functions "
                                    "(`--mode=train --emit=linalg`)",
                                    [](mlir::OpPassManager &pm) {
-                                     buildTrainLinalgPipeline(pm, /*cpuForms=*/true);
+                                     buildTrainLinalgPipeline(pm, LinalgForms::all());
                                    });
 }
 

@@ -7,6 +7,7 @@
 #ifndef NINC_COMPILER_PIPELINE_PIPELINE_H
 #define NINC_COMPILER_PIPELINE_PIPELINE_H
 
+#include "compiler/conversion/NinToLinalg.h"
 #include "compiler/target/Target.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -34,8 +35,15 @@ void buildLinalgPipeline(mlir::OpPassManager &pm);
 /// The training graph pipeline, then nin -> linalg of both functions
 /// (`--mode=train --emit=linalg`): @m_infer as buildLinalgPipeline lowers
 /// it, @m_train_step as compiler/conversion/NinToLinalgTrain.h describes.
-/// cpuForms: the training step in the CPU backend's forms (NinToLinalg.h).
-void buildTrainLinalgPipeline(mlir::OpPassManager &pm, bool cpuForms = false);
+/// `forms`: the IR forms the conversion emits (linalgFormsFor the target).
+void buildTrainLinalgPipeline(mlir::OpPassManager &pm, const LinalgForms &forms = {});
+
+/// The IR forms of nin -> linalg that `target`'s code generation prefers:
+/// the CPU every form of LinalgForms (what its schedules tile best: one
+/// loop over the weight-gradient groups, in-place ReLU gradients, argmax
+/// pools, gathered pooling gradients); CUDA none (its kernels cover
+/// all-parallel ops, one per op).
+LinalgForms linalgFormsFor(const Target &target);
 
 /// What the code generation is asked for beyond the Target.
 struct CodegenOptions {

@@ -62,24 +62,24 @@ SmallVector<Value> Kernel::fetch(const Stage &st, Value tid, Value bm, Value bn,
   const bool guardN = g.N % t.BN != 0, guardK = g.K % t.BK != 0;
   SmallVector<Value> v;
   // A: element tid + i*T of the BM x BK tile, k fastest.
-  if (!st.aShared) {
-    Value k = e.add(k0, e.rem(tid, t.BK)), rowBase = e.div(tid, t.BK);
-    Value kOk = guardK ? e.lt(k, g.K) : Value();
-    for (int64_t i = 0; i < aPerThread; ++i) {
-      Value m = e.add(bm, e.add(rowBase, i * (t.T / t.BK)));
-      Value ok = guardM ? e.andI(kOk, e.lt(m, g.M)) : kOk;
-      v.push_back(e.guardedLoad(ok, [&] { return e.loadA(g, m, k); }));
-    }
-  }
+  if (!st.aShared)
+    fetchTile(v, aPerThread, tid, t.BK, {k0, g.K, guardK}, {bm, g.M, guardM},
+              [&](Value k, Value m) { return e.loadA(g, m, k); });
   // B: element tid + i*T of the BK x BN tile, n fastest.
-  Value n = e.add(bn, e.rem(tid, t.BN)), kRowBase = e.div(tid, t.BN);
-  Value nOk = guardN ? e.lt(n, g.N) : Value();
-  for (int64_t i = 0; i < bPerThread; ++i) {
-    Value kb = e.add(k0, e.add(kRowBase, i * (t.T / t.BN)));
-    Value ok = guardK ? e.andI(nOk, e.lt(kb, g.K)) : nOk;
-    v.push_back(e.guardedLoad(ok, [&] { return e.loadB(g, kb, n); }));
-  }
+  fetchTile(v, bPerThread, tid, t.BN, {bn, g.N, guardN}, {k0, g.K, guardK},
+            [&](Value n, Value k) { return e.loadB(g, k, n); });
   return v;
+}
+
+void Kernel::fetchTile(SmallVector<Value> &v, int64_t count, Value tid, int64_t width,
+                       Span fast, Span slow, function_ref<Value(Value, Value)> load) {
+  Value f = e.add(fast.start, e.rem(tid, width)), slowBase = e.div(tid, width);
+  Value fOk = fast.guard ? e.lt(f, fast.size) : Value();
+  for (int64_t i = 0; i < count; ++i) {
+    Value s = e.add(slow.start, e.add(slowBase, i * (t.T / width)));
+    Value ok = slow.guard ? e.andI(fOk, e.lt(s, slow.size)) : fOk;
+    v.push_back(e.guardedLoad(ok, [&] { return load(f, s); }));
+  }
 }
 
 void Kernel::stash(const Stage &st, Value tid, ArrayRef<Value> v, Value buf) {

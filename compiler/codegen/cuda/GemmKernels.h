@@ -168,6 +168,13 @@ struct TileRef {
   Value off; ///< where the tile's first row starts in it
 };
 
+/// One dimension of a k tile in global memory, as fetch walks it.
+struct Span {
+  Value start;  ///< the tile's first index along it
+  int64_t size; ///< the GEMM's size along it
+  bool guard;   ///< indices may pass `size`: loads are checked
+};
+
 /// The GEMM kernel of `stages` (one GEMM, or a 1x1 chain of two) at b's
 /// insertion point: a gpu.launch, or CPU loops when `emulate`.
 void emitKernel(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Stage> stages,
@@ -188,6 +195,11 @@ struct Kernel {
   void launchChunk(const Stage &st, Value tid, Value bm, Value bn);
   /// fetch: this thread's share of the k0 tiles of A (unless from Ys) and B.
   llvm::SmallVector<Value> fetch(const Stage &st, Value tid, Value bm, Value bn, Value k0);
+  /// Appends this thread's elements tid + i*T (i < count) of a tile
+  /// `width` wide: load(fast, slow) at fast = fast.start + tid % width,
+  /// slow = slow.start + tid / width + i*T/width, 0 outside the sizes.
+  void fetchTile(llvm::SmallVector<Value> &v, int64_t count, Value tid, int64_t width,
+                 Span fast, Span slow, llvm::function_ref<Value(Value, Value)> load);
   /// stash: what fetch returned into stage `buf` (As transposed: [k][m]).
   void stash(const Stage &st, Value tid, llvm::ArrayRef<Value> v, Value buf);
   /// Stores `v`, this thread's elements tid + i*T of a tile `width` wide in

@@ -167,6 +167,7 @@ struct CudaSchedulePass : impl::CudaScheduleBase<CudaSchedulePass> {
   using CudaScheduleBase::CudaScheduleBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    registerPipelinePasses(); // apply_registered_pass in the script looks passes up by name
     Expected<std::vector<detail::KernelPlan>> plans = detail::planKernels(module);
     Status s = plans ? codegen::applyTransformScript(
                            module, detail::scheduleScript(*plans, mapToGpu), "GPU schedule")
