@@ -25,13 +25,17 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
-#include <array>
 #include <string>
 #include <utility>
 
 using namespace mlir;
 
 namespace ninc {
+#define GEN_PASS_DECL_NINTOLINALG
+#define GEN_PASS_DEF_NINTOLINALG
+#define GEN_PASS_REGISTRATION
+#include "compiler/conversion/Passes.h.inc"
+
 
 LinalgForms LinalgForms::all() {
   LinalgForms forms;
@@ -140,55 +144,24 @@ private:
   func::FuncOp src_, dst_;
 };
 
-/// `nin-to-linalg`: one option per LinalgForms field, each naming the form
-/// it selects.
-struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(NinToLinalgPass)
-  NinToLinalgPass() = default;
-  NinToLinalgPass(const NinToLinalgPass &other) : PassWrapper(other) {}
+/// `nin-to-linalg` (Passes.td): one option per LinalgForms field.
+struct NinToLinalgPass : impl::NinToLinalgBase<NinToLinalgPass> {
+  using NinToLinalgBase::NinToLinalgBase;
   explicit NinToLinalgPass(const LinalgForms &forms) {
-    for (auto [option, field] : options())
-      *option = forms.*field;
+    weightGradGroupLoop = forms.weightGradGroupLoop;
+    weightGradMatmulTransposeA = forms.weightGradMatmulTransposeA;
+    reluGradInPlace = forms.reluGradInPlace;
+    maxPoolArgmax = forms.maxPoolArgmax;
+    poolGradGather = forms.poolGradGather;
   }
 
-  Option<bool> weightGradGroupLoop{
-      *this, "weight-grad-group-loop",
-      llvm::cl::desc("Weight gradients' per-group convolutions / matmuls as one scf.for "
-                     "over the groups of images, not unrolled per group"),
-      llvm::cl::init(false)};
-  Option<bool> weightGradMatmulTransposeA{
-      *this, "weight-grad-matmul-transpose-a",
-      llvm::cl::desc("1x1 weight gradients as linalg.matmul_transpose_a reading the "
-                     "activations in place, not linalg.transpose + linalg.matmul"),
-      llvm::cl::init(false)};
-  Option<bool> reluGradInPlace{
-      *this, "relu-grad-in-place",
-      llvm::cl::desc("ReLU gradients applied where dy is made (in place over dy, on a 1x1 "
-                     "input gradient's matmul rows, in a pooling gradient's gather), not "
-                     "folded into the readers of a k x k convolution's dz"),
-      llvm::cl::init(false)};
-  Option<bool> maxPoolArgmax{
-      *this, "max-pool-argmax",
-      llvm::cl::desc("Max pools as one (max, argmax) generic whose argmax the gradient "
-                     "reads, not pooling_nhwc_max and a per-tap argmax in the gradient"),
-      llvm::cl::init(false)};
-  Option<bool> poolGradGather{
-      *this, "pool-grad-gather",
-      llvm::cl::desc("Pooling gradients gathered per stride class (each dx element "
-                     "written once), not scattered one window tap at a time"),
-      llvm::cl::init(false)};
-
-  StringRef getArgument() const override { return "nin-to-linalg"; }
-  StringRef getDescription() const override {
-    return "Lower nin functions to linalg on NHWC tensors in destination-passing form";
-  }
   void getDependentDialects(DialectRegistry &registry) const override {
     registerNinToLinalgDialects(registry);
   }
+
   void runOnOperation() override {
-    LinalgForms forms;
-    for (auto [option, field] : options())
-      forms.*field = option->getValue();
+    LinalgForms forms{weightGradGroupLoop, weightGradMatmulTransposeA, reluGradInPlace,
+                      maxPoolArgmax, poolGradGather};
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp f : funcs) {
       LogicalResult lowered = roleOf(f.getName()) == FunctionRole::TrainStep
@@ -197,16 +170,6 @@ struct NinToLinalgPass : PassWrapper<NinToLinalgPass, OperationPass<ModuleOp>> {
       if (failed(lowered))
         return signalPassFailure();
     }
-  }
-
-private:
-  /// Each option with the LinalgForms field it stands for.
-  std::array<std::pair<Option<bool> *, bool LinalgForms::*>, 5> options() {
-    return {{{&weightGradGroupLoop, &LinalgForms::weightGradGroupLoop},
-             {&weightGradMatmulTransposeA, &LinalgForms::weightGradMatmulTransposeA},
-             {&reluGradInPlace, &LinalgForms::reluGradInPlace},
-             {&maxPoolArgmax, &LinalgForms::maxPoolArgmax},
-             {&poolGradGather, &LinalgForms::poolGradGather}}};
   }
 };
 
@@ -223,6 +186,6 @@ void registerNinToLinalgDialects(DialectRegistry &registry) {
                   scf::SCFDialect, tensor::TensorDialect>();
 }
 
-void registerNinToLinalgPass() { PassRegistration<NinToLinalgPass>(); }
+void registerConversionPasses() { registerNinConversionPasses(); }
 
 } // namespace ninc

@@ -74,7 +74,7 @@ void registerNinToLinalgDialects(mlir::DialectRegistry &registry);
 
 /// Registers `nin-to-linalg` (one option per LinalgForms field) for
 /// ninc-opt.
-void registerNinToLinalgPass();
+void registerConversionPasses();
 
 } // namespace ninc
 

@@ -19,6 +19,8 @@
 
 #include "compiler/conversion/NinToLinalgTrain.h"
 #include "compiler/conversion/NinToLinalgTrainInternal.h"
+
+#include "llvm/ADT/TypeSwitch.h"
 #include "compiler/dialect/StageContract.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -215,25 +217,20 @@ LogicalResult TrainStepLowering::lower(Operation *op) {
     lowerReluGrad(loc, g);
     return success();
   }
-  if (auto d = dyn_cast<nin::DropoutTrainOp>(op))
-    out = lowerDropout(loc, d);
-  else if (auto g = dyn_cast<nin::BiasGradOp>(op))
-    out = lowerBiasGrad(loc, g.getGrad());
-  else if (auto g = dyn_cast<nin::GlobalAvgPoolGradOp>(op))
-    out = lowerGlobalAvgPoolGrad(loc, g);
-  else if (auto g = dyn_cast<nin::UnflattenOp>(op))
-    out = lowerUnflatten(loc, g);
-  else if (auto g = dyn_cast<nin::Conv2DGradFilterOp>(op))
-    out = lowerConvGradFilter(loc, g);
-  else if (auto g = dyn_cast<nin::Conv2DGradInputOp>(op))
-    out = lowerConvGradInput(loc, g);
-  else if (auto g = dyn_cast<nin::MaxPool2DGradOp>(op))
-    out = lowerMaxPoolGrad(loc, g);
-  else if (auto g = dyn_cast<nin::AvgPool2DGradOp>(op))
-    out = lowerAvgPoolGrad(loc, g);
-  else if (auto p = dyn_cast<nin::MaxPool2DOp>(op); p && forms_.maxPoolArgmax)
+  if (auto p = dyn_cast<nin::MaxPool2DOp>(op); p && forms_.maxPoolArgmax)
     out = lowerMaxPoolForward(loc, p);
   else
+    out = llvm::TypeSwitch<Operation *, Value>(op)
+              .Case([&](nin::DropoutTrainOp d) { return lowerDropout(loc, d); })
+              .Case([&](nin::BiasGradOp g) { return lowerBiasGrad(loc, g.getGrad()); })
+              .Case([&](nin::GlobalAvgPoolGradOp g) { return lowerGlobalAvgPoolGrad(loc, g); })
+              .Case([&](nin::UnflattenOp g) { return lowerUnflatten(loc, g); })
+              .Case([&](nin::Conv2DGradFilterOp g) { return lowerConvGradFilter(loc, g); })
+              .Case([&](nin::Conv2DGradInputOp g) { return lowerConvGradInput(loc, g); })
+              .Case([&](nin::MaxPool2DGradOp g) { return lowerMaxPoolGrad(loc, g); })
+              .Case([&](nin::AvgPool2DGradOp g) { return lowerAvgPoolGrad(loc, g); })
+              .Default([](Operation *) { return Value(); });
+  if (!out) // a forward op, lowered as in inference
     return lowerForward(op);
   map_[op->getResult(0)] = out;
   return success();

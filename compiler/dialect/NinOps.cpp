@@ -228,30 +228,34 @@ LogicalResult AvgPool2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Loca
   return poolReturnTypes(ctx, loc, op, types);
 }
 
-LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
-                                    GlobalAvgPoolOp::Adaptor op, SmallVectorImpl<Type> &types) {
-  auto in = rankedShape(op.getInput());
+/// The result type of an op whose result shape is `shapeOf` its [N, C, H, W]
+/// input's (unranked while the input is).
+template <typename ShapeFn>
+static LogicalResult fromNchwInput(MLIRContext *ctx, std::optional<Location> loc, Value input,
+                                   SmallVectorImpl<Type> &types, ShapeFn shapeOf) {
+  auto in = rankedShape(input);
   if (!in) {
     types.push_back(unranked(ctx));
     return success();
   }
   if (failed(expectRank(loc, *in, 4, "input [N, C, H, W]")))
     return failure();
-  types.push_back(f32Tensor(ctx, {(*in)[0], (*in)[1], 1, 1}));
+  types.push_back(f32Tensor(ctx, shapeOf(*in)));
   return success();
+}
+
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                    GlobalAvgPoolOp::Adaptor op, SmallVectorImpl<Type> &types) {
+  return fromNchwInput(ctx, loc, op.getInput(), types, [](auto in) {
+    return SmallVector<int64_t>{in[0], in[1], 1, 1};
+  });
 }
 
 LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                                           Adaptor op, SmallVectorImpl<Type> &types) {
-  auto in = rankedShape(op.getInput());
-  if (!in) {
-    types.push_back(unranked(ctx));
-    return success();
-  }
-  if (failed(expectRank(loc, *in, 4, "input [N, C, H, W]")))
-    return failure();
-  types.push_back(f32Tensor(ctx, {(*in)[0], (*in)[1] * (*in)[2] * (*in)[3]}));
-  return success();
+  return fromNchwInput(ctx, loc, op.getInput(), types, [](auto in) {
+    return SmallVector<int64_t>{in[0], in[1] * in[2] * in[3]};
+  });
 }
 
 //===----------------------------------------------------------------------===//

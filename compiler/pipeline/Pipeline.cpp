@@ -95,7 +95,7 @@ void registerGraphDialects(mlir::DialectRegistry &registry) {
 
 void registerNincPassesAndPipelines() {
   registerNinPasses();
-  registerNinToLinalgPass();
+  registerConversionPasses();
   codegen::registerCommonCodegenPasses();
   cpu::registerCpuCodegenPasses();
   cuda::registerCudaCodegenPasses();
