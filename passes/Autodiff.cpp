@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/dialect/NinOps.h"
+#include "compiler/dialect/StageContract.h"
 #include "passes/Passes.h"
 #include "runtime/support/Random.h"
 
@@ -37,7 +38,7 @@ public:
   explicit TrainStepBuilder(func::FuncOp infer) : infer_(infer), b_(infer.getContext()) {}
 
   LogicalResult run() {
-    if (!infer_.getName().ends_with("_infer") || infer_.getNumResults() != 1)
+    if (ninc::roleOf(infer_.getName().str()) != ninc::FunctionRole::Infer || infer_.getNumResults() != 1)
       return success(); // not a model function
     Location loc = infer_.getLoc();
     auto logitsType = dyn_cast<RankedTensorType>(infer_.getResultTypes()[0]);
@@ -64,13 +65,13 @@ public:
     results.append(paramTypes.begin(), paramTypes.end());
 
     b_.setInsertionPointAfter(infer_);
-    std::string name = infer_.getName().drop_back(strlen("_infer")).str() + "_train_step";
+    std::string name = ninc::trainStepFunctionName(ninc::modelOf(infer_.getName().str()));
     train_ = b_.create<func::FuncOp>(loc, name, b_.getFunctionType(args, results));
     Block *entry = train_.addEntryBlock();
     b_.setInsertionPointToStart(entry);
     for (unsigned i = 0; i < numParams; ++i)
-      if (auto attr = infer_.getArgAttr(i + 1, "nin.param"))
-        train_.setArgAttr(2 + i, "nin.param", attr);
+      if (auto paramName = infer_.getArgAttr(i + 1, ninc::attr::kParam))
+        train_.setArgAttr(2 + i, ninc::attr::kParam, paramName);
     seed_ = entry->getArgument(2 + 2 * numParams + 1);
     step_ = entry->getArgument(2 + 2 * numParams + 2);
 
@@ -121,7 +122,7 @@ private:
   /// Clones a forward op; training dropout becomes dropout_train.
   Operation *cloneForward(Operation *op, IRMapping &map) {
     if (auto d = dyn_cast<DropoutOp>(op); d && d.getTraining()) {
-      auto stream = d->getAttrOfType<IntegerAttr>("nin.stream");
+      auto stream = d->getAttrOfType<IntegerAttr>(ninc::attr::kStream);
       if (!stream) {
         d.emitError("expected a `nin.stream` attribute (the importer sets it) on training dropout");
         return nullptr;

@@ -1,6 +1,7 @@
 //===- compiler/importer/Importer.cpp - Model -> nin dialect --------------===//
 
 #include "compiler/importer/Importer.h"
+#include "compiler/dialect/StageContract.h"
 #include "compiler/dialect/NinOps.h"
 #include "compiler/model/Shapes.h"
 #include "runtime/support/Random.h"
@@ -30,11 +31,11 @@ public:
     for (const ParamInfo &p : params)
       argTypes.push_back(tensorType(p.shape));
     Type resultType = UnrankedTensorType::get(b_.getF32Type());
-    auto func = b_.create<func::FuncOp>(fileLoc, model_.name + "_infer",
+    auto func = b_.create<func::FuncOp>(fileLoc, inferFunctionName(model_.name),
                                         b_.getFunctionType(argTypes, resultType));
-    func.setArgAttr(0, "nin.input", b_.getUnitAttr());
+    func.setArgAttr(0, attr::kInput, b_.getUnitAttr());
     for (size_t i = 0; i < params.size(); ++i)
-      func.setArgAttr(i + 1, "nin.param", b_.getStringAttr(params[i].name));
+      func.setArgAttr(i + 1, attr::kParam, b_.getStringAttr(params[i].name));
     Block *entry = func.addEntryBlock();
     b_.setInsertionPointToStart(entry);
 
@@ -82,7 +83,7 @@ private:
       auto d = b_.create<nin::DropoutOp>(loc, unranked(), x, b_.getF32FloatAttr(l.dropoutRate),
                                          opts_.training ? b_.getUnitAttr() : nullptr);
       // The interpreter's mask stream: kStreamDropout + the layer's index.
-      d->setAttr("nin.stream", b_.getI64IntegerAttr(int64_t(kStreamDropout) + index));
+      d->setAttr(attr::kStream, b_.getI64IntegerAttr(int64_t(kStreamDropout) + index));
       return d;
     }
     case OpKind::Flatten: return b_.create<nin::FlattenOp>(loc, unranked(), x);

@@ -1,6 +1,7 @@
 //===- compiler/codegen/common/MemoryPlan.cpp - Static activation arena ---------===//
 
 #include "compiler/codegen/common/MemoryPlan.h"
+#include "compiler/dialect/StageContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -159,7 +160,7 @@ ArenaPlan planActivationArena(func::FuncOp func) {
   auto arenaType = MemRefType::get({plan.arenaBytes}, b.getI8Type());
   unsigned index = func.getNumArguments();
   func.insertArgument(index, arenaType,
-                      b.getDictionaryAttr(b.getNamedAttr("nin.arena", b.getUnitAttr())),
+                      b.getDictionaryAttr(b.getNamedAttr(attr::kArena, b.getUnitAttr())),
                       func.getLoc());
   Value arena = func.getArgument(index);
   for (Buffer &buf : buffers) {
@@ -170,7 +171,7 @@ ArenaPlan planActivationArena(func::FuncOp func) {
     buf.alloc.replaceAllUsesWith(view);
     buf.alloc.erase();
   }
-  func->setAttr("nin.arena_bytes", b.getI64IntegerAttr(plan.arenaBytes));
+  func->setAttr(attr::kArenaBytes, b.getI64IntegerAttr(plan.arenaBytes));
   return plan;
 }
 
@@ -203,7 +204,7 @@ void planModuleArenas(ModuleOp module, std::string *report) {
     if (report)
       *report += formatArenaPlan(func.getName().str(), plan);
   }
-  module->setAttr("nin.arena_bytes", IntegerAttr::get(IntegerType::get(module.getContext(), 64),
+  module->setAttr(attr::kArenaBytes, IntegerAttr::get(IntegerType::get(module.getContext(), 64),
                                                         arena));
 }
 
