@@ -7,6 +7,12 @@
 # by the compiled program) and each one's peak resident memory. Peers that
 # are not installed are reported as such.
 #   bench/cpu_peers.sh [BUILD_DIR=build] [BATCH=128] [THREADS=2] [ROUNDS=3] [PRECISION=fp32]
+# Environment: NINC_CPU (e.g. x86-64-v3: ninc code for AVX2 on any host;
+# default this host), LATENCY_BATCHES (default "1 8": inference latency rows,
+# ms a batch, for ninc, ONNX Runtime, OpenVINO, IREE and torch.compile),
+# ONEDNN_MAX_CPU_ISA (e.g. AVX2: caps PyTorch's and OpenVINO's oneDNN on an
+# AVX-512 host; ONNX Runtime's MLAS and IREE cannot be capped so).
+# bench/setup-peers.sh installs the pip peers.
 # PRECISION bf16: ninc --precision=bf16 (vdpbf16ps), PyTorch autocast to
 # bfloat16 (oneDNN's AVX512-BF16 kernels), JAX convolutions on bf16 operands
 # with fp32 accumulation; the fp32 PyTorch 1.13 training step is measured
@@ -26,12 +32,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 start=$(date +%s.%N)
+cpuflag=(); [ -n "${NINC_CPU:-}" ] && cpuflag=(--cpu="$NINC_CPU")
 "$build/bin/ninc" compile "$root/models/nin.pb" --batch "$batch" --threads "$threads" \
-    --mode=train --precision="$precision" -o "$work/nin"
+    --mode=train --precision="$precision" "${cpuflag[@]}" -o "$work/nin"
 compile_s=$(echo "$(date +%s.%N) - $start" | bc)
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; NiN-224, batch $batch, $threads threads, $precision"
 echo "# ninc compile time (inference + training step): ${compile_s} s"
 "$work/nin" bench --profile --iters 1 --warmup 0 | sed -n 's/^FMA peak of this machine: /# FMA peak: /p'
+echo "# ninc code for: $("$build/bin/ninc" compile "${cpuflag[@]}" --print-target | sed -n 's/^  cpu: *//p') ($("$build/bin/ninc" compile "${cpuflag[@]}" --print-target | sed -n 's/^  features: *//p'))"
+echo "# ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-unset} (PyTorch, OpenVINO); ONNX Runtime (MLAS) and IREE pick their kernels from cpuid"
 
 # rss CMD...: runs CMD, prints its output, then "rss KB" of its peak RSS.
 rss() { /usr/bin/time -f "rss %M" "$@" 2>&1; }
@@ -42,7 +51,11 @@ torch2=0
 if have torch && "$peers" -c 'import torch, sys; sys.exit(int(torch.__version__.split(".")[0]) < 2)'; then
   torch2=1
 fi
-[ "$precision" = fp32 ] && have onnxruntime && /usr/bin/python3 "$root/bench/peers/export_onnx.py" "$work/nin.onnx" "$batch" 224 > /dev/null
+onnx_for() { # onnx_for BATCH: the model exported at that batch (once)
+  [ -f "$work/nin-$1.onnx" ] || /usr/bin/python3 "$root/bench/peers/export_onnx.py" "$work/nin-$1.onnx" "$1" 224 > /dev/null
+  echo "$work/nin-$1.onnx"
+}
+[ "$precision" = fp32 ] && onnx_for "$batch" > /dev/null
 
 declare -A runs mem
 add() { runs[$1]="${runs[$1]:-} $2"; mem[$1]=$3; }
@@ -74,8 +87,16 @@ for r in $(seq "$rounds"); do
     add "pytorch-1.13-fp32 train" "$(awk "/^train/ {print \$(NF-2)}" <<<"$out")" "$(mib <<<"$out")"
   fi
   if [ "$precision" = fp32 ] && have onnxruntime; then
-    out=$(rss "$peers" "$root/bench/peers/ort_nin.py" "$work/nin.onnx" "$batch" 224 "$threads" 3)
+    out=$(rss "$peers" "$root/bench/peers/ort_nin.py" "$(onnx_for "$batch")" "$batch" 224 "$threads" 3)
     add "onnxruntime infer" "$(ips <<<"$out")" "$(mib <<<"$out")"
+  fi
+  if [ "$precision" = fp32 ] && have openvino; then
+    out=$(rss "$peers" "$root/bench/peers/openvino_nin.py" "$(onnx_for "$batch")" "$batch" 224 "$threads" 3)
+    add "openvino infer" "$(ips <<<"$out")" "$(mib <<<"$out")"
+  fi
+  if [ "$precision" = fp32 ] && have iree.runtime; then
+    out=$(rss taskset -c "$cores" "$peers" "$root/bench/peers/iree_nin.py" "$(onnx_for "$batch")" "$batch" 224 "$threads" 3)
+    add "iree infer" "$(ips <<<"$out")" "$(mib <<<"$out")"
   fi
   echo "# round $r done"
 done
@@ -84,13 +105,13 @@ echo
 printf '%-22s %10s %12s %14s %10s\n' "" images/s "ninc / peer" "peak RSS MiB" "RSS ratio"
 for mode in infer train; do
   n=$(median ${runs["ninc $mode"]})
-  for peer in ninc pytorch-1.13 pytorch-2 onnxruntime jax pytorch-1.13-fp32; do
+  for peer in ninc pytorch-1.13 pytorch-2 onnxruntime openvino iree jax pytorch-1.13-fp32; do
     key="$peer $mode"
     if [ -z "${runs[$key]:-}" ]; then
       case $peer in
         pytorch-2) why="not installed (pip install torch into PEERS_PYTHON)" ;;
         pytorch-1.13-fp32) continue ;;
-        onnxruntime) [ $mode = train ] && continue
+        onnxruntime|openvino|iree) [ $mode = train ] && continue
                      why="not installed"
                      [ "$precision" = bf16 ] && why="no bf16 convolutions on the CPU (not run)" ;;
         *) why="not installed" ;;
@@ -101,5 +122,43 @@ for mode in infer train; do
     v=$(median ${runs[$key]})
     printf '%-22s %10s %12s %14s %10s\n' "$key" "$v" "$(echo "scale=2; $n / $v" | bc)x" \
         "${mem[$key]}" "$(echo "scale=2; ${mem["ninc $mode"]} / ${mem[$key]}" | bc)x"
+  done
+done
+
+# Inference latency at small batches (ms a batch, median of alternating
+# rounds; each engine compiled or exported for that batch).
+[ "$precision" = fp32 ] || exit 0
+declare -A lat
+for b in ${LATENCY_BATCHES:-1 8}; do
+  "$build/bin/ninc" compile "$root/models/nin.pb" --batch "$b" --threads "$threads" \
+      "${cpuflag[@]}" -o "$work/nin-b$b"
+  onnx_for "$b" > /dev/null
+done
+ms() { sed -n 's/.*latency \([0-9.]*\) ms.*/\1/p' | head -1; }
+for r in $(seq "$rounds"); do
+  for b in ${LATENCY_BATCHES:-1 8}; do
+    out=$(env OMP_NUM_THREADS="$threads" "$work/nin-b$b" bench --iters 30 --warmup 3)
+    lat["ninc $b"]="${lat["ninc $b"]:-} $(sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' <<<"$out")"
+    have onnxruntime && lat["onnxruntime $b"]="${lat["onnxruntime $b"]:-} $("$peers" "$root/bench/peers/ort_nin.py" "$(onnx_for "$b")" "$b" 224 "$threads" 30 | ms)"
+    have openvino && lat["openvino $b"]="${lat["openvino $b"]:-} $("$peers" "$root/bench/peers/openvino_nin.py" "$(onnx_for "$b")" "$b" 224 "$threads" 30 | ms)"
+    have iree.runtime && lat["iree $b"]="${lat["iree $b"]:-} $(taskset -c "$cores" "$peers" "$root/bench/peers/iree_nin.py" "$(onnx_for "$b")" "$b" 224 "$threads" 30 | ms)"
+    if [ $torch2 = 1 ]; then
+      out=$("$peers" "$root/bench/torch_nin.py" --device cpu --threads "$threads" --batch "$b" \
+              --size 224 --warmup 3 --iters 30 --repeats 1 --modes infer \
+              --variants "torch.compile channels-last")
+      lat["torch.compile $b"]="${lat["torch.compile $b"]:-} $(awk '/^infer/ {print $(NF-1)}' <<<"$out")"
+    fi
+  done
+  echo "# latency round $r done"
+done
+echo
+printf '%-16s %6s %12s %12s\n' "" batch "ms a batch" "peer / ninc"
+for b in ${LATENCY_BATCHES:-1 8}; do
+  n=$(median ${lat["ninc $b"]})
+  for peer in ninc onnxruntime openvino iree torch.compile; do
+    key="$peer $b"
+    v=$(median ${lat[$key]:-})
+    if [ -z "$v" ]; then printf '%-16s %6s %s\n' "$peer" "$b" "not installed or failed"; continue; fi
+    printf '%-16s %6s %12s %12s\n' "$peer" "$b" "$v" "$(echo "scale=2; $v / $n" | bc)x faster"
   done
 done

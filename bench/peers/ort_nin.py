@@ -26,5 +26,6 @@ for _ in range(iters):
     sess.run(None, {"x": x})
     times.append(time.perf_counter() - t0)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"onnxruntime {ort.__version__} infer {batch / statistics.median(times):.1f} images/s "
-      f"peak_rss {rss:.0f} MiB")
+med = statistics.median(times)
+print(f"onnxruntime {ort.__version__} infer {batch / med:.1f} images/s "
+      f"latency {med * 1e3:.2f} ms peak_rss {rss:.0f} MiB")

@@ -10,6 +10,8 @@
 #include "compiler/driver/Commands.h"
 #include "compiler/frontend/Frontend.h"
 #include "compiler/model/Shapes.h"
+#include "compiler/codegen/cpu/CpuCodegen.h"
+#include "compiler/pipeline/Autotune.h"
 #include "compiler/pipeline/Compile.h"
 
 #include <CLI/CLI.hpp>
@@ -38,6 +40,9 @@ struct CompileArgs {
   bool noSchedule = false;
   bool printTarget = false;
   CLI::Option *gpuArch = nullptr; ///< Its count says whether --gpu-arch was given.
+  bool autotune = false;
+  AutotuneOptions tune;
+  int64_t scheduleCandidate = -1; ///< --schedule-candidate (tests).
 };
 
 /// Every subcommand's arguments, filled by parsing.
@@ -106,6 +111,15 @@ int checkCompileFlags(const CompileArgs &args, const Target &target) {
                "without --no-schedule");
     return kExitUsage;
   }
+  if ((args.autotune || args.scheduleCandidate >= 0) && (target.isCuda() || args.noSchedule)) {
+    printError(std::string(args.autotune ? "--autotune" : "--schedule-candidate") +
+               " chooses CPU schedules: it needs --target=cpu without --no-schedule");
+    return kExitUsage;
+  }
+  if (args.autotune && args.scheduleCandidate >= 0) {
+    printError("--autotune and --schedule-candidate both choose the schedules: give one");
+    return kExitUsage;
+  }
   if (compile.precision == "bf16" && !target.isCuda() && args.noSchedule) {
     printError("--precision=bf16 on the CPU needs the schedules: drop --no-schedule");
     return kExitUsage;
@@ -140,6 +154,17 @@ int runCompileCommand(CompileArgs &args) {
   }
   if (int code = checkCompileFlags(args, *target); code != kExitOk)
     return code;
+  if (args.autotune) {
+    std::optional<Model> model = loadModelOrReport(args.options.model);
+    if (!model)
+      return kExitInvalidInput;
+    return compileWithAutotune(*model, args.options, *target, args.tune);
+  }
+  cpu::ScheduleTuning candidate;
+  if (args.scheduleCandidate >= 0) {
+    candidate.round = args.scheduleCandidate;
+    args.options.tuning = &candidate;
+  }
   return runCompile(args.options, *target);
 }
 
@@ -258,6 +283,22 @@ CLI::App *addCompileCommand(CLI::App &app, CompileArgs &args) {
   cmd->add_flag("--no-vendor-libs", opts.noVendorLibs,
                 "Use only kernels ninc generates (always so today: no convolution is handed to "
                 "cuDNN or oneDNN)");
+  cmd->add_flag("--autotune", args.autotune,
+                "Time candidate schedules (register tiles, loop orders, K blocks) of each "
+                "distinct conv/matmul on this machine and keep the fastest in a cache keyed by "
+                "op, mode and target; later compiles reuse it without timing (--target=cpu)");
+  cmd->add_option("--autotune-seconds", args.tune.seconds,
+                  "Stop starting timing rounds after this many seconds (the cost model's round "
+                  "always runs)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--autotune-cache", args.tune.cachePath,
+                  "The autotuning cache file (default: $NINC_AUTOTUNE_CACHE, else "
+                  "$XDG_CACHE_HOME/ninc/autotune.tsv, else ~/.cache/ninc/autotune.tsv)");
+  cmd->add_option("--schedule-candidate", args.scheduleCandidate,
+                  "Testing: every conv/matmul on its K-th autotuning candidate (0: the cost "
+                  "model's; past an op's last: its last)")
+      ->check(CLI::NonNegativeNumber);
   addCompileReportFlags(*cmd, args);
   return cmd;
 }

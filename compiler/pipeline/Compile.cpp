@@ -295,6 +295,7 @@ int runPasses(Compilation &c) {
     cg.printSchedule = c.opts.printSchedule;
     cg.printMemoryPlan = c.opts.printMemoryPlan;
     cg.ptxOnly = emit == EmitStage::Ptx;
+    cg.tuning = c.opts.tuning;
     buildCodegenPipeline(pm, c.target, cg);
     pm.addInstrumentation(std::make_unique<PhaseBoundary>(c.times));
   }
@@ -318,6 +319,8 @@ rt::ModelDescriptor makeDescriptor(const Compilation &c) {
   if (auto arena = (*c.module)->getAttrOfType<mlir::IntegerAttr>(attr::kArenaBytes))
     d.arenaBytes = arena.getInt();
   d.threads = c.target.isCuda() ? 1 : c.opts.threads;
+  d.cpu = c.target.cpu.cpu;
+  d.isa = c.target.cpu.features;
   if (c.training) {
     // Each function's own arena (the module attribute is the larger one).
     int64_t infer = arenaBytesOf(*c.module, inferFunctionName(c.model.name));

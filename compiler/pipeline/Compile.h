@@ -16,6 +16,9 @@
 #include <vector>
 
 namespace ninc {
+namespace cpu {
+struct ScheduleTuning;
+}
 
 /// The stages `--emit` can stop at, in pipeline order (dot: the graph after
 /// the graph passes, as Graphviz; ptx: one file a kernel, --target=cuda).
@@ -44,6 +47,9 @@ struct CompileOptions {
   bool printSchedule = false;    ///< The CPU schedule chosen per op, to stderr.
   bool timeReport = false;       ///< Seconds spent in each phase, to stderr.
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
+  /// CPU: the autotuner's hooks into the schedule (Autotune.h); null: the
+  /// cost model's schedules.
+  cpu::ScheduleTuning *tuning = nullptr;
 };
 
 /// Runs the compiler for `target` (made once from the command line by

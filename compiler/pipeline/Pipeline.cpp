@@ -79,6 +79,7 @@ void buildCodegenPipeline(mlir::OpPassManager &pm, const Target &target,
   cpuOpts.planMemory = true;
   cpuOpts.printMemoryPlan = opts.printMemoryPlan;
   cpuOpts.printSchedule = opts.printSchedule;
+  cpuOpts.tuning = opts.tuning;
   cpu::buildCpuCodegenPipeline(pm, cpuOpts);
 }
 

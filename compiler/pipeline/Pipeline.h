@@ -16,6 +16,9 @@
 #include <string>
 
 namespace ninc {
+namespace cpu {
+struct ScheduleTuning;
+}
 
 /// The `nin` graph optimisations, in order: shape inference, canonicalise
 /// (dropout folds away in inference), conv+bias+ReLU fusion, 1x1-chain
@@ -54,6 +57,7 @@ struct CodegenOptions {
   bool printSchedule = false;   ///< CPU: each op's schedule to stderr.
   bool printMemoryPlan = false; ///< The arena of each function to stderr.
   bool ptxOnly = false;         ///< CUDA: kernels to PTX, no ptxas (--emit=ptx).
+  cpu::ScheduleTuning *tuning = nullptr; ///< CPU: autotuning (Autotune.h).
 };
 
 /// ninc-attach-target for `target`, then that target's passes from linalg on

@@ -47,6 +47,10 @@ ninc_model *ninc_model_create(void) {
     failWith("ninc: internal error: " + desc.message());
     return nullptr;
   }
+  if (ninc::Status cpu = ninc::rt::checkCpuCanRun(*desc); !cpu) {
+    failWith("ninc: " + cpu.message());
+    return nullptr;
+  }
   auto *m = new (std::nothrow) ninc_model(*desc);
   if (!m || !m->arena.data()) {
     delete m;

@@ -82,6 +82,12 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
       in >> d.weightDecay;
     } else if (key == "epochs") {
       in >> d.epochs;
+    } else if (key == "cpu") {
+      in >> d.cpu;
+    } else if (key == "isa") {
+      for (std::string f; in >> f;)
+        d.isa.push_back(f);
+      continue;
     } else if (key == "param") {
       ParamSlot p;
       in >> p.name >> p.offset >> p.layout;
@@ -127,6 +133,14 @@ std::string formatDescriptor(const ModelDescriptor &d) {
      << "\narena " << d.arenaBytes << "\ntrain_arena " << d.trainArenaBytes << "\nlr "
      << shortest(d.learningRate) << "\nmomentum " << shortest(d.momentum) << "\nweight_decay "
      << shortest(d.weightDecay) << "\nepochs " << d.epochs << "\nthreads " << d.threads << "\n";
+  if (!d.cpu.empty())
+    os << "cpu " << d.cpu << "\n";
+  if (!d.isa.empty()) {
+    os << "isa";
+    for (const std::string &f : d.isa)
+      os << " " << f;
+    os << "\n";
+  }
   for (const ParamSlot &p : d.params) {
     os << "param " << p.name << " " << p.offset << " " << p.layout;
     for (int64_t v : p.shape)
@@ -134,6 +148,61 @@ std::string formatDescriptor(const ModelDescriptor &d) {
     os << "\n";
   }
   return os.str();
+}
+
+namespace {
+
+/// Whether this CPU has `feature` (one of Target.h's ISA extensions);
+/// unknown names count as present (a newer compiler's descriptor).
+bool cpuHas(const std::string &feature) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  static const std::pair<const char *, bool> kFeatures[] = {
+      {"sse4.2", bool(__builtin_cpu_supports("sse4.2"))},
+      {"avx", bool(__builtin_cpu_supports("avx"))},
+      {"avx2", bool(__builtin_cpu_supports("avx2"))},
+      {"fma", bool(__builtin_cpu_supports("fma"))},
+      {"f16c", bool(__builtin_cpu_supports("f16c"))},
+      {"avx512f", bool(__builtin_cpu_supports("avx512f"))},
+      {"avx512bw", bool(__builtin_cpu_supports("avx512bw"))},
+      {"avx512vl", bool(__builtin_cpu_supports("avx512vl"))},
+      {"avx512dq", bool(__builtin_cpu_supports("avx512dq"))},
+      {"avx512vnni", bool(__builtin_cpu_supports("avx512vnni"))},
+      {"avx512bf16", bool(__builtin_cpu_supports("avx512bf16"))},
+      {"avx512fp16", bool(__builtin_cpu_supports("avx512fp16"))},
+      {"amx-tile", bool(__builtin_cpu_supports("amx-tile"))},
+      {"amx-bf16", bool(__builtin_cpu_supports("amx-bf16"))},
+  };
+  for (const auto &[name, present] : kFeatures)
+    if (feature == name)
+      return present;
+#else
+  (void)feature;
+#endif
+  return true;
+}
+
+} // namespace
+
+std::vector<std::string> missingCpuFeatures(const std::vector<std::string> &required) {
+  std::vector<std::string> missing;
+  for (const std::string &f : required)
+    if (!cpuHas(f))
+      missing.push_back(f);
+  return missing;
+}
+
+Status checkCpuCanRun(const ModelDescriptor &d) {
+  std::vector<std::string> missing = missingCpuFeatures(d.isa);
+  if (missing.empty())
+    return Status::ok();
+  std::string list;
+  for (const std::string &f : missing)
+    list += (list.empty() ? "" : ", ") + f;
+  return Error{"this program was compiled for CPU '" + (d.cpu.empty() ? "?" : d.cpu) +
+               "', and this machine's CPU lacks " + list +
+               "; compile it again here (ninc compile without --cpu: this host), or for an ISA "
+               "level this CPU has (e.g. --cpu=x86-64-v3 for AVX2+FMA)"};
 }
 
 } // namespace ninc::rt

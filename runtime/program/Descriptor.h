@@ -21,6 +21,8 @@
 //   weight_decay 0
 //   epochs 5
 //   param block1.0.weight 0 HWCF 96 1 11 11   (name offset layout spec-shape...)
+//   cpu znver3                            (the LLVM CPU the code was compiled for)
+//   isa avx avx2 f16c fma sse4.2          (the ISA extensions it may use)
 //
 // The training records are optional so descriptors of older, inference-only
 // programs keep parsing: absent, they take the spec's defaults (lr 0.1,
@@ -65,8 +67,23 @@ struct ModelDescriptor {
   /// Threads of the generated parallel loops (what `bench` measures the FMA
   /// peak with); 1 when the descriptor does not say.
   int64_t threads = 1;
+  /// The LLVM CPU the code was compiled for ("" when the descriptor does not
+  /// say) and the ISA extensions of it the code may use ("avx2", "fma",
+  /// "avx512f", ...: compiler/target/Target.h's list). The program refuses
+  /// to run on a CPU that lacks one (instead of dying of SIGILL), and
+  /// `bench --profile` measures the FMA peak at the code's vector width.
+  std::string cpu;
+  std::vector<std::string> isa;
   std::vector<ParamSlot> params;  ///< Canonical order (weight, bias per conv).
 };
+
+/// The extensions of `required` this machine's CPU lacks (x86-64: cpuid;
+/// other hosts: none are checked).
+std::vector<std::string> missingCpuFeatures(const std::vector<std::string> &required);
+
+/// An error naming the CPU the program was compiled for and what this
+/// machine lacks of it, or ok.
+Status checkCpuCanRun(const ModelDescriptor &d);
 
 /// The weights blob's layout, the one rule the conversion to linalg (its
 /// `nin.params` table), the descriptor and the runtime's packer

@@ -27,7 +27,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <map>
 #include <sstream>
@@ -228,11 +230,33 @@ void printProfile(const std::vector<rt::ProfileRegion> &regions, const std::stri
               rest * 1e3, 100 * rest / perCall, "", "");
 }
 
+/// Every region's milliseconds a call as tab-separated lines "region
+/// function ms flops name" (`bench --profile-out`, read by ninc's autotuner),
+/// written to a temporary file and renamed.
+Status writeProfileTable(const std::string &path, const std::vector<rt::ProfileRegion> &regions,
+                         int calls, double seconds, uint64_t cycles) {
+  const double perSecond = double(cycles) / seconds;
+  std::string tmp = path + ".tmp";
+  FILE *f = std::fopen(tmp.c_str(), "w");
+  if (!f)
+    return Error{"--profile-out: cannot write '" + tmp + "': " + std::strerror(errno)};
+  for (const rt::ProfileRegion &r : regions)
+    std::fprintf(f, "%lld\t%s\t%.6f\t%lld\t%s\n", (long long)r.id, r.function.c_str(),
+                 double(ninc_prof_cycles[r.id]) / perSecond / calls * 1e3, (long long)r.flops,
+                 r.name.c_str());
+  bool ok = std::fclose(f) == 0;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Error{"--profile-out: cannot write '" + path + "'"};
+  }
+  return Status::ok();
+}
+
 /// Times one batch of inference or one training step (synthetic data); with
 /// `profile`, also each instrumented region (cpu/Profile.cpp) against the
 /// machine's FMA peak.
 int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int warmup,
-          bool profile) {
+          bool profile, const std::string &profileOut) {
   const bool training = mode == "train";
   if (training && !canTrain(d))
     return fail("error: this program was compiled for inference only (recompile with ninc "
@@ -270,7 +294,7 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
   };
   rt::FmaPeak peak;
   if (profile)
-    peak = rt::measureFmaPeak(int(d.threads));
+    peak = rt::measureFmaPeak(int(d.threads), rt::vectorBitsOf(d.isa));
   for (int i = 0; i < warmup; ++i)
     run();
   std::vector<rt::ProfileRegion> regions;
@@ -299,10 +323,14 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
               median * 1e3, training ? "step" : "batch", d.batch / median, iters,
               arenaBytes / 1048576.0, d.blobSize * 4 / 1048576.0, peakRssMiB());
   if (profile) {
-    std::printf("FMA peak of this machine: %.1f GFLOP/s (%d threads, %s, measured now)\n",
-                peak.gflops, peak.threads, peak.isa.c_str());
+    std::printf("FMA peak of this machine: %.1f GFLOP/s (%d threads, %s%s, measured now)\n",
+                peak.gflops, peak.threads, peak.isa.c_str(),
+                peak.capped ? ": the ISA the code was compiled for" : "");
     printProfile(regions, d.model + (training ? "_train_step" : "_infer"), iters, total, cycles,
                  peak);
+    if (!profileOut.empty())
+      if (Status s = writeProfileTable(profileOut, regions, iters, total, cycles); !s)
+        return fail("error: " + s.message());
   }
   return kExitOk;
 }
@@ -412,6 +440,8 @@ int main(int argc, char **argv) {
   auto desc = rt::parseDescriptor(ninc_descriptor);
   if (!desc)
     return fail(std::string("internal error: ") + desc.message());
+  if (Status cpu = rt::checkCpuCanRun(*desc); !cpu)
+    return fail("error: " + cpu.message());
   CLI::App app{"Model '" + desc->model + "' compiled by ninc (batch " +
                std::to_string(desc->batch) + ", input " + std::to_string(desc->channels) + "x" +
                std::to_string(desc->height) + "x" + std::to_string(desc->width) + ")"};
@@ -462,6 +492,12 @@ int main(int argc, char **argv) {
   benchCmd->add_flag("--profile", profile,
                      "Also time every compiled region (conv, pool, ...): ms, share, GFLOP/s "
                      "and % of this machine's FMA peak, measured first");
+  std::string profileOut;
+  benchCmd->add_option("--profile-out", profileOut,
+                       "With --profile: also write every region's ms a call as tab-separated "
+                       "lines (region, function, ms, FLOPs, name) to FILE (what ninc compile "
+                       "--autotune reads)")
+      ->needs(benchCmd->get_option("--profile"));
 
   try {
     app.parse(argc, argv);
@@ -486,5 +522,5 @@ int main(int argc, char **argv) {
     return fail("error: this program was compiled for batch " + std::to_string(desc->batch) +
                 ", not " + std::to_string(benchBatch) + " (recompile with ninc compile --batch=" +
                 std::to_string(benchBatch) + ")");
-  return bench(*desc, benchMode, iters, warmup, profile);
+  return bench(*desc, benchMode, iters, warmup, profile, profileOut);
 }

@@ -1,6 +1,7 @@
 //===- runtime/program/Profile.cpp - FMA peak and the region table --------===//
 #include "runtime/program/Profile.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <sstream>
@@ -69,18 +70,31 @@ double chainsScalar(int64_t iters, float *sink) {
 
 } // namespace
 
-FmaPeak measureFmaPeak(int threads, double seconds) {
+int vectorBitsOf(const std::vector<std::string> &isa) {
+  auto has = [&](const char *f) { return std::find(isa.begin(), isa.end(), f) != isa.end(); };
+  if (has("avx512f"))
+    return 512;
+  return has("avx2") && has("fma") ? 256 : 0;
+}
+
+FmaPeak measureFmaPeak(int threads, int vectorBits, double seconds) {
   FmaPeak peak;
   peak.threads = threads < 1 ? 1 : threads;
   double (*chains)(int64_t, float *) = chainsScalar;
   peak.isa = "scalar";
+  const int limit = vectorBits > 0 ? vectorBits : 1 << 30;
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) {
+  const bool has512 = __builtin_cpu_supports("avx512f");
+  const bool has256 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (has512 && limit >= 512) {
     chains = chains512;
     peak.isa = "AVX-512";
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  } else if (has256 && limit >= 256) {
     chains = chains256;
     peak.isa = "AVX2+FMA";
+    peak.capped = has512;
+  } else {
+    peak.capped = has256;
   }
 #endif
   // Size the run on one thread (also warms the clock up), then all at once.

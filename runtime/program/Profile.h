@@ -21,10 +21,21 @@ struct FmaPeak {
   double gflops = 0;    ///< fp32 GFLOP/s, all threads (2 FLOPs per FMA lane)
   int threads = 1;
   std::string isa;      ///< "AVX-512", "AVX2+FMA" or "scalar"
+  /// Set when the code's ISA is narrower than the machine's widest.
+  bool capped = false;
 };
 
-/// Runs `threads` threads of FMA chains for about `seconds`.
-FmaPeak measureFmaPeak(int threads, double seconds = 0.3);
+/// The widest fp32 FMA vector (bits) code compiled for the ISA extensions
+/// `isa` (ModelDescriptor::isa) uses: 512 with avx512f, 256 with avx2 and
+/// fma, else 0 (scalar); 0 also for an empty list (an older descriptor:
+/// then the widest this machine has).
+int vectorBitsOf(const std::vector<std::string> &isa);
+
+/// Runs `threads` threads of FMA chains for about `seconds`, at the widest
+/// vector width this machine has, or at most `vectorBits` when given (> 0):
+/// the peak of the ISA the code was compiled for (AVX2 code on an AVX-512
+/// machine: the AVX2 peak).
+FmaPeak measureFmaPeak(int threads, int vectorBits = 0, double seconds = 0.3);
 
 /// One instrumented region of the generated code.
 struct ProfileRegion {

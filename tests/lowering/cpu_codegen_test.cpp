@@ -252,18 +252,33 @@ TEST_P(CpuCodegenBf16, MatchesNaiveReferenceOnRoundedInputs) {
 // The reduction-block cases above check the numbers; this checks that the
 // blocks were chosen (a blocked schedule the report does not show would leave
 // those cases testing the unblocked one).
-TEST(CpuCodegenSchedule, LongReductionsRunInL2SizedBlocks) {
+// The blocks follow the Target's L2 (ninc's table for a named CPU).
+std::string reductionBlockReport(const char *cpu) {
   cpu::CpuOptions opts;
   opts.threads = 2;
+  opts.cpu = cpu;
   std::string report;
   opts.scheduleReport = &report;
   for (const char *name : {"conv_reduction_blocks", "matmul_ta_reduction_blocks"}) {
-    auto text = compileToAssembly(findCase(name).mlir, opts, outPath(std::string(name) + ".s"));
-    ASSERT_TRUE(text) << text.message();
+    auto text = compileToAssembly(findCase(name).mlir, opts,
+                                  outPath(std::string(name) + "_" + cpu + ".s"));
+    EXPECT_TRUE(text) << text.message();
   }
-  // KH = 54 of a 54x54x4x32 strip (1.5 MiB): 9 rows (166 KiB) a block.
+  return report;
+}
+
+TEST(CpuCodegenSchedule, LongReductionsRunInL2SizedBlocks) {
+  // Zen 5, 1 MiB L2: KH = 54 of a 54x54x4x32 strip (1.5 MiB) in 9 rows
+  // (166 KiB) a block; K = 4096 in blocks of 256.
+  std::string report = reductionBlockReport("znver5");
   EXPECT_NE(report.find("reduction in blocks [0, 0, 0, 0, 9]"), std::string::npos) << report;
   EXPECT_NE(report.find("reduction in blocks [0, 0, 256]"), std::string::npos) << report;
+  // Zen 3, 512 KiB L2 and AVX2: a strip of 16 columns (746 KiB) in blocks
+  // of 9 rows (124 KiB) and K in blocks of 128.
+  report = reductionBlockReport("znver3");
+  EXPECT_NE(report.find("reduction in blocks [0, 0, 0, 0, 9]"), std::string::npos) << report;
+  EXPECT_NE(report.find("tiles [1, 1, 6, 16]"), std::string::npos) << report;
+  EXPECT_NE(report.find("reduction in blocks [0, 0, 128]"), std::string::npos) << report;
 }
 
 TEST(CpuCodegenBf16Api, EmitsVdpbf16ps) {

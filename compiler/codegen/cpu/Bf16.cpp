@@ -53,7 +53,7 @@ std::pair<int64_t, int64_t> tiledExtents(linalg::LinalgOp op) {
   return {out[2], out[3]};
 }
 
-bool eligible(linalg::LinalgOp op) {
+bool eligible(linalg::LinalgOp op, const ScheduleParams &params) {
   if (!isa<linalg::Conv2DNhwcHwcfOp, linalg::MatmulOp>(op) ||
       op.hasDynamicShape() || !op.hasPureTensorSemantics())
     return false;
@@ -69,7 +69,7 @@ bool eligible(linalg::LinalgOp op) {
   int64_t channels = w.getDimSize(w.getRank() - 2);
   auto [rows, cols] = tiledExtents(op);
   return channels % 2 == 0 &&
-         chooseRegisterTile(rows, cols).cols % kVectorLanes == 0;
+         chooseRegisterTile(rows, cols, params).cols % kBf16DotLanes == 0;
 }
 
 AffineMap identity(int64_t rank, MLIRContext *ctx) {
@@ -240,11 +240,11 @@ Value mergedPack(linalg::GenericOp pack) {
 
 } // namespace
 
-void markBf16Ops(ModuleOp module) {
+void markBf16Ops(ModuleOp module, const ScheduleParams &params) {
   module.getContext()->getOrLoadDialect<LLVM::LLVMDialect>();
   SmallVector<linalg::LinalgOp> ops;
   module.walk([&](linalg::LinalgOp op) {
-    if (eligible(op))
+    if (eligible(op, params))
       ops.push_back(op);
   });
   llvm::DenseMap<Value, Value> rounded;
@@ -282,7 +282,7 @@ int64_t lowerBf16Tiles(ModuleOp module, const std::vector<int64_t> &anchorTags,
     Value filter = op->getOperand(1);
     auto filterType = cast<RankedTensorType>(filter.getType());
     int64_t cols = filterType.getShape().back();
-    if (cols % kVectorLanes)
+    if (cols % kBf16DotLanes)
       continue;
     // The tile's filter: a column window of the whole one, or all of it.
     Value source = filter;

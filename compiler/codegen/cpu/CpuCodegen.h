@@ -59,6 +59,7 @@
 
 #include "runtime/support/Error.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,35 @@ class OpPassManager;
 } // namespace mlir
 
 namespace ninc::cpu {
+
+/// A conv or matmul whose schedule the autotuner may choose
+/// (compiler/pipeline/Autotune.h), as the schedule pass found it.
+struct TunableOp {
+  /// What identifies the op's schedule problem: kind, loop ranges, what is
+  /// fused ("matmul 86528x256x256 fill epilogue").
+  std::string key;
+  std::string function; ///< The function holding it.
+  std::string mode;     ///< "infer" or "train" (the function's role).
+  /// The schedules it may take, as text (ScheduleChoice); [0] is the cost
+  /// model's ("default").
+  std::vector<std::string> candidates;
+  /// Which of them this compilation used.
+  int64_t used = 0;
+  /// The profile regions (`bench --profile-out`) its tiles run in.
+  std::vector<int64_t> regions;
+};
+
+/// What the autotuner asks of the schedule pass.
+struct ScheduleTuning {
+  /// >= 0: a timing round; every tunable op takes its candidate
+  /// min(round, candidates - 1).
+  int64_t round = -1;
+  /// Otherwise: the candidate (text) chosen for "mode<TAB>key"; ops not
+  /// named take the cost model's schedule.
+  std::map<std::string, std::string> chosen;
+  /// Filled by the schedule pass: every tunable op, in order.
+  std::vector<TunableOp> found;
+};
 
 /// How to generate code.
 struct CpuOptions {
@@ -94,6 +124,9 @@ struct CpuOptions {
   bool printSchedule = false;
   /// ...or, when set, append it here instead.
   std::string *scheduleReport = nullptr;
+  /// Autotuning (`ninc compile --autotune`): the schedules to use, and
+  /// where the schedule pass lists the tunable ops; null: the cost model.
+  ScheduleTuning *tuning = nullptr;
   /// --precision=bf16: convs and matmuls multiply in bf16 with vdpbf16ps
   /// (fp32 accumulation, fp32 weights); needs AVX512-BF16 on the target.
   bool bf16 = false;

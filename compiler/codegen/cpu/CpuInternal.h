@@ -9,9 +9,11 @@
 #define NINC_COMPILER_CODEGEN_CPU_CPUINTERNAL_H
 
 #include "compiler/codegen/cpu/CpuCodegen.h"
+#include "compiler/target/Target.h"
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,29 +41,56 @@ class Location;
 
 namespace ninc::cpu::detail {
 
-/// Lanes of one fp32 vector register (AVX-512).
-constexpr int64_t kVectorLanes = 16;
-/// Accumulator registers a register tile may use (of 32 zmm: the rest hold
-/// the filter row and the broadcast input).
-constexpr int64_t kAccumulatorBudget = 26;
+/// What the schedules take from the Target (compiler/target/Target.h): the
+/// register file, the caches and the threads. Nothing in the schedules is a
+/// constant of one ISA; scheduleParamsFor derives every field from the
+/// CpuTarget (TileSizes.cpp says how and what it was measured on).
+struct ScheduleParams {
+  /// fp32 lanes of one vector register (AVX-512: 16, AVX2: 8, SSE: 4).
+  int64_t lanes = 16;
+  /// Vector registers the accumulators of a register tile may use; the rest
+  /// hold the filter row and the broadcast input (AVX-512: 26 of 32 zmm,
+  /// AVX2: 13 of 16 ymm).
+  int64_t accumulatorBudget = 26;
+  /// Independent accumulators that hide the FMA latency: FMA pipes x the
+  /// FMA latency (4 cycles on every x86-64 core since Skylake and Zen 2).
+  int64_t minAccumulators = 8;
+  /// Weights up to this size are kept in L2 while the image is swept in
+  /// order (half of the L2: the packed weights plus the streaming input).
+  int64_t imageOrderWeightBytes = 512 * 1024;
+  /// A long matmul reduction (K at least 8x this, no fused fill or
+  /// epilogue) is cut into blocks of the largest divisor of K up to this
+  /// many (and not under a quarter of it): the A and B panels of a block
+  /// stay in L2 while the register tiles sweep them.
+  int64_t reductionBlock = 256;
+  /// A conv whose filter column strip (KH x KW x C x TF floats, the slice a
+  /// register tile streams over) exceeds 4x this (an L2) is swept in blocks
+  /// of KH rows of at most this size.
+  int64_t filterStripBytes = 256 * 1024;
+  /// Threads of the parallel loops.
+  int threads = 1;
+  /// The LLVM CPU the figures are for (for the report).
+  std::string cpu;
+  /// Where the figures came from, for --schedule-report.
+  std::string describe() const;
+};
 
-/// Weights up to this size are kept in L2 while the image is swept in order
-/// (half of a 2 MiB L2: the packed weights plus the streaming input).
-constexpr int64_t kImageOrderWeightBytes = 512 * 1024;
+/// The schedule parameters of `cpu` with `threads` threads.
+ScheduleParams scheduleParamsFor(const CpuTarget &cpu, int threads);
 
-/// A long matmul reduction (K at least 8x this, no fused fill or epilogue) is
-/// cut into blocks of the largest divisor of K up to this many (and not
-/// under a quarter of it): the A and B panels of a block (block x M and
-/// block x N floats) stay in L2 while the register tiles sweep them.
-/// (measured on the 1x1 weight gradients, K = 23328 and 5408: blocks of 243
-/// and 208 ~5% faster than 486 and 416; 54 and 104 20-30% slower).
-constexpr int64_t kReductionBlock = 256;
-
-/// A conv whose filter column strip (KH x KW x C x TF floats, the slice a
-/// register tile streams over) exceeds 4x this (1 MiB, an L2) is swept in
-/// blocks of KH rows of at most this size (the 11x11 weight gradient: a
-/// 3 MiB strip, read from memory once per output row otherwise).
-constexpr int64_t kFilterStripBytes = 256 * 1024;
+/// A schedule the autotuner may pick for a conv or matmul, as changes to the
+/// cost model's plan; as text "default" or e.g. "tile 6x16 order columns
+/// block 128" (only what differs is named).
+struct ScheduleChoice {
+  int64_t rows = 0, cols = 0; ///< Register tile; 0: the cost model's.
+  int order = -1;             ///< 0: image order, 1: column tiles outermost.
+  int64_t block = -1;         ///< Matmul K blocks: 0 none, > 0 that block.
+  std::string str() const;
+  static std::optional<ScheduleChoice> parse(const std::string &text);
+  bool operator==(const ScheduleChoice &o) const {
+    return rows == o.rows && cols == o.cols && order == o.order && block == o.block;
+  }
+};
 
 /// A register tile of an output row: `rows` outputs along W (conv) or M
 /// (matmul) times `cols` channels along F (or N).
@@ -75,11 +104,11 @@ struct RegisterTile {
 
 /// Chooses the register tile for an output of `rowExtent` x `colExtent`
 /// (conv: OW x F, matmul: M x N, pooling: OW x C): `cols` a divisor of
-/// colExtent, preferably 32 or 16 lanes; `rows` the largest divisor of
-/// rowExtent that keeps rows * ceil(cols / 16) within the accumulator budget,
-/// or, when no divisor gives at least 8 accumulators, the largest fitting
-/// non-divisor (peeled).
-RegisterTile chooseRegisterTile(int64_t rowExtent, int64_t colExtent);
+/// colExtent, preferably two vectors or one (`p.lanes` lanes each); `rows`
+/// the largest divisor of rowExtent that keeps rows * ceil(cols / lanes)
+/// within the accumulator budget, or, when no divisor gives at least half the
+/// budget's accumulators, the largest fitting non-divisor (peeled).
+RegisterTile chooseRegisterTile(int64_t rowExtent, int64_t colExtent, const ScheduleParams &p);
 
 /// Largest divisor of `extent` that is at most `limit` (>= 1).
 int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
@@ -112,7 +141,14 @@ void tagForSchedule(mlir::Operation *op, int64_t tag);
 class Scheduler {
 public:
   /// Tags the linalg ops of `module` (static shapes) and plans their tiles.
-  Scheduler(mlir::ModuleOp module, const CpuOptions &opts);
+  /// With `tuning`: each conv / matmul takes the schedule it names (a
+  /// timing round's candidate or a chosen one) and is listed in
+  /// tuning->found.
+  Scheduler(mlir::ModuleOp module, const ScheduleParams &params,
+            ScheduleTuning *tuning = nullptr);
+  /// After instrumentProfile: the profile regions each tunable op runs in
+  /// (`regionOf`: an op's nin.prof id -> its region).
+  void recordRegions(const std::map<int64_t, int64_t> &regionOf) const;
 
   std::string tilingScript() const;
   void packOperands(mlir::ModuleOp module);
@@ -139,28 +175,50 @@ public:
     // Reduction dims tiled (an scf.for outside the register tiles) to these
     // sizes, 0 untiled; empty: none (matmul: K; conv: KH).
     std::vector<int64_t> reductionBlocks;
+    int64_t profileId = -1;   // the anchor's nin.prof (tagProfileOps)
+    int64_t tunableIndex = -1; // its entry in ScheduleTuning::found
   };
 
 private:
   std::vector<Group> groups_;
   std::vector<Group> packGroups_; // the packing transposes (finishing script)
+  /// Lists a conv / matmul anchor in tuning_->found and replans it with the
+  /// candidate the tuning names.
+  void planTuned(Group &g, mlir::linalg::LinalgOp op);
+
   int64_t nextTag_ = 0;
-  int threads_;
+  ScheduleParams params_;
+  ScheduleTuning *tuning_ = nullptr;
 };
+
+/// Plans the register tiles, loop order, thread split and blocks of a conv
+/// / matmul / pooling anchor (Schedule.cpp): the cost model's plan, with
+/// what `choice` names (an autotuned schedule) changed.
+void planTiled(Scheduler::Group &g, mlir::linalg::LinalgOp anchor, const ScheduleParams &p,
+               const ScheduleChoice &choice = {});
+
+/// The schedules the autotuner times for a conv / matmul anchor of kind
+/// `kind` (output `out`, reduction `k` for a matmul), [0] the cost model's:
+/// the other loop order, other register tiles (one to four vectors wide,
+/// the most rows the registers hold), and for a matmul the K blocks on or
+/// off. `base` is the cost model's plan.
+std::vector<ScheduleChoice> scheduleCandidates(const Scheduler::Group &base,
+                                               const std::vector<int64_t> &out, int64_t k,
+                                               const ScheduleParams &p);
 
 /// The plan for a `Rows` op with static loop `ranges`: [forall over the
 /// first of its `parallelPrefix` leading parallel dims with work for every
 /// thread], then tiles of one vector row (up to 64 lanes) along the
 /// innermost dim when it is parallel, single elements otherwise.
 Scheduler::Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
-                          bool innerParallel, int64_t parallelPrefix, int threads);
+                          bool innerParallel, int64_t parallelPrefix, const ScheduleParams &p);
 
 /// The plan for an all-parallel copy whose inputs are read through one
 /// permutation that moves their innermost dim (the weight gradients'
-/// per-group transposes): blocks of 16 x up to 16, transposed in registers;
-/// nullopt for any other op.
+/// per-group transposes): blocks of lanes x up to lanes, transposed in
+/// registers; nullopt for any other op.
 std::optional<Scheduler::Group> planTranspose(mlir::linalg::LinalgOp op, int64_t tag,
-                                              int threads);
+                                              const ScheduleParams &p);
 
 /// The plan for the VNNI pack of a bf16 group's filter (loops [F/TF, L...,
 /// C/2, TF, 2]): [forall over the first dim with work for every thread],
@@ -175,9 +233,13 @@ bool isColumnTile(mlir::tensor::ExtractSliceOp slice, int64_t tile);
 /// Bf16.cpp (--precision=bf16). The attribute on the convs and matmuls that
 /// multiply in bf16.
 constexpr const char *kBf16Tag = "ninc.bf16";
+/// fp32 lanes of vdpbf16ps.512's accumulator: the bf16 tiles are AVX-512
+/// code (the Target must have avx512bf16, checked by supportsPrecision).
+constexpr int64_t kBf16DotLanes = 16;
 /// Before scheduling: rounds the input of every eligible conv / matmul to
-/// bf16 and tags the op kBf16Tag.
-void markBf16Ops(mlir::ModuleOp module);
+/// bf16 and tags the op kBf16Tag (eligible: its register tile, as `params`
+/// plans it, is whole vdpbf16ps vectors wide).
+void markBf16Ops(mlir::ModuleOp module, const ScheduleParams &params);
 /// After tiling: packs the filters of the tiles of `anchorTags` into the
 /// VNNI layout (one pack per filter and tile width, each handed to
 /// `schedulePack`) and rewrites each tile as vdpbf16ps register tiles.
@@ -189,8 +251,9 @@ int64_t lowerBf16Tiles(mlir::ModuleOp module, const std::vector<int64_t> &anchor
 /// conv/matmul tile over the VNNI-packed filter slice `packed` ([1, L...,
 /// C/2, TF * 2]) as vdpbf16ps loops; returns the tile's new output tensor.
 mlir::Value buildBf16DotTile(mlir::OpBuilder &b, mlir::Operation *tile, mlir::Value packed);
-/// The fp32 conv tile [1, TH, TW, TF] (TH > 1: Group::outputRows) as FMAs.
-mlir::Value buildFmaConvTile(mlir::OpBuilder &b, mlir::Operation *tile);
+/// The fp32 conv tile [1, TH, TW, TF] (TH > 1: Group::outputRows) as FMAs
+/// on vectors of `lanes` fp32.
+mlir::Value buildFmaConvTile(mlir::OpBuilder &b, mlir::Operation *tile, int64_t lanes);
 
 /// Before scheduling: a reduction over every dimension but the last
 /// (out[c] += f(in[..., c])) becomes parallel partial sums over 4..64 chunks
@@ -206,7 +269,10 @@ std::string layerOf(mlir::Location loc);
 /// ...and, once bufferized, times each top-level region holding tagged ops
 /// with cycle counters in the object; leaves the module attribute
 /// `nin.profile` (one line per region: id, function, FLOPs, description).
-void instrumentProfile(mlir::ModuleOp module);
+/// Returns each tagged op's region (nin.prof id -> region).
+std::map<int64_t, int64_t> instrumentProfile(mlir::ModuleOp module);
+/// The nin.prof id tagProfileOps gave `op` (-1: none).
+int64_t profileIdOf(mlir::Operation *op);
 
 } // namespace ninc::cpu::detail
 

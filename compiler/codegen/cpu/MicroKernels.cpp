@@ -3,8 +3,9 @@
 // Register tiles the transform schedules cannot express, written directly as
 // vector loops on tensors (after tiling, before vectorization and
 // bufferization, which leave them as they are). Each keeps a rows x cols
-// tile of fp32 outputs in rows * cols/16 zmm accumulators across its
-// reduction loops, read and written as one rows x cols vector (so the write
+// tile of fp32 outputs in rows * cols/lanes vector accumulators across its
+// reduction loops (lanes: the Target's fp32 lanes for the FMA tiles, 16 for
+// vdpbf16ps), read and written as one rows x cols vector (so the write
 // covers the tile: written row by row, a transfer-folding pattern dropped
 // all rows but the last).
 //
@@ -13,8 +14,8 @@
 //     an input pair (two bf16 as one i32) a row, rows * cols/16 vdpbf16ps;
 //   buildFmaConvTile (fp32 conv tiles spanning several output rows, which
 //     the schedule's 2-D -> 1-D decomposition cannot take: the weight
-//     gradients' 3 x 3 outputs): per (kh, kw, c), cols/16 filter loads, one
-//     broadcast a pixel, pixels * cols/16 FMAs.
+//     gradients' 3 x 3 outputs): per (kh, kw, c), cols/lanes filter loads,
+//     one broadcast a pixel, pixels * cols/lanes FMAs.
 // A tile's rows are its output pixels (TH x TW of a conv) or matrix rows.
 //
 //===----------------------------------------------------------------------===//
@@ -34,6 +35,8 @@ namespace ninc::cpu::detail {
 namespace {
 
 constexpr const char *kDpbf16 = "llvm.x86.avx512bf16.dpbf16ps.512";
+/// fp32 lanes of vdpbf16ps.512's accumulator (an AVX-512 instruction).
+constexpr int64_t kBf16Lanes = kBf16DotLanes;
 
 Value index(OpBuilder &b, Location loc, int64_t v) {
   return b.create<arith::ConstantIndexOp>(loc, v);
@@ -72,10 +75,10 @@ VectorType tileVectorType(OpBuilder &b, Value out, bool conv) {
   return VectorType::get(shape.take_back(conv ? 3 : 2), b.getF32Type());
 }
 
-/// The tile's accumulators, row-major: [p * cols/16 + j] = row p (pixel
-/// (r, i) = p / TW, p % TW of a conv tile), lanes 16j : 16j + 16.
+/// The tile's accumulators, row-major: [p * cols/lanes + j] = row p (pixel
+/// (r, i) = p / TW, p % TW of a conv tile), lanes lanes*j : lanes*(j + 1).
 SmallVector<Value> readAccumulators(OpBuilder &b, Location loc, Value out,
-                                    bool conv) {
+                                    bool conv, int64_t lanes) {
   VectorType tileType = tileVectorType(b, out, conv);
   int64_t cols = tileType.getShape().back();
   int64_t rows = tileType.getNumElements() / cols;
@@ -88,17 +91,17 @@ SmallVector<Value> readAccumulators(OpBuilder &b, Location loc, Value out,
   SmallVector<Value> accs;
   for (int64_t i = 0; i < rows; ++i) {
     Value row = b.create<vector::ExtractOp>(loc, flat, i);
-    for (int64_t j = 0; j < cols / kVectorLanes; ++j)
+    for (int64_t j = 0; j < cols / lanes; ++j)
       accs.push_back(b.create<vector::ExtractStridedSliceOp>(
-          loc, row, ArrayRef<int64_t>{j * kVectorLanes},
-          ArrayRef<int64_t>{kVectorLanes}, ArrayRef<int64_t>{1}));
+          loc, row, ArrayRef<int64_t>{j * lanes},
+          ArrayRef<int64_t>{lanes}, ArrayRef<int64_t>{1}));
   }
   return accs;
 }
 
 /// `out` with the accumulators written back (one transfer_write of the tile).
 Value writeAccumulators(OpBuilder &b, Location loc, Value out, bool conv,
-                        ValueRange accs) {
+                        ValueRange accs, int64_t lanes) {
   VectorType tileType = tileVectorType(b, out, conv);
   int64_t cols = tileType.getShape().back();
   int64_t rows = tileType.getNumElements() / cols;
@@ -106,13 +109,13 @@ Value writeAccumulators(OpBuilder &b, Location loc, Value out, bool conv,
   auto rowType = VectorType::get({cols}, b.getF32Type());
   Value flat = b.create<arith::ConstantOp>(
       loc, flatType, DenseElementsAttr::get(flatType, b.getF32FloatAttr(0)));
-  int64_t regs = cols / kVectorLanes;
+  int64_t regs = cols / lanes;
   for (int64_t i = 0; i < rows; ++i) {
     Value row = b.create<arith::ConstantOp>(
         loc, rowType, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0)));
     for (int64_t j = 0; j < regs; ++j)
       row = b.create<vector::InsertStridedSliceOp>(
-          loc, accs[i * regs + j], row, ArrayRef<int64_t>{j * kVectorLanes},
+          loc, accs[i * regs + j], row, ArrayRef<int64_t>{j * lanes},
           ArrayRef<int64_t>{1});
     flat = b.create<vector::InsertOp>(loc, row, flat, i);
   }
@@ -163,20 +166,20 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
   llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
   int64_t cols = outShape.back(), tw = conv ? outShape[2] : 1;
   int64_t rows = conv ? outShape[1] * outShape[2] : outShape[0];
-  int64_t regs = cols / kVectorLanes;
+  int64_t regs = cols / kBf16Lanes;
   llvm::ArrayRef<int64_t> packedShape =
       cast<ShapedType>(packed.getType()).getShape();
   // (kh, kw,) c2
   llvm::ArrayRef<int64_t> bounds = packedShape.drop_front().drop_back();
   ConvSteps steps = stepsOf(conv);
-  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
+  auto f32x16 = VectorType::get({kBf16Lanes}, b.getF32Type());
   auto bf16x2 = VectorType::get({2}, BFloat16Type::get(ctx));
-  auto bf16x32 = VectorType::get({2 * kVectorLanes}, BFloat16Type::get(ctx));
+  auto bf16x32 = VectorType::get({2 * kBf16Lanes}, BFloat16Type::get(ctx));
   auto i32x1 = VectorType::get({1}, b.getI32Type());
-  auto i32x16 = VectorType::get({kVectorLanes}, b.getI32Type());
+  auto i32x16 = VectorType::get({kBf16Lanes}, b.getI32Type());
   SmallVector<bool> inBounds = {true};
 
-  SmallVector<Value> accs = readAccumulators(b, loc, out, bool(conv));
+  SmallVector<Value> accs = readAccumulators(b, loc, out, bool(conv), kBf16Lanes);
   SmallVector<Value> ivs;
   SmallVector<Value> result = loopNest(
       b, loc, bounds, ivs, accs,
@@ -186,7 +189,7 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
         for (int64_t j = 0; j < regs; ++j) {
           SmallVector<Value> at = {index(nb, loc, 0)};
           at.append(iv.begin(), iv.end());
-          at.push_back(index(nb, loc, j * 2 * kVectorLanes));
+          at.push_back(index(nb, loc, j * 2 * kBf16Lanes));
           w.push_back(nb.create<vector::TransferReadOp>(loc, bf16x32, packed, at,
                                                         inBounds));
         }
@@ -211,25 +214,25 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
         }
         return next;
       });
-  Value tensor = writeAccumulators(b, loc, out, bool(conv), result);
+  Value tensor = writeAccumulators(b, loc, out, bool(conv), result, kBf16Lanes);
   return tensor;
 }
 
 
 /// An fp32 conv tile (x [1, IH, IW, C], filter [KH, KW, C, TF] - the packed
 /// column slice or the whole filter - out [1, TH, TW, TF]) as FMAs: per
-/// (kh, kw, c), TF/16 filter loads, one broadcast a pixel of the tile.
-Value buildFmaConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op) {
+/// (kh, kw, c), TF/lanes filter loads, one broadcast a pixel of the tile.
+Value buildFmaConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op, int64_t lanes) {
   Location loc = op.getLoc();
   Value x = op->getOperand(0), w = op->getOperand(1);
   Value out = op.getDpsInitOperand(0)->get();
   llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
   int64_t cols = outShape.back(), tw = outShape[2];
-  int64_t rows = outShape[1] * outShape[2], regs = cols / kVectorLanes;
+  int64_t rows = outShape[1] * outShape[2], regs = cols / lanes;
   llvm::ArrayRef<int64_t> wShape = cast<ShapedType>(w.getType()).getShape();
   ConvSteps steps = stepsOf(op);
-  auto f32x16 = VectorType::get({kVectorLanes}, b.getF32Type());
-  SmallVector<Value> accs = readAccumulators(b, loc, out, /*conv=*/true);
+  auto f32xL = VectorType::get({lanes}, b.getF32Type());
+  SmallVector<Value> accs = readAccumulators(b, loc, out, /*conv=*/true, lanes);
   SmallVector<Value> ivs;
   SmallVector<Value> result = loopNest(
       b, loc, wShape.drop_back(), ivs, accs,
@@ -237,14 +240,14 @@ Value buildFmaConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op) {
         SmallVector<Value> row;
         for (int64_t j = 0; j < regs; ++j)
           row.push_back(nb.create<vector::TransferReadOp>(
-              loc, f32x16, w,
-              ValueRange{iv[0], iv[1], iv[2], index(nb, loc, j * kVectorLanes)},
+              loc, f32xL, w,
+              ValueRange{iv[0], iv[1], iv[2], index(nb, loc, j * lanes)},
               ArrayRef<bool>{true}));
         SmallVector<Value> next(acc.begin(), acc.end());
         for (int64_t p = 0; p < rows; ++p) {
           Value v = nb.create<tensor::ExtractOp>(
               loc, x, inputAt(nb, loc, true, p, tw, steps, iv, iv[2]));
-          Value splat = nb.create<vector::BroadcastOp>(loc, f32x16, v);
+          Value splat = nb.create<vector::BroadcastOp>(loc, f32xL, v);
           for (int64_t j = 0; j < regs; ++j) {
             Value &a = next[p * regs + j];
             a = nb.create<vector::FMAOp>(loc, splat, row[j], a);
@@ -252,13 +255,13 @@ Value buildFmaConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op) {
         }
         return next;
       });
-  return writeAccumulators(b, loc, out, /*conv=*/true, result);
+  return writeAccumulators(b, loc, out, /*conv=*/true, result, lanes);
 }
 
 } // namespace
 
-Value buildFmaConvTile(OpBuilder &b, Operation *tile) {
-  return buildFmaConvTileImpl(b, cast<linalg::Conv2DNhwcHwcfOp>(tile));
+Value buildFmaConvTile(OpBuilder &b, Operation *tile, int64_t lanes) {
+  return buildFmaConvTileImpl(b, cast<linalg::Conv2DNhwcHwcfOp>(tile), lanes);
 }
 
 Value buildBf16DotTile(OpBuilder &b, Operation *tile, Value packed) {

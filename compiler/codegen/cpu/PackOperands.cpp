@@ -98,7 +98,7 @@ void Scheduler::packOperands(ModuleOp module) {
     tagForSchedule(pack, nextTag_);
     auto ranges = cast<linalg::LinalgOp>(pack).getStaticLoopRanges();
     packGroups_.push_back(
-        planVnniPack(nextTag_++, {ranges.begin(), ranges.end()}, threads_));
+        planVnniPack(nextTag_++, {ranges.begin(), ranges.end()}, params_.threads));
   };
   std::vector<int64_t> bf16Anchors;
   for (const Group &g : groups_)
@@ -128,7 +128,7 @@ void Scheduler::packOperands(ModuleOp module) {
             cast<RankedTensorType>(pack.getInit().getType()).getShape();
         packGroups_.push_back(planRows(nextTag_++, {shape.begin(), shape.end()},
                                        /*innerParallel=*/true,
-                                       /*parallelPrefix=*/1, threads_));
+                                       /*parallelPrefix=*/1, params_));
       }
       OpBuilder b(op);
       operand.set(packedSlice(b, slice, pack->getResult(0), g.packTile));
@@ -148,7 +148,7 @@ void Scheduler::packOperands(ModuleOp module) {
     });
     for (linalg::Conv2DNhwcHwcfOp op : tiles) {
       OpBuilder b(op);
-      Value result = buildFmaConvTile(b, op);
+      Value result = buildFmaConvTile(b, op, params_.lanes);
       op->getResult(0).replaceAllUsesWith(result);
       op->erase();
     }

@@ -53,7 +53,7 @@ struct CpuBf16InputsPass : impl::CpuBf16InputsBase<CpuBf16InputsPass> {
       getOperation().emitError() << (target ? why : target.message());
       return signalPassFailure();
     }
-    detail::markBf16Ops(getOperation());
+    detail::markBf16Ops(getOperation(), detail::scheduleParamsFor(target->cpu, /*threads=*/1));
   }
 };
 
@@ -81,15 +81,18 @@ void registerScheduledPasses() {
 
 struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
   using CpuScheduleBase::CpuScheduleBase;
-  CpuSchedulePass(const CpuScheduleOptions &options, std::string *sink)
-      : CpuScheduleBase(options), sink_(sink) {}
+  CpuSchedulePass(const CpuScheduleOptions &options, std::string *sink, ScheduleTuning *tuning)
+      : CpuScheduleBase(options), sink_(sink), tuning_(tuning) {}
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     registerScheduledPasses();
-    CpuOptions opts;
-    opts.threads = threads;
-    detail::Scheduler scheduler(module, opts);
+    Expected<Target> target = targetOf(module);
+    if (!target) {
+      module.emitError() << target.message();
+      return signalPassFailure();
+    }
+    detail::Scheduler scheduler(module, detail::scheduleParamsFor(target->cpu, threads), tuning_);
     if (sink_)
       *sink_ += scheduler.report(module);
     else if (report)
@@ -98,7 +101,7 @@ struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
       return signalPassFailure();
     // The regions are marked while the tiled ops still carry their tags (the
     // finishing script vectorises them away).
-    detail::instrumentProfile(module);
+    scheduler.recordRegions(detail::instrumentProfile(module));
     scheduler.packOperands(module);
     if (failed(apply(scheduler.finishingScript(), "finishing")))
       return signalPassFailure();
@@ -115,6 +118,7 @@ private:
   }
 
   std::string *sink_ = nullptr;
+  ScheduleTuning *tuning_ = nullptr;
 };
 
 } // namespace
@@ -129,7 +133,7 @@ void buildCpuCodegenPipeline(OpPassManager &pm, const CpuOptions &opts) {
     CpuScheduleOptions schedule;
     schedule.threads = opts.threads;
     schedule.report = opts.printSchedule;
-    pm.addPass(std::make_unique<CpuSchedulePass>(schedule, opts.scheduleReport));
+    pm.addPass(std::make_unique<CpuSchedulePass>(schedule, opts.scheduleReport, opts.tuning));
   } else {
     pm.addPass(createCpuTagProfile());
     pm.addPass(bufferization::createEmptyTensorEliminationPass());

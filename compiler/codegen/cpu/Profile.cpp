@@ -120,7 +120,12 @@ void tagProfileOps(ModuleOp module) {
     });
 }
 
-void instrumentProfile(ModuleOp module) {
+int64_t profileIdOf(Operation *op) {
+  auto id = op->getAttrOfType<IntegerAttr>(kProfId);
+  return id ? id.getInt() : -1;
+}
+
+std::map<int64_t, int64_t> instrumentProfile(ModuleOp module) {
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
   // Each op's name and FLOPs, from any of its clones.
@@ -168,8 +173,12 @@ void instrumentProfile(ModuleOp module) {
     op->removeAttr(kProfName);
     op->removeAttr(kProfFlops);
   });
+  std::map<int64_t, int64_t> regionOf;
+  for (size_t r = 0; r < regions.size(); ++r)
+    for (int64_t id : regions[r].ids)
+      regionOf[id] = int64_t(r);
   if (regions.empty())
-    return;
+    return regionOf;
   // The hook: `func.call @ninc_prof_mark(r, enter)`, defined in LLVM IR by
   // defineProfileHooks (ops with unknown side effects, like the cycle
   // counter, would stop buffer deallocation here).
@@ -203,6 +212,7 @@ void instrumentProfile(ModuleOp module) {
   }
   module->setAttr(attr::kProfile, b.getStringAttr(table));
   module->setAttr(attr::kProfileRegions, b.getI64IntegerAttr(int64_t(regions.size())));
+  return regionOf;
 }
 
 } // namespace ninc::cpu::detail

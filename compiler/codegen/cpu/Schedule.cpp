@@ -26,12 +26,15 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
 #include "compiler/codegen/common/TransformScript.h"
+#include "compiler/dialect/StageContract.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/STLExtras.h"
+
+#include <sstream>
 
 using namespace mlir;
 using ninc::codegen::TransformScript;
@@ -94,8 +97,23 @@ chooseForall(llvm::ArrayRef<std::pair<unsigned, int64_t>> dims, int threads,
   return {};
 }
 
-/// Register tiles for a conv / matmul / pooling anchor.
-void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
+} // namespace
+
+/// A register tile `rows` x `cols` for an output row of `extent` (peeled
+/// when rows does not divide it).
+static RegisterTile fixedTile(int64_t extent, int64_t rows, int64_t cols) {
+  RegisterTile t;
+  t.rows = std::min(rows, extent);
+  t.cols = cols;
+  t.peel = extent % t.rows != 0;
+  return t;
+}
+
+/// Register tiles for a conv / matmul / pooling anchor: the cost model's
+/// plan, with what `choice` names (an autotuned schedule) changed.
+void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
+               const ScheduleChoice &choice) {
+  const int threads = p.threads;
   llvm::ArrayRef<int64_t> out =
       cast<ShapedType>(anchor.getDpsInitOperand(0)->get().getType()).getShape();
   // Loop order: with weights that stay in L2, sweep the image in order so
@@ -105,12 +123,15 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
   // 1x1 256->256 188 vs 153 GFLOP/s).
   auto weights = cast<ShapedType>(anchor->getOperand(1).getType());
   bool weightsFitL2 = g.kind == Kind::Pool ||
-                      weights.getNumElements() * 4 <= kImageOrderWeightBytes;
+                      weights.getNumElements() * 4 <= p.imageOrderWeightBytes;
+  if (choice.order >= 0)
+    weightsFitL2 = choice.order == 0;
   unsigned rowDim;
   RegisterTile tile;
   if (g.kind == Kind::Matmul) {
     rowDim = 0;
-    tile = chooseRegisterTile(out[0], out[1]);
+    tile = choice.rows > 0 ? fixedTile(out[0], choice.rows, choice.cols)
+                           : chooseRegisterTile(out[0], out[1], p);
     g.tileSizes = {tile.rows, tile.cols};
     g.interchange =
         weightsFitL2 ? std::vector<int64_t>{0, 1} : std::vector<int64_t>{1, 0};
@@ -123,29 +144,35 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
     // A's rows and B's column strip from memory. The B panel is then read
     // from L2 in place, so B is not packed.
     int64_t k = anchor.getStaticLoopRanges()[2];
-    int64_t block = largestDivisorAtMost(k, kReductionBlock);
-    if (k >= 8 * kReductionBlock && block >= kReductionBlock / 4 && g.fillTag < 0 &&
-        g.consumerTag < 0) {
+    int64_t block = largestDivisorAtMost(k, p.reductionBlock);
+    bool blocked = k >= 8 * p.reductionBlock && block >= p.reductionBlock / 4 &&
+                   g.fillTag < 0 && g.consumerTag < 0;
+    if (choice.block >= 0) {
+      blocked = choice.block > 0 && k % choice.block == 0;
+      block = choice.block;
+    }
+    if (blocked) {
       g.reductionBlocks = {0, 0, block};
       g.packTile = 0;
     }
   } else {
     rowDim = 2;
-    tile = chooseRegisterTile(out[2], out[3]);
+    tile = choice.rows > 0 ? fixedTile(out[2], choice.rows, choice.cols)
+                           : chooseRegisterTile(out[2], out[3], p);
     g.tileSizes = {1, 1, tile.rows, tile.cols};
     g.forallSizes = chooseForall({{0, out[0]}, {1, out[1]}}, threads);
     // Short output rows (the weight gradients' KW = 3 or 5 "pixels"): a tile
     // of several output rows x 32 lanes (3 x 3 x 32) reuses each filter load
     // 3-5x more than one row x 128 (which streams the filter slice from L2:
     // 68% of peak). Hand-built (MicroKernels.cpp): decompose takes one row.
-    // Not over 16 lanes (5 x 5 x 16): one broadcast per FMA saturates the
-    // load ports, and one row x 64 with KH blocks (below) is faster (the 5x5
-    // weight gradient: 216 vs 223 ms).
-    const int64_t cols = 2 * kVectorLanes;
-    if (g.kind == Kind::Conv && tile.rows == out[2] && !tile.peel && out[2] <= 5 &&
-        out[3] % cols == 0) {
-      int64_t perRow = out[2] * (cols / kVectorLanes);
-      int64_t rows = largestDivisorAtMost(out[1], kAccumulatorBudget / perRow);
+    // Not under two vectors (5 x 5 x 16 on AVX-512): one broadcast per FMA
+    // saturates the load ports, and one row x 64 with KH blocks (below) is
+    // faster (the 5x5 weight gradient: 216 vs 223 ms).
+    const int64_t cols = 2 * p.lanes;
+    if (g.kind == Kind::Conv && choice.rows == 0 && tile.rows == out[2] && !tile.peel &&
+        out[2] <= 5 && out[3] % cols == 0) {
+      int64_t perRow = out[2] * (cols / p.lanes);
+      int64_t rows = largestDivisorAtMost(out[1], p.accumulatorBudget / perRow);
       if (rows > 1) {
         g.outputRows = rows;
         tile.cols = cols;
@@ -164,9 +191,9 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
       // sweeps them (read in place: no packing).
       llvm::ArrayRef<int64_t> f = weights.getShape(); // [KH, KW, C, F]
       int64_t strip = f[0] * f[1] * f[2] * std::min(tile.cols, f[3]) * 4;
-      if (strip > 4 * kFilterStripBytes && g.fillTag < 0 && g.consumerTag < 0 &&
+      if (strip > 4 * p.filterStripBytes && g.fillTag < 0 && g.consumerTag < 0 &&
           g.outputRows == 1) {
-        int64_t rows = largestDivisorAtMost(f[0], kFilterStripBytes * f[0] / strip);
+        int64_t rows = largestDivisorAtMost(f[0], p.filterStripBytes * f[0] / strip);
         g.reductionBlocks = {0, 0, 0, 0, rows};
         g.packTile = 0;
       }
@@ -178,8 +205,6 @@ void planTiled(Group &g, linalg::LinalgOp anchor, int threads) {
   if (tile.peel)
     g.peelLoop = llvm::find(g.interchange, rowDim) - g.interchange.begin();
 }
-
-} // namespace
 
 void copyTags(Operation *from, Operation *to) {
   for (NamedAttribute a : from->getDiscardableAttrs())
@@ -193,7 +218,8 @@ void tagForSchedule(Operation *op, int64_t tag) {
 }
 
 Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
-               bool innerParallel, int64_t parallelPrefix, int threads) {
+               bool innerParallel, int64_t parallelPrefix, const ScheduleParams &p) {
+  const int threads = p.threads;
   Group g;
   g.anchorTag = g.rootTag = tag;
   if (ranges.empty())
@@ -208,7 +234,7 @@ Group planRows(int64_t tag, const std::vector<int64_t> &ranges,
   g.forallSizes = chooseForall(dims, threads);
   g.tileSizes.assign(ranges.size(), 1);
   g.tileSizes.back() =
-      innerParallel ? largestDivisorAtMost(ranges.back(), 4 * kVectorLanes) : 1;
+      innerParallel ? largestDivisorAtMost(ranges.back(), 4 * p.lanes) : 1;
   for (auto [size, range] : llvm::zip(g.tileSizes, ranges))
     if (size == range)
       size = 0; // no loop for a dimension taken whole
@@ -232,7 +258,9 @@ Group planVnniPack(int64_t tag, const std::vector<int64_t> &ranges,
 // line a float); as 16 x 16 blocks each block reads 16 contiguous runs and
 // writes 16 (measured: the 1x1 weight gradients' transposes + matmuls 49 ->
 // 31 ms, the step 85.8 -> 89.5 images/s).
-std::optional<Group> planTranspose(linalg::LinalgOp op, int64_t tag, int threads) {
+std::optional<Group> planTranspose(linalg::LinalgOp op, int64_t tag, const ScheduleParams &p) {
+  const int threads = p.threads;
+  const int64_t lanes = p.lanes;
   if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops() ||
       op.getNumDpsInputs() == 0 ||
       !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
@@ -249,14 +277,13 @@ std::optional<Group> planTranspose(linalg::LinalgOp op, int64_t tag, int threads
     return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   int64_t last = ranges.back();
-  if (ranges[inner] % kVectorLanes != 0 ||
-      (last % kVectorLanes != 0 && last > kVectorLanes))
+  if (ranges[inner] % lanes != 0 || (last % lanes != 0 && last > lanes))
     return std::nullopt;
   Group g;
   g.anchorTag = g.rootTag = tag;
   g.tileSizes.assign(rank, 1);
-  g.tileSizes[inner] = kVectorLanes;
-  g.tileSizes.back() = std::min<int64_t>(last, kVectorLanes);
+  g.tileSizes[inner] = lanes;
+  g.tileSizes.back() = std::min<int64_t>(last, lanes);
   std::vector<std::pair<unsigned, int64_t>> dims;
   for (unsigned d = 0; d + 1 < static_cast<unsigned>(rank); ++d)
     dims.push_back({d, ranges[d]});
@@ -271,8 +298,8 @@ std::optional<Group> planTranspose(linalg::LinalgOp op, int64_t tag, int threads
   return g;
 }
 
-Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
-    : threads_(opts.threads) {
+Scheduler::Scheduler(ModuleOp module, const ScheduleParams &params, ScheduleTuning *tuning)
+    : params_(params), tuning_(tuning) {
   llvm::DenseSet<Operation *> claimed;
   auto claim = [&](Operation *op) {
     tagForSchedule(op, nextTag_);
@@ -302,13 +329,15 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
         g.rootTag = g.consumerTag = claim(consumer);
     if (linalg::FillOp fill = exclusiveFill(op))
       g.fillTag = claim(fill);
-    planTiled(g, op, threads_);
+    planTiled(g, op, params_);
+    if (tuning_ && g.kind != Kind::Pool && !g.bf16)
+      planTuned(g, op);
     groups_.push_back(g);
   });
   module.walk([&](linalg::LinalgOp op) {
     if (claimed.contains(op) || !schedulable(op))
       return;
-    if (std::optional<Group> g = planTranspose(op, nextTag_, threads_)) {
+    if (std::optional<Group> g = planTranspose(op, nextTag_, params_)) {
       claim(op);
       groups_.push_back(*g);
       return;
@@ -322,7 +351,7 @@ Scheduler::Scheduler(ModuleOp module, const CpuOptions &opts)
         !iterators.empty() && iterators.back() == utils::IteratorType::parallel;
     llvm::SmallVector<int64_t> ranges = op.getStaticLoopRanges();
     groups_.push_back(planRows(claim(op), {ranges.begin(), ranges.end()},
-                               parallelN, parallelPrefix, threads_));
+                               parallelN, parallelPrefix, params_));
   });
 }
 
@@ -368,7 +397,7 @@ std::string Scheduler::report(ModuleOp module) const {
     if (auto tag = op->getAttrOfType<IntegerAttr>(kScheduleTag))
       byTag[tag.getInt()] = op;
   });
-  std::string out = "schedule (" + std::to_string(threads_) + " threads):\n";
+  std::string out = "schedule for " + params_.describe() + ":\n";
   for (const Group &g : groups_) {
     Operation *op = byTag.lookup(g.anchorTag);
     if (!op)

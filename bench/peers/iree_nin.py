@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""IREE peer (inference): iree_nin.py MODEL.onnx BATCH SIZE THREADS [ITERS].
+Imports the ONNX model with iree-import-onnx, compiles it for llvm-cpu with
+the host's CPU and the flags that were fastest on NiN (channels-last
+convolutions, im2col; docs/performance.md), runs it with THREADS workers.
+Prints 'iree VERSION infer IMAGES/S images/s latency MS ms peak_rss MIB'."""
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+if len(sys.argv) not in (5, 6):
+    sys.exit(__doc__)
+path, batch, size, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+iters = int(sys.argv[5]) if len(sys.argv) > 5 else 5
+bindir = os.path.dirname(sys.executable)
+import iree.compiler  # noqa: E402
+import iree.runtime as rt  # noqa: E402
+
+# Compiled once next to the model (MODEL.onnx.vmfb) and reused by later runs.
+mlir, vmfb = path + ".mlir", path + ".vmfb"
+if not os.path.exists(vmfb):
+    # The batch is fixed at export time (the ONNX model's input shape).
+    subprocess.run([os.path.join(bindir, "iree-import-onnx"), path, "-o", mlir,
+                    "--opset-version", "17"], check=True)
+    subprocess.run([os.path.join(bindir, "iree-compile"), mlir, "-o", vmfb + ".tmp",
+                    "--iree-hal-target-backends=llvm-cpu", "--iree-llvmcpu-target-cpu=host",
+                    "--iree-preprocessing-pass-pipeline=builtin.module(util.func("
+                    "iree-preprocessing-convert-conv-to-channels-last))",
+                    "--iree-global-opt-use-im2col-for-convs"], check=True)
+    os.rename(vmfb + ".tmp", vmfb)
+config = rt.Config("local-task")
+flags = [f"--task_topology_group_count={threads}"]
+try:
+    rt.flags.parse_flags(*flags)
+    config = rt.Config("local-task")
+except Exception:  # noqa: BLE001
+    pass
+ctx = rt.SystemContext(config=config)
+with open(vmfb, "rb") as f:
+    ctx.add_vm_module(rt.VmModule.copy_buffer(ctx.instance, f.read()))
+fn = ctx.modules.module["main_graph"] if hasattr(ctx.modules, "module") else None
+if fn is None:
+    name = [m for m in dir(ctx.modules) if not m.startswith("_") and m != "hal"][0]
+    fn = getattr(ctx.modules, name)["main_graph"]
+x = np.random.rand(batch, 1, size, size).astype(np.float32)
+fn(x)
+times = []
+for _ in range(iters):
+    t0 = time.perf_counter()
+    np.asarray(fn(x))
+    times.append(time.perf_counter() - t0)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+med = statistics.median(times)
+print(f"iree {iree.compiler.version.VERSION if hasattr(iree.compiler, 'version') else '?'} "
+      f"infer {batch / med:.1f} images/s latency {med * 1e3:.2f} ms peak_rss {rss:.0f} MiB")
