@@ -355,11 +355,12 @@ struct TemporaryObjects {
 int linkProgram(Compilation &c, llvm::Module &module, const codegen::MachineOptions &machine,
                 const std::string &output) {
   TemporaryObjects objects;
-  int parts = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  // Twice as many parts as cores (a queue balances their costs).
+  int parts = int(std::min(2u * std::max(1u, std::thread::hardware_concurrency()), 32u));
   if (Status s = objects.create(parts); !s)
     return report(s);
   Status s = codegen::emitObjectFiles(module, objects.paths, machine, /*optimize=*/true);
-  c.times.done("LLVM -O3 and machine code, one thread a part");
+  c.times.done("LLVM -O2 and machine code, parts in parallel");
   if (s)
     s = c.opts.emit == EmitStage::Lib
             ? linkSharedLibrary(objects.paths, output)
@@ -386,7 +387,7 @@ int createParentFolder(const std::string &output) {
 int emitFromLLVMDialect(Compilation &c, const rt::ModelDescriptor &descriptor) {
   const EmitStage emit = c.opts.emit;
   const bool linked = emit == EmitStage::Exe || emit == EmitStage::Lib;
-  const codegen::MachineOptions machine{c.target.cpu};
+  const codegen::MachineOptions machine{c.target.cpu, c.opts.optLevel};
   llvm::LLVMContext llvmCtx;
   // exe and lib run LLVM's optimiser on the split parts, in parallel.
   auto llvmModule = codegen::translateToLLVMIR(*c.module, llvmCtx, machine, /*optimize=*/!linked);
@@ -403,7 +404,7 @@ int emitFromLLVMDialect(Compilation &c, const rt::ModelDescriptor &descriptor) {
     new llvm::GlobalVariable(**llvmModule, text->getType(), /*isConstant=*/true,
                              llvm::GlobalValue::ExternalLinkage, text, "ninc_profile_table");
   }
-  c.times.done(linked ? "translation to LLVM IR" : "translation to LLVM IR and LLVM -O3");
+  c.times.done(linked ? "translation to LLVM IR" : "translation to LLVM IR and LLVM -O2");
   if (emit == EmitStage::LlvmIr)
     return writeOutput(c.opts.output,
                        [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); });

@@ -36,6 +36,7 @@ struct CompileOptions {
   std::string mode = "infer";  ///< "train": also generate the training step.
   int64_t batch = 0;          ///< 0: the spec's training.batch_size.
   int threads = 2;            ///< Threads of the generated code (1: no OpenMP).
+  int optLevel = 2;           ///< LLVM's optimisation level (0..3; codegen::MachineOptions).
   bool schedule = true;       ///< false: plain linalg -> loops (debugging).
   /// What convolutions and matmuls compute in: "fp32", or (cuda) "tf32" on
   /// the tensor cores with fp32 accumulation.

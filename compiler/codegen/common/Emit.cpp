@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <atomic>
 #include <thread>
 
 namespace ninc::codegen {
@@ -206,20 +207,27 @@ Status emitObjectFiles(llvm::Module &module, const std::vector<std::string> &pat
       },
       /*PreserveLocals=*/false);
   std::vector<Status> results(bitcode.size(), Status::ok());
+  // More parts than cores, taken from a queue: SplitModule's parts differ
+  // in cost, and one large part on one core would decide the wall time.
+  std::atomic<size_t> next{0};
+  const size_t workers =
+      std::min<size_t>(bitcode.size(), std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> threads;
-  for (size_t i = 0; i < bitcode.size(); ++i)
-    threads.emplace_back([&, i] {
-      llvm::LLVMContext ctx;
-      auto part = llvm::parseBitcodeFile(
-          llvm::MemoryBufferRef(llvm::StringRef(bitcode[i].data(), bitcode[i].size()),
-                                "part"),
-          ctx);
-      if (!part) {
-        llvm::consumeError(part.takeError());
-        results[i] = Error{"code generation: a split module does not read back"};
-        return;
+  for (size_t w = 0; w < workers; ++w)
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < bitcode.size(); i = next++) {
+        llvm::LLVMContext ctx;
+        auto part = llvm::parseBitcodeFile(
+            llvm::MemoryBufferRef(llvm::StringRef(bitcode[i].data(), bitcode[i].size()),
+                                  "part"),
+            ctx);
+        if (!part) {
+          llvm::consumeError(part.takeError());
+          results[i] = Error{"code generation: a split module does not read back"};
+          continue;
+        }
+        results[i] = emitOne(**part, paths[i]);
       }
-      results[i] = emitOne(**part, paths[i]);
     });
   for (std::thread &t : threads)
     t.join();

@@ -28,9 +28,12 @@ class ModuleOp;
 namespace ninc::codegen {
 
 /// The machine code is generated for: the CPU, and LLVM's level (0..3).
+/// 2: the schedules arrive vectorised with their short loops unrolled, and
+/// -O3 ran no faster on NiN-224 (training 36.0-36.1 vs 36.2-36.4 images/s,
+/// AVX2 Zen 3) for 2.5x the LLVM time (6.6 vs 2.7 s; docs/performance.md).
 struct MachineOptions {
   CpuTarget cpu;
-  int optLevel = 3;
+  int optLevel = 2;
 };
 
 /// Translates a module in the llvm dialect to LLVM IR in `ctx`, with the

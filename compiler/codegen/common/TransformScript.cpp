@@ -99,14 +99,30 @@ TransformScript::fuse(const std::string &op, llvm::ArrayRef<int64_t> sizes,
 
 std::string TransformScript::tile(const std::string &op,
                                   llvm::ArrayRef<int64_t> sizes) {
+  return tileLoops(op, sizes).first;
+}
+
+std::pair<std::string, std::vector<std::string>>
+TransformScript::tileLoops(const std::string &op, llvm::ArrayRef<int64_t> sizes) {
   size_t loops = countLoops(sizes);
   if (loops == 0)
-    return op;
+    return {op, {}};
   std::string t = fresh(), l = fresh();
   line(llvm::formatv("{0}, {1}:{2} = transform.structured.tile_using_for {3} "
                      "tile_sizes [{4}] : ({5}) -> ({5}, {6})",
                      t, l, loops, op, joinInts(sizes), kAny, anyOps(loops)));
-  return t;
+  std::vector<std::string> result;
+  for (size_t i = 0; i < loops; ++i)
+    result.push_back(l + "#" + std::to_string(i));
+  return {t, result};
+}
+
+void TransformScript::unroll(const std::string &loop, int64_t factor) {
+  std::string c = fresh();
+  line(llvm::formatv("{0} = transform.cast {1} : {2} to !transform.op<\"scf.for\">", c, loop,
+                     kAny));
+  line(llvm::formatv("transform.loop.unroll {0} {{factor = {1}} : !transform.op<\"scf.for\">", c,
+                     factor));
 }
 
 void TransformScript::peel(const std::string &loop) {

@@ -59,8 +59,13 @@ public:
                                 llvm::ArrayRef<int64_t> interchange);
   /// tile_using_for; returns the tiled op (`op` itself when nothing tiles).
   std::string tile(const std::string &op, llvm::ArrayRef<int64_t> sizes);
+  /// tile_using_for; returns the tiled op and the loops, outermost first.
+  std::pair<std::string, std::vector<std::string>> tileLoops(const std::string &op,
+                                                             llvm::ArrayRef<int64_t> sizes);
   /// loop.peel of an scf.for handle.
   void peel(const std::string &loop);
+  /// loop.unroll of an scf.for handle by `factor` (its trip count: fully).
+  void unroll(const std::string &loop, int64_t factor);
   /// structured.decompose (2-D conv / pooling -> 1-D).
   void decompose(const std::string &op);
   void canonicalize(const std::string &op);

@@ -175,6 +175,7 @@ public:
     // Reduction dims tiled (an scf.for outside the register tiles) to these
     // sizes, 0 untiled; empty: none (matmul: K; conv: KH).
     std::vector<int64_t> reductionBlocks;
+    int64_t unrollChannels = 0; // conv: unroll the C loop (its trip count)
     int64_t profileId = -1;   // the anchor's nin.prof (tagProfileOps)
     int64_t tunableIndex = -1; // its entry in ScheduleTuning::found
   };
