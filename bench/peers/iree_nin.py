@@ -43,10 +43,10 @@ except Exception:  # noqa: BLE001
 ctx = rt.SystemContext(config=config)
 with open(vmfb, "rb") as f:
     ctx.add_vm_module(rt.VmModule.copy_buffer(ctx.instance, f.read()))
-fn = ctx.modules.module["main_graph"] if hasattr(ctx.modules, "module") else None
-if fn is None:
-    name = [m for m in dir(ctx.modules) if not m.startswith("_") and m != "hal"][0]
-    fn = getattr(ctx.modules, name)["main_graph"]
+# The entry point is the ONNX graph's name (torch_jit for PyTorch exports).
+module = ctx.modules.module
+names = [n for n in module.vm_module.function_names if "$" not in n and not n.startswith("__")]
+fn = module[names[0]]
 x = np.random.rand(batch, 1, size, size).astype(np.float32)
 fn(x)
 times = []
@@ -56,5 +56,7 @@ for _ in range(iters):
     times.append(time.perf_counter() - t0)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 med = statistics.median(times)
-print(f"iree {iree.compiler.version.VERSION if hasattr(iree.compiler, 'version') else '?'} "
+from importlib.metadata import version  # noqa: E402
+
+print(f"iree {version('iree-base-runtime')} "
       f"infer {batch / med:.1f} images/s latency {med * 1e3:.2f} ms peak_rss {rss:.0f} MiB")

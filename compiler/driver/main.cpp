@@ -269,7 +269,10 @@ CLI::App *addCompileCommand(CLI::App &app, CompileArgs &args) {
       ->check(CLI::Range(0, 3));
   cmd->add_flag("--no-schedule", args.noSchedule,
                 "Plain loops instead of the tiled, vectorised schedules (debugging)");
-  cmd->add_option("--cpu", args.target.cpu, "LLVM CPU to generate for (default: this host)");
+  cmd->add_option("--cpu", args.target.cpu,
+                  "LLVM CPU name or x86-64 level to generate for: x86-64-v3 (AVX2+FMA), "
+                  "x86-64-v4 (AVX-512), znver3, znver4, skylake-avx512, sapphirerapids, ... "
+                  "(default: this host; the program refuses a CPU that lacks the ISA)");
   // Validated by makeTarget, the one place that reads it.
   args.gpuArch = cmd->add_option("--gpu-arch", args.target.gpuArch,
                                  "--target=cuda: the GPU architecture of the kernels (sm_90, "
