@@ -402,9 +402,9 @@ int compileWithAutotune(const Model &model, const CompileOptions &opts, const Ta
     std::fprintf(stderr, "autotune: %d round(s); choices written to %s\n", rounds, path.c_str());
   }
   // 5. The compile asked for, with the choices.
-  cpu::ScheduleTuning final;
-  choicesFor(final, cache);
-  return compileTuned(model, opts, target, final);
+  cpu::ScheduleTuning chosen;
+  choicesFor(chosen, cache);
+  return compileTuned(model, opts, target, chosen);
 }
 
 } // namespace ninc
