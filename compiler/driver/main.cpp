@@ -299,14 +299,14 @@ CLI::App *addCompileCommand(CLI::App &app, CompileArgs &args) {
                   "Stop starting timing rounds after this many seconds (the cost model's round "
                   "always runs)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 1e9));
   cmd->add_option("--autotune-cache", args.tune.cachePath,
                   "The autotuning cache file (default: $NINC_AUTOTUNE_CACHE, else "
                   "$XDG_CACHE_HOME/ninc/autotune.tsv, else ~/.cache/ninc/autotune.tsv)");
   cmd->add_option("--schedule-candidate", args.scheduleCandidate,
                   "Testing: every conv/matmul on its K-th autotuning candidate (0: the cost "
                   "model's; past an op's last: its last)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t(0), int64_t(1000)));
   addCompileReportFlags(*cmd, args);
   return cmd;
 }

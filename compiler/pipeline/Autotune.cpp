@@ -81,17 +81,44 @@ Cache readCache(const std::string &path) {
   return cache;
 }
 
-Status writeCache(const std::string &path, const Cache &cache) {
+constexpr const char *kCacheHeader = "# ninc autotune cache";
+
+/// Before any timing: the cache can be written, and what is there is a
+/// cache (a model or any other file named by mistake is not overwritten).
+Status checkCachePath(const std::string &path) {
+  if (llvm::sys::fs::is_directory(path))
+    return Error{"ninc: error: --autotune-cache: '" + path + "' is a folder; name a file"};
+  if (llvm::sys::fs::exists(path)) {
+    std::ifstream in(path);
+    std::string first;
+    std::getline(in, first);
+    if (!first.empty() && first.rfind(kCacheHeader, 0) != 0)
+      return Error{"ninc: error: --autotune-cache: '" + path +
+                   "' is not a ninc autotune cache (its first line is not '" + kCacheHeader +
+                   "'); not overwritten"};
+  }
   llvm::SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);
   if (!dir.empty())
     if (std::error_code ec = llvm::sys::fs::create_directories(dir))
       return Error{"ninc: error: --autotune-cache: cannot create '" + std::string(dir) +
                    "': " + ec.message()};
+  std::string probe = path + ".tmp";
+  std::ofstream out(probe);
+  bool ok = bool(out);
+  out.close();
+  llvm::sys::fs::remove(probe);
+  if (!ok)
+    return Error{"ninc: error: --autotune-cache: cannot write next to '" + path + "'"};
+  return Status::ok();
+}
+
+/// Writes the cache (its folder made by checkCachePath) through a temporary.
+Status writeCache(const std::string &path, const Cache &cache) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "# ninc autotune cache: target\tmode\top\tschedule\tcost-model ms\tchosen ms\n";
+    out << kCacheHeader << ": target\tmode\top\tschedule\tcost-model ms\tchosen ms\n";
     char ms[64];
     for (const auto &[key, e] : cache) {
       std::snprintf(ms, sizeof ms, "%.4f\t%.4f", e.defaultMs, e.chosenMs);
@@ -166,7 +193,7 @@ using Timings = std::map<std::string, std::vector<double>>;
 /// ops) the training step, and reads each op's milliseconds a call.
 class Timer {
 public:
-  Timer(std::string dir, int threads) : dir_(std::move(dir)), threads_(threads) {}
+  explicit Timer(int threads) : threads_(threads) {}
 
   /// Each op's ms (by cache key) and each mode's whole step ms, or an error.
   Status time(const std::string &program, const std::vector<cpu::TunableOp> &found,
@@ -209,7 +236,6 @@ public:
   }
 
 private:
-  std::string dir_;
   int threads_;
   std::map<std::string, int> iters_;
 };
@@ -300,6 +326,10 @@ int compileWithAutotune(const Model &model, const CompileOptions &opts, const Ta
                         const AutotuneOptions &tune) {
   const std::string path = autotuneCachePath(tune);
   const std::string tkey = targetKey(target, opts);
+  if (Status s = checkCachePath(path); !s) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return kExitInvalidInput;
+  }
   Cache cache = readCache(path);
   auto choicesFor = [&](cpu::ScheduleTuning &tuning, const Cache &from) {
     std::string prefix = tkey + "\t";
@@ -338,7 +368,7 @@ int compileWithAutotune(const Model &model, const CompileOptions &opts, const Ta
   if (!missing.empty()) {
     // 2. Timing rounds over every op (the cached ones are timed again too:
     // one compile times all ops at once).
-    Timer timer(dir.path, opts.threads);
+    Timer timer(opts.threads);
     Timings times;
     std::map<std::string, double> baseStepMs;
     int rounds = timeRounds(model, opts, target, ops, tkey, tune, dir.path, timer, times,

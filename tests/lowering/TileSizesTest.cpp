@@ -13,23 +13,19 @@ namespace {
 
 constexpr int64_t KiB = 1024;
 
-ScheduleParams avx512() {
+/// The parameters of a CPU with `vectorBytes`-wide registers, `registers`
+/// of them, `l2` bytes of L2 and two FMA pipes, at 2 threads.
+ScheduleParams paramsOf(int64_t vectorBytes, int64_t registers, int64_t l2) {
   CpuTarget cpu;
-  cpu.vectorBytes = 64;
-  cpu.vectorRegisters = 32;
-  cpu.l2Bytes = 1024 * KiB;
+  cpu.vectorBytes = vectorBytes;
+  cpu.vectorRegisters = registers;
+  cpu.l2Bytes = l2;
   cpu.fmaUnits = 2;
   return scheduleParamsFor(cpu, 2);
 }
 
-ScheduleParams avx2() {
-  CpuTarget cpu;
-  cpu.vectorBytes = 32;
-  cpu.vectorRegisters = 16;
-  cpu.l2Bytes = 512 * KiB;
-  cpu.fmaUnits = 2;
-  return scheduleParamsFor(cpu, 2);
-}
+ScheduleParams avx512() { return paramsOf(64, 32, 1024 * KiB); }
+ScheduleParams avx2() { return paramsOf(32, 16, 512 * KiB); }
 
 TEST(CpuScheduleParams, FollowTheRegisterFileAndTheCaches) {
   ScheduleParams p = avx512();

@@ -26,7 +26,6 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
 #include "compiler/codegen/common/TransformScript.h"
-#include "compiler/dialect/StageContract.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -34,7 +33,6 @@
 
 #include "llvm/ADT/STLExtras.h"
 
-#include <sstream>
 
 using namespace mlir;
 using ninc::codegen::TransformScript;

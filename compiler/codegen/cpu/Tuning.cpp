@@ -149,12 +149,11 @@ void Scheduler::planTuned(Group &g, linalg::LinalgOp op) {
     t.used = pos == t.candidates.end() ? 0 : pos - t.candidates.begin();
   }
   if (t.used > 0) {
-    Group tuned = g;
-    tuned.reductionBlocks.clear();
-    tuned.outputRows = 1;
-    tuned.peelLoop = -1;
-    planTiled(tuned, op, params_, candidates[t.used]);
-    g = tuned;
+    // Replanned from the fields planTiled sets only on some paths.
+    g.reductionBlocks.clear();
+    g.outputRows = 1;
+    g.peelLoop = -1;
+    planTiled(g, op, params_, candidates[t.used]);
   }
   g.profileId = profileIdOf(op);
   g.tunableIndex = int64_t(tuning_->found.size());
