@@ -86,7 +86,7 @@ ArrayAttr paramTable(MLIRContext *ctx, ArrayRef<rt::ParamSlot> slots) {
 
 namespace {
 
-/// Lowers @<model>_infer to (input, weights blob, logits).
+/// Lowers @<model>_infer to (input, weights blob, logits, repack flag).
 class FunctionLowering : public lowering::NhwcEmitter {
 public:
   FunctionLowering(func::FuncOp func) : NhwcEmitter(func.getContext()), src_(func) {}
@@ -100,20 +100,24 @@ public:
     if (!logitsType)
       return src_.emitError("expected static shapes: run nin-infer-shapes first");
 
-    // New signature: (input, weights blob, logits). Each parameter, repacked
-    // (conv weights HWCF), lives at a static, 64-byte aligned offset of the blob.
+    // New signature: (input, weights blob, logits, repack flag). Each
+    // parameter, repacked (conv weights HWCF), lives at a static, 64-byte
+    // aligned offset of the blob. The flag (StageContract.h: kRepack) lets a
+    // backend keep weights it reorders between calls.
     int64_t blobSize = 0;
     std::vector<rt::ParamSlot> slots =
         lowering::layoutParams(src_, 1, srcType.getNumInputs() - 1, blobSize);
     auto inputType = cast<RankedTensorType>(srcType.getInput(0));
     SmallVector<Type> argTypes{MemRefType::get(inputType.getShape(), b_.getF32Type()),
                                MemRefType::get({blobSize}, b_.getF32Type()),
-                               MemRefType::get(logitsType.getShape(), b_.getF32Type())};
+                               MemRefType::get(logitsType.getShape(), b_.getF32Type()),
+                               b_.getI32Type()};
     b_.setInsertionPoint(src_);
     dst_ = b_.create<func::FuncOp>(loc, src_.getName(), b_.getFunctionType(argTypes, {}));
     dst_.setArgAttr(0, attr::kInput, b_.getUnitAttr());
     dst_.setArgAttr(1, attr::kWeights, b_.getUnitAttr());
     dst_.setArgAttr(2, attr::kOutput, b_.getUnitAttr());
+    dst_.setArgAttr(3, attr::kRepack, b_.getUnitAttr());
     dst_->setAttr(attr::kParams, lowering::paramTable(b_.getContext(), slots));
     Block *entry = dst_.addEntryBlock();
     b_.setInsertionPointToStart(entry);

@@ -70,6 +70,11 @@ constexpr const char *kSeed = "nin.seed";
 constexpr const char *kStep = "nin.step";
 constexpr const char *kLoss = "nin.loss";
 constexpr const char *kOutput = "nin.output";
+/// The inference function's last argument, an i32: nonzero when the weights
+/// (or the arena's persistent part) changed since the call that last packed
+/// them; zero reuses the packed weights a call with the same arena left in
+/// it (the CPU target packs filters once, not per call).
+constexpr const char *kRepack = "nin.repack";
 /// A dropout op's random stream (importer -> autodiff -> lowering).
 constexpr const char *kStream = "nin.stream";
 /// Lowered function: the weights blob's table {name, offset, shape, layout}.
@@ -80,8 +85,13 @@ constexpr const char *kWeightGrad = "nin.weight_grad";
 /// Function and module: the arena bytes the memory plan gave it (module:
 /// the largest over its functions).
 constexpr const char *kArenaBytes = "nin.arena_bytes";
-/// The arena argument the memory plan appends.
+/// The arena argument the memory plan appends (before a nin.repack flag).
 constexpr const char *kArena = "nin.arena";
+/// A memref.alloc whose contents must outlive the call (the packed
+/// weights): the memory plan gives it a fixed offset at the arena's start
+/// that no other buffer shares, and records the bytes on the function.
+constexpr const char *kPersistent = "nin.persistent";
+constexpr const char *kPersistentBytes = "nin.persistent_bytes";
 /// Module: the profile table (`bench --profile`) and its region count.
 constexpr const char *kProfile = "nin.profile";
 constexpr const char *kProfileRegions = "nin.profile_regions";

@@ -32,7 +32,7 @@ namespace ninc {
 
 namespace {
 
-using InferFn = void (*)(const float *, const float *, float *, uint8_t *);
+using InferFn = void (*)(const float *, const float *, float *, uint8_t *, int32_t);
 
 /// The model cut after spec layer `k` (its output is that layer's).
 Model prefixModel(const Model &model, size_t k) {
@@ -159,7 +159,7 @@ int runCheck(const CheckOptions &opts) {
     const std::vector<float> &ref = interp.activation(last);
     std::vector<float> got(ref.size(), NAN);
     rt::Arena arena(c.desc.arenaBytes);
-    c.infer(images.data(), blob.data(), got.data(), arena.data());
+    c.infer(images.data(), blob.data(), got.data(), arena.data(), /*repack=*/1);
     Diff d = compare(got.data(), ref.data(), ref.size());
     bool ok = d.maxDiff <= opts.rtol * d.maxRef + opts.atol;
     std::printf("%3zu  %-12s %-16s %-22s %12.3g %12.3g  %s\n", k, spec.name.c_str(),

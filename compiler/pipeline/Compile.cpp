@@ -318,6 +318,10 @@ rt::ModelDescriptor makeDescriptor(const Compilation &c) {
   rt::ModelDescriptor d = describeModel(c.model, c.batch);
   if (auto arena = (*c.module)->getAttrOfType<mlir::IntegerAttr>(attr::kArenaBytes))
     d.arenaBytes = arena.getInt();
+  if (mlir::Operation *infer =
+          mlir::SymbolTable::lookupSymbolIn(*c.module, inferFunctionName(c.model.name)))
+    if (auto kept = infer->getAttrOfType<mlir::IntegerAttr>(attr::kPersistentBytes))
+      d.packedWeightBytes = kept.getInt();
   d.threads = c.target.isCuda() ? 1 : c.opts.threads;
   d.cpu = c.target.cpu.cpu;
   d.isa = c.target.cpu.features;

@@ -17,7 +17,8 @@
 #include <vector>
 
 extern "C" {
-void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena);
+void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena,
+                int32_t repack);
 extern const char ninc_descriptor[];
 }
 
@@ -26,6 +27,9 @@ struct ninc_model {
   ninc::rt::ModelDescriptor desc;
   ninc::rt::Arena arena;
   std::vector<float> weights, input, logits;
+  /// The arena holds the packed weights of `weights` (ninc_infer's repack):
+  /// cleared when they change.
+  bool packed = false;
 };
 
 namespace {
@@ -73,6 +77,7 @@ int ninc_model_load_weights(ninc_model *model, const char *path) {
   if (!blob)
     return failWith(blob.message());
   model->weights = std::move(*blob);
+  model->packed = false;
   return 0;
 }
 
@@ -103,7 +108,8 @@ int ninc_model_run(ninc_model *model, const float *images, int n, float *logits)
   std::fill(model->input.begin(), model->input.end(), 0.0f);
   std::memcpy(model->input.data(), images, sizeof(float) * image * n);
   ninc_infer(model->input.data(), model->weights.data(), model->logits.data(),
-             model->arena.data());
+             model->arena.data(), !model->packed);
+  model->packed = true;
   std::memcpy(logits, model->logits.data(), sizeof(float) * model->desc.classes * n);
   return 0;
 }

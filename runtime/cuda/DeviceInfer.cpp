@@ -68,7 +68,10 @@
 using namespace ninc::cuda;
 
 extern "C" {
-void ninc_device_infer(const float *input, const float *weights, float *logits, uint8_t *arena);
+/// The generated host function; its repack flag (the CPU target's packed
+/// weights) is unused by the CUDA kernels.
+void ninc_device_infer(const float *input, const float *weights, float *logits, uint8_t *arena,
+                       int32_t repack);
 extern const char ninc_descriptor[];
 }
 
@@ -213,7 +216,7 @@ struct Inference {
 
   void run(CUdeviceptr weights) {
     ninc_device_infer(ptr<const float>(input), ptr<const float>(weights), ptr<float>(logits),
-                      ptr<uint8_t>(arena));
+                      ptr<uint8_t>(arena), /*repack=*/1);
   }
 
   /// Records run()'s launches into `exec`; graphs go off if they cannot be.
@@ -248,7 +251,7 @@ extern "C" void ninc_device_keep_weights() { blob().keepResident(); }
 extern "C" void ninc_device_sync_weights() { blob().syncHost(); }
 
 extern "C" void ninc_infer(const float *input, const float *weights, float *logits,
-                           uint8_t * /*host arena*/) {
+                           uint8_t * /*host arena*/, int32_t /*repack: blob() tracks the weights*/) {
   static Inference s;
   const Driver &d = driver();
   CUstream st = stream();

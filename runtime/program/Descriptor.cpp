@@ -74,6 +74,8 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
       in >> d.arenaBytes;
     } else if (key == "train_arena") {
       in >> d.trainArenaBytes;
+    } else if (key == "packed_weights") {
+      in >> d.packedWeightBytes;
     } else if (key == "lr") {
       in >> d.learningRate;
     } else if (key == "momentum") {
@@ -104,7 +106,7 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
       return fail("malformed record");
   }
   if (!header || d.batch < 1 || d.channels < 1 || d.classes < 1 || d.blobSize < 1 ||
-      d.arenaBytes < 0)
+      d.arenaBytes < 0 || d.packedWeightBytes < 0 || d.packedWeightBytes > d.arenaBytes)
     return Error{"model descriptor: incomplete (expected header, batch, input, classes, weights)"};
   if (d.trainArenaBytes < 0 || d.epochs < 0 || !std::isfinite(d.learningRate) ||
       !std::isfinite(d.momentum) || !std::isfinite(d.weightDecay))
@@ -130,7 +132,8 @@ std::string formatDescriptor(const ModelDescriptor &d) {
   os << "ninc-descriptor 1\nmodel " << d.model << "\nbatch " << d.batch << "\ninput "
      << d.channels << " " << d.height << " " << d.width << "\nclasses " << d.classes
      << "\nseed " << d.seed << "\nmagnitude " << d.magnitude << "\nweights " << d.blobSize
-     << "\narena " << d.arenaBytes << "\ntrain_arena " << d.trainArenaBytes << "\nlr "
+     << "\narena " << d.arenaBytes << "\npacked_weights " << d.packedWeightBytes
+     << "\ntrain_arena " << d.trainArenaBytes << "\nlr "
      << shortest(d.learningRate) << "\nmomentum " << shortest(d.momentum) << "\nweight_decay "
      << shortest(d.weightDecay) << "\nepochs " << d.epochs << "\nthreads " << d.threads << "\n";
   if (!d.cpu.empty())

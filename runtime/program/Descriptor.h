@@ -15,6 +15,8 @@
 //   magnitude 3
 //   weights 1992208                       (floats in the blob)
 //   arena 574242880                       (bytes of scratch the code needs)
+//   packed_weights 8044544                (of which, at its start, the packed
+//                                          weights ninc_infer keeps between calls)
 //   train_arena 1903001600                (scratch of ninc_train_step; 0: none)
 //   lr 0.1                                (the spec's training recipe ...)
 //   momentum 0
@@ -59,6 +61,10 @@ struct ModelDescriptor {
   double magnitude = 3.0;
   int64_t blobSize = 0;
   int64_t arenaBytes = 0;  ///< Scratch for intermediates, allocated once by the caller.
+  /// The arena's first bytes that ninc_infer keeps between calls (the
+  /// weights' packed filters, rewritten when its repack flag is set); 0:
+  /// none, or a descriptor that does not say.
+  int64_t packedWeightBytes = 0;
   /// Scratch of ninc_train_step; 0 when the program cannot train.
   int64_t trainArenaBytes = 0;
   /// The spec's training recipe: defaults for `train`.

@@ -23,6 +23,14 @@
 // (block2.1, channel 128: 4.4e-7 in the interpreter); the weights, which move
 // by lr times that, still meet 1e-4 (its ctest uses --velocity-rtol 2e-3).
 //
+// Then the library's ninc_infer on the trained weights, with its repack
+// protocol (runtime/program/Main.cpp): the logits of batch 0 with the
+// weights packed anew (repack 1) and of batch 1 reusing them (repack 0)
+// against the interpreter's forward pass; and, when the descriptor says
+// packed weights are kept, a call with repack 0 after the weights changed
+// must still see the old packing (it differs from the fresh logits): the
+// flag, not the weights' contents, decides.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/frontend/Frontend.h"
@@ -49,6 +57,8 @@ namespace {
 using TrainStepFn = void (*)(const float *input, const int32_t *labels, float *weights,
                              float *velocity, const float *hyper, uint64_t seed, uint64_t step,
                              float *loss, float *logits, uint8_t *arena);
+using InferFn = void (*)(const float *input, const float *weights, float *logits, uint8_t *arena,
+                         int32_t repack);
 
 /// How far one tensor is from its reference.
 struct Diff {
@@ -138,12 +148,24 @@ int main(int argc, char **argv) {
   bool allOk = true;
   std::vector<float> images(batch * imageSize), logits(batch * classes), got;
   std::vector<int32_t> labels(batch);
-  for (int step = 0; step < steps; ++step) {
+  auto batchOf = [&](int step) {
     std::vector<int64_t> indices(batch);
     for (int64_t i = 0; i < batch; ++i)
       indices[i] = (step * batch + i) % train->count;
     data::makeBatch(*train, indices.data(), int(batch), int(d->height), int(d->width),
                     images.data(), labels.data());
+  };
+  // ninc_infer packs the initial weights into its own arena.
+  auto infer = reinterpret_cast<InferFn>(dlsym(lib, "ninc_infer"));
+  if (!infer)
+    return fail("the library has no ninc_infer");
+  const int64_t inferBytes = (std::max<int64_t>(d->arenaBytes, 64) + 63) / 64 * 64;
+  std::unique_ptr<uint8_t, decltype(&std::free)> inferArena(
+      static_cast<uint8_t *>(std::aligned_alloc(64, inferBytes)), &std::free);
+  batchOf(0);
+  infer(images.data(), weights->data(), logits.data(), inferArena.get(), 1);
+  for (int step = 0; step < steps; ++step) {
+    batchOf(step);
     float loss = NAN;
     trainStep(images.data(), labels.data(), weights->data(), velocity.data(), hyper, seed,
               uint64_t(step), &loss, logits.data(), arena.get());
@@ -181,5 +203,29 @@ int main(int argc, char **argv) {
                     diff.maxRef);
     allOk = allOk && ok;
   }
-  return allOk ? 0 : 1;
+
+  // Inference on the trained weights (the interpreter's `params`).
+  std::vector<float> stale(logits.size()), fresh(logits.size());
+  batchOf(0);
+  infer(images.data(), weights->data(), stale.data(), inferArena.get(), 0);
+  infer(images.data(), weights->data(), fresh.data(), inferArena.get(), 1);
+  Diff packedAnew = compare("logits (repack 1)", fresh.data(),
+                            interp.forward(params, images.data(), batch).data(), fresh.size(),
+                            rtol);
+  batchOf(1);
+  infer(images.data(), weights->data(), logits.data(), inferArena.get(), 0);
+  Diff kept = compare("logits (repack 0)", logits.data(),
+                      interp.forward(params, images.data(), batch).data(), logits.size(), rtol);
+  Diff staleDiff = compare("stale", stale.data(), fresh.data(), stale.size(), 0);
+  bool flagDecides = d->packedWeightBytes == 0 || steps == 0 || staleDiff.maxDiff > 0;
+  bool inferOk = packedAnew.ok() && kept.ok() && flagDecides;
+  std::printf("%s ninc_infer: %s max|diff| %.3g (tolerance %.3g), %s max|diff| %.3g (tolerance "
+              "%.3g); %lld bytes of packed weights kept, %s\n",
+              inferOk ? "PASS" : "FAIL", packedAnew.name.c_str(), packedAnew.maxDiff,
+              packedAnew.tolerance(), kept.name.c_str(), kept.maxDiff, kept.tolerance(),
+              (long long)d->packedWeightBytes,
+              d->packedWeightBytes == 0 ? "none to check"
+              : flagDecides ? "repack 0 after a step kept the old packing (as it must)"
+                            : "repack 0 after a step saw the new weights: nothing was kept");
+  return allOk && inferOk ? 0 : 1;
 }

@@ -40,9 +40,13 @@ TEST(RuntimeTest, DescriptorRoundTrip) {
   Expected<Model> m = loadModel(kModels + "nin-tiny.pbtxt");
   ASSERT_TRUE(m) << m.message();
   rt::ModelDescriptor d = describeModel(*m, 4);
+  d.arenaBytes = 4096;
+  d.packedWeightBytes = 1024;
   Expected<rt::ModelDescriptor> back = rt::parseDescriptor(rt::formatDescriptor(d));
   ASSERT_TRUE(back) << back.message();
   EXPECT_EQ(back->model, "nin_tiny");
+  EXPECT_EQ(back->arenaBytes, 4096);
+  EXPECT_EQ(back->packedWeightBytes, 1024);
   EXPECT_EQ(back->batch, 4);
   EXPECT_EQ(back->height, 32);
   EXPECT_EQ(back->seed, 7u);
@@ -58,6 +62,9 @@ TEST(RuntimeTest, DescriptorRoundTrip) {
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.message().find("line 4"), std::string::npos) << bad.message();
   EXPECT_FALSE(rt::parseDescriptor("model x\n"));
+  // The kept packed weights are part of the arena.
+  d.packedWeightBytes = 8192;
+  EXPECT_FALSE(rt::parseDescriptor(rt::formatDescriptor(d)));
 }
 
 // Every element lands where HWCF says.

@@ -26,6 +26,7 @@ struct Buffer {
   int64_t bytes = 0;
   int start = 0, end = 0; ///< Live range in entry-block op positions, inclusive.
   int64_t offset = -1;
+  bool persistent = false; ///< Kept between calls: live throughout, placed first.
 };
 
 /// The position in `block` of the op (or its ancestor) that uses a value.
@@ -110,17 +111,27 @@ ArenaPlan planActivationArena(func::FuncOp func) {
     UseRange use = useRange(alloc.getResult(), block, pos);
     if (use.last < 0)
       continue;
-    buffers.push_back({alloc, bytesOf(t), use.first, use.last});
-    plan.entries.push_back({describe(alloc, use.firstUser), bytesOf(t), 0, use.first, use.last});
+    bool persistent = alloc->hasAttr(attr::kPersistent);
+    if (persistent) // its contents outlive the call: it is never shared
+      use = {0, i, use.firstUser};
+    buffers.push_back({alloc, bytesOf(t), use.first, use.last, -1, persistent});
+    std::string what = describe(alloc, use.firstUser);
+    if (persistent)
+      what += ", kept between calls";
+    plan.entries.push_back({what, bytesOf(t), 0, use.first, use.last});
   }
 
-  // Largest first; each at the lowest aligned offset that no buffer alive at
-  // the same time occupies.
+  // The persistent buffers first, in program order (the same offsets in
+  // every compile of the function); then the largest first; each at the
+  // lowest aligned offset that no buffer alive at the same time occupies.
   std::vector<Buffer *> order;
   for (Buffer &b : buffers)
     order.push_back(&b);
-  std::stable_sort(order.begin(), order.end(),
-                   [](Buffer *a, Buffer *b) { return a->bytes > b->bytes; });
+  std::stable_sort(order.begin(), order.end(), [](Buffer *a, Buffer *b) {
+    if (a->persistent != b->persistent)
+      return a->persistent;
+    return !a->persistent && a->bytes > b->bytes;
+  });
   std::vector<Buffer *> placed;
   for (Buffer *b : order) {
     std::vector<std::pair<int64_t, int64_t>> taken;
@@ -136,6 +147,8 @@ ArenaPlan planActivationArena(func::FuncOp func) {
     }
     b->offset = offset;
     placed.push_back(b);
+    if (b->persistent)
+      plan.persistentBytes = std::max(plan.persistentBytes, offset + b->bytes);
     plan.arenaBytes = std::max(plan.arenaBytes, offset + b->bytes);
     plan.naiveBytes += b->bytes;
   }
@@ -155,10 +168,12 @@ ArenaPlan planActivationArena(func::FuncOp func) {
     }
   }
 
-  // The arena argument, then views into it.
+  // The arena argument (before a trailing repack flag), then views into it.
   OpBuilder b(func.getContext());
   auto arenaType = MemRefType::get({plan.arenaBytes}, b.getI8Type());
   unsigned index = func.getNumArguments();
+  if (index > 0 && func.getArgAttr(index - 1, attr::kRepack))
+    --index;
   func.insertArgument(index, arenaType,
                       b.getDictionaryAttr(b.getNamedAttr(attr::kArena, b.getUnitAttr())),
                       func.getLoc());
@@ -172,6 +187,8 @@ ArenaPlan planActivationArena(func::FuncOp func) {
     buf.alloc.erase();
   }
   func->setAttr(attr::kArenaBytes, b.getI64IntegerAttr(plan.arenaBytes));
+  if (plan.persistentBytes > 0)
+    func->setAttr(attr::kPersistentBytes, b.getI64IntegerAttr(plan.persistentBytes));
   return plan;
 }
 
@@ -183,6 +200,9 @@ std::string formatArenaPlan(const std::string &function, const ArenaPlan &plan) 
                      "reuse); at most %.2f MiB live at once, at op %d\n",
                      function.c_str(), mib(plan.arenaBytes), plan.buffers, mib(plan.naiveBytes),
                      mib(plan.peakLiveBytes), plan.peakPosition);
+  if (plan.persistentBytes > 0)
+    os << llvm::format("  the first %.2f MiB are kept between calls (packed weights)\n",
+                       mib(plan.persistentBytes));
   os << "           KiB       offset       live ops  buffer\n";
   for (const ArenaEntry &e : plan.entries) {
     bool atPeak = e.start <= plan.peakPosition && plan.peakPosition <= e.end;

@@ -9,6 +9,12 @@
 // batch costs no allocation and no page faults. Allocations nested in loops
 // (per-tile scratch) are left alone.
 //
+// An alloc marked `nin.persistent` (the CPU target's packed weights) keeps
+// its contents from one call to the next: the persistent buffers come first,
+// at fixed offsets from 0 that nothing else shares, and their bytes are
+// recorded as `nin.persistent_bytes`. A function whose last argument is the
+// `nin.repack` flag gets the arena just before it.
+//
 //===----------------------------------------------------------------------===//
 #ifndef NINC_COMPILER_CODEGEN_COMMON_MEMORYPLAN_H
 #define NINC_COMPILER_CODEGEN_COMMON_MEMORYPLAN_H
@@ -36,6 +42,7 @@ struct ArenaPlan {
   int buffers = 0;          ///< Allocations moved into the arena.
   int peakPosition = 0;     ///< An op position where the live bytes are largest.
   int64_t peakLiveBytes = 0;
+  int64_t persistentBytes = 0; ///< The start of the arena kept between calls.
   std::vector<ArenaEntry> entries; ///< In program order.
 };
 

@@ -22,6 +22,7 @@ namespace mlir {
 class ModuleOp;
 class OpBuilder;
 class Operation;
+class Type;
 class Value;
 namespace tensor {
 class ExtractSliceOp;
@@ -151,7 +152,10 @@ public:
   void recordRegions(const std::map<int64_t, int64_t> &regionOf) const;
 
   std::string tilingScript() const;
-  void packOperands(mlir::ModuleOp module);
+  /// `keepPackedWeights`: in a function with the nin.repack flag, pack the
+  /// weights' filters into buffers kept between calls (needs the memory
+  /// plan), only when the flag is set.
+  void packOperands(mlir::ModuleOp module, bool keepPackedWeights);
   /// One line per scheduled op: what it is, the rule that planned it and
   /// its tiles (`ninc compile --schedule-report`). Call before the scripts.
   std::string report(mlir::ModuleOp module) const;
@@ -226,6 +230,33 @@ std::optional<Scheduler::Group> planTranspose(mlir::linalg::LinalgOp op, int64_t
 /// then one tile x 2 block of the output per iteration.
 Scheduler::Group planVnniPack(int64_t tag, const std::vector<int64_t> &ranges,
                               int threads);
+
+/// WeightLayouts.cpp. The function's nin.repack flag argument (its last),
+/// or null.
+mlir::Value repackFlagOf(mlir::Operation *op);
+/// True when `v` is a view of the nin.weights argument (through slices and
+/// reshapes): it changes only when the caller says so.
+bool isWeightView(mlir::Value v);
+/// A weight layout of `shape` that `compute` writes into the destination
+/// tensor it is given, built with `b`: without `repack`, into a fresh tensor
+/// on every call; with it (a function's nin.repack flag), into a buffer the
+/// memory plan keeps between calls (named after the layer at `user`), only
+/// when the flag is set. Returns the value the users read.
+mlir::Value weightLayout(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Location user,
+    const std::vector<int64_t> &shape, mlir::Type element, mlir::Value repack,
+    const std::function<mlir::Value(mlir::OpBuilder &, mlir::Location, mlir::Value)> &compute);
+/// [..., F] -> [..., width]: `source` with zero columns F..width-1, right
+/// after its definition (weightLayout says where and when).
+mlir::Value padColumns(mlir::Value source, int64_t width, mlir::Value repack,
+                       mlir::Location user);
+/// Before scheduling: each fp32 conv with fewer output channels than two
+/// vectors of `lanes` and not whole vectors, whose filter is a weight view
+/// and whose one user is a bias/ReLU epilogue, is computed (with the
+/// epilogue) on whole vectors over zero-padded weights, the first channels
+/// of the result replacing the old one. `keepPackedWeights`: the padded
+/// weights of a function with the nin.repack flag are kept between calls.
+void widenNarrowConvs(mlir::ModuleOp module, int64_t lanes, bool keepPackedWeights);
 
 /// A slice of `slice`'s source that is whole in every dimension but the last
 /// and a `tile`-wide window of the last (the output channels).

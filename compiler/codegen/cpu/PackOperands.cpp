@@ -12,6 +12,15 @@
 // The same for matmul's B (K x N -> [N/TN][K][TN]). The transpose is
 // scheduled like any other op by the finishing script.
 //
+// In a function with the nin.repack flag (inference), a filter read from
+// the weights blob is packed once, not per call: into a buffer the memory
+// plan keeps between calls (memref.alloc {nin.persistent}), and only when
+// the flag says the weights changed:
+//   %keep = bufferization.to_tensor %buf restrict writable
+//   %p = scf.if %repack -> tensor { transpose ins(%x) outs(%keep) } else { %keep }
+// The training step's filters change every step; they are packed per call.
+// (WeightLayouts.cpp has the kept buffer, weightLayout.)
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
 
@@ -27,15 +36,18 @@ using namespace mlir;
 namespace ninc::cpu::detail {
 namespace {
 
-/// [d0, ..., dn-2, N] -> [N/tile, d0, ..., dn-2, tile], right after `source`.
-linalg::TransposeOp buildPacked(Value source, int64_t tile) {
+/// [d0, ..., dn-2, N] -> [N/tile, d0, ..., dn-2, tile], right after `source`
+/// (weightLayout says where and when). Returns the transpose and the packed
+/// value its users read.
+std::pair<linalg::TransposeOp, Value> buildPacked(Value source, int64_t tile, Value repack,
+                                                  Location user) {
   auto type = cast<RankedTensorType>(source.getType());
   llvm::ArrayRef<int64_t> shape = type.getShape();
   int64_t rank = type.getRank();
   llvm::SmallVector<int64_t> expanded(shape.drop_back());
   expanded.append({shape.back() / tile, tile});
-  llvm::SmallVector<int64_t> packed = {shape.back() / tile};
-  packed.append(shape.begin(), shape.end() - 1);
+  std::vector<int64_t> packed = {shape.back() / tile};
+  packed.insert(packed.end(), shape.begin(), shape.end() - 1);
   packed.push_back(tile);
   llvm::SmallVector<ReassociationIndices> groups;
   for (int64_t d = 0; d + 1 < rank; ++d)
@@ -52,8 +64,14 @@ linalg::TransposeOp buildPacked(Value source, int64_t tile) {
   Value split = b.create<tensor::ExpandShapeOp>(
       loc, RankedTensorType::get(expanded, type.getElementType()), source,
       groups);
-  Value init = b.create<tensor::EmptyOp>(loc, packed, type.getElementType());
-  return b.create<linalg::TransposeOp>(loc, split, init, permutation);
+  linalg::TransposeOp pack;
+  Value result = weightLayout(b, loc, user, packed, type.getElementType(), repack,
+                              [&](OpBuilder &in, Location l, Value dest) {
+                                pack = in.create<linalg::TransposeOp>(l, split, dest,
+                                                                      permutation);
+                                return pack->getResult(0);
+                              });
+  return {pack, result};
 }
 
 /// The slice of `packed` that replaces the column tile `slice`.
@@ -92,8 +110,8 @@ bool isColumnTile(tensor::ExtractSliceOp slice, int64_t tile) {
   return true;
 }
 
-void Scheduler::packOperands(ModuleOp module) {
-  llvm::DenseMap<std::pair<Value, int64_t>, linalg::TransposeOp> packs;
+void Scheduler::packOperands(ModuleOp module, bool keepPackedWeights) {
+  llvm::DenseMap<std::pair<Value, int64_t>, Value> packs;
   auto scheduleVnni = [&](Operation *pack) {
     tagForSchedule(pack, nextTag_);
     auto ranges = cast<linalg::LinalgOp>(pack).getStaticLoopRanges();
@@ -120,9 +138,13 @@ void Scheduler::packOperands(ModuleOp module) {
       auto slice = operand.get().getDefiningOp<tensor::ExtractSliceOp>();
       if (!slice || !isColumnTile(slice, g.packTile))
         continue;
-      linalg::TransposeOp &pack = packs[{slice.getSource(), g.packTile}];
-      if (!pack) {
-        pack = buildPacked(slice.getSource(), g.packTile);
+      Value &packed = packs[{slice.getSource(), g.packTile}];
+      if (!packed) {
+        Value repack = keepPackedWeights && isWeightView(slice.getSource())
+                           ? repackFlagOf(op)
+                           : nullptr;
+        auto [pack, result] = buildPacked(slice.getSource(), g.packTile, repack, op.getLoc());
+        packed = result;
         tagForSchedule(pack, nextTag_);
         llvm::ArrayRef<int64_t> shape =
             cast<RankedTensorType>(pack.getInit().getType()).getShape();
@@ -131,7 +153,7 @@ void Scheduler::packOperands(ModuleOp module) {
                                        /*parallelPrefix=*/1, params_));
       }
       OpBuilder b(op);
-      operand.set(packedSlice(b, slice, pack->getResult(0), g.packTile));
+      operand.set(packedSlice(b, slice, packed, g.packTile));
       if (slice->use_empty())
         slice->erase();
     }

@@ -68,6 +68,9 @@ def CpuSchedule : Pass<"ninc-cpu-schedule", "mlir::ModuleOp"> {
            "Threads the foralls are split for">,
     Option<"report", "report", "bool", /*default=*/"false",
            "Print the schedule of each op to stderr">,
+    Option<"keepPackedWeights", "keep-packed-weights", "bool", /*default=*/"true",
+           "Inference: pack the weights' filters into buffers kept between calls, "
+           "when the nin.repack flag is set (needs ninc-plan-memory)">,
   ];
   let dependentDialects = ["mlir::transform::TransformDialect", "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect", "mlir::LLVM::LLVMDialect", "mlir::linalg::LinalgDialect", "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect", "mlir::vector::VectorDialect", "mlir::func::FuncDialect"];
 }

@@ -92,7 +92,9 @@ struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
       module.emitError() << target.message();
       return signalPassFailure();
     }
-    detail::Scheduler scheduler(module, detail::scheduleParamsFor(target->cpu, threads), tuning_);
+    detail::ScheduleParams params = detail::scheduleParamsFor(target->cpu, threads);
+    detail::widenNarrowConvs(module, params.lanes, keepPackedWeights);
+    detail::Scheduler scheduler(module, params, tuning_);
     if (sink_)
       *sink_ += scheduler.report(module);
     else if (report)
@@ -102,7 +104,7 @@ struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
     // The regions are marked while the tiled ops still carry their tags (the
     // finishing script vectorises them away).
     scheduler.recordRegions(detail::instrumentProfile(module));
-    scheduler.packOperands(module);
+    scheduler.packOperands(module, keepPackedWeights);
     if (failed(apply(scheduler.finishingScript(), "finishing")))
       return signalPassFailure();
     module.walk([](Operation *op) { op->removeAttr(detail::kScheduleTag); });
@@ -133,6 +135,7 @@ void buildCpuCodegenPipeline(OpPassManager &pm, const CpuOptions &opts) {
     CpuScheduleOptions schedule;
     schedule.threads = opts.threads;
     schedule.report = opts.printSchedule;
+    schedule.keepPackedWeights = opts.planMemory; // the plan keeps the buffers
     pm.addPass(std::make_unique<CpuSchedulePass>(schedule, opts.scheduleReport, opts.tuning));
   } else {
     pm.addPass(createCpuTagProfile());

@@ -28,7 +28,8 @@
 
 extern "C" {
 // The runtime's entry points (runtime/cuda).
-void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena);
+void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena,
+                int32_t repack);
 void ninc_train_step(const float *input, const int32_t *labels, float *weights, float *velocity,
                      const float *hyper, uint64_t seed, uint64_t step, float *loss,
                      float *logits, uint8_t *arena);
@@ -133,7 +134,7 @@ struct Run {
       input[i] = first + float(i);
   }
   void infer(const std::vector<float> &weights) {
-    ninc_infer(input.data(), weights.data(), logits.data(), nullptr);
+    ninc_infer(input.data(), weights.data(), logits.data(), nullptr, 1);
   }
   float trainStep(std::vector<float> &weights, std::vector<float> &velocity) {
     float loss = -1;
@@ -252,7 +253,7 @@ void noGraphs() {
 } // namespace
 
 extern "C" void ninc_device_infer(const float *input, const float *weights, float *logits,
-                                  uint8_t *arena) {
+                                  uint8_t *arena, int32_t /*repack*/) {
   void *s = mgpuStreamCreate();
   EXPECT(s != nullptr && arena != nullptr);
   mgpuMemcpy(logits, const_cast<float *>(input), 10 * sizeof(float), s);
