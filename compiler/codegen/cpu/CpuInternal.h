@@ -251,7 +251,8 @@ mlir::Value weightLayout(
 mlir::Value padColumns(mlir::Value source, int64_t width, mlir::Value repack,
                        mlir::Location user);
 /// Before scheduling: each fp32 conv with fewer output channels than two
-/// vectors of `lanes` and not whole vectors, whose filter is a weight view
+/// vectors of `lanes`, not whole vectors nor a power of two (not a legal
+/// vector type: 10 classes), whose filter is a weight view
 /// and whose one user is a bias/ReLU epilogue, is computed (with the
 /// epilogue) on whole vectors over zero-padded weights, the first channels
 /// of the result replacing the old one. `keepPackedWeights`: the padded

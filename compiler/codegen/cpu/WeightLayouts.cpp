@@ -12,7 +12,8 @@
 //   call. PackOperands.cpp packs the filters' column tiles with it.
 //
 // - widenNarrowConvs: a conv with fewer output channels than two vectors and
-//   not whole vectors (the classifier's 3x3 384 -> 10) computes vector<Rx10>
+//   not whole vectors nor a power of two (the classifier's 3x3 384 -> 10)
+//   computes vector<Rx10>
 //   register tiles that LLVM splits into shuffles and spills (5% of peak).
 //   Before scheduling, the conv and its bias/ReLU epilogue are widened to
 //   whole vectors on a filter and bias padded with zero columns, and the
@@ -36,6 +37,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 
@@ -173,8 +175,11 @@ void widenNarrowConvs(ModuleOp module, int64_t lanes, bool keepPackedWeights) {
     Value filter = conv->getOperand(1);
     auto filterType = cast<RankedTensorType>(filter.getType());
     int64_t channels = filterType.getShape().back();
-    if (!filterType.getElementType().isF32() || channels % lanes == 0 ||
-        channels > 2 * lanes || !isWeightView(filter))
+    // Whole vectors, or a power-of-two part of one (8 lanes of a zmm: a
+    // ymm), are legal vector types; 10 or 12 lanes are not.
+    bool legal = channels % lanes == 0 || (llvm::isPowerOf2_64(channels) && channels >= 4);
+    if (!filterType.getElementType().isF32() || legal || channels > 2 * lanes ||
+        !isWeightView(filter))
       continue;
     auto fill = conv.getDpsInitOperand(0)->get().getDefiningOp<linalg::FillOp>();
     auto epilogue = dyn_cast<linalg::GenericOp>(*conv->getResult(0).getUsers().begin());
