@@ -68,6 +68,9 @@ struct ScheduleParams {
   /// register tile streams over) exceeds 4x this (an L2) is swept in blocks
   /// of KH rows of at most this size.
   int64_t filterStripBytes = 256 * 1024;
+  /// The L2 of a core and the L3 the threads share (the loop order's
+  /// traffic model, Schedule.cpp).
+  int64_t l2Bytes = 512 * 1024, l3Bytes = 4 * 1024 * 1024;
   /// Threads of the parallel loops.
   int threads = 1;
   /// The LLVM CPU the figures are for (for the report).

@@ -107,6 +107,17 @@ static RegisterTile fixedTile(int64_t extent, int64_t rows, int64_t cols) {
   return t;
 }
 
+static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// What streaming a byte costs, relative to L2, when the data streamed
+/// (`bytes`) stays in L2 between passes (1), in the threads' L3 (3) or only
+/// in memory (12): the order of the bandwidth ratios of x86-64 cores.
+static double streamCost(int64_t bytes, const ScheduleParams &p) {
+  if (bytes <= p.l2Bytes)
+    return 1;
+  return bytes <= p.l3Bytes ? 3 : 12;
+}
+
 /// Conv reduction loops over at most this many input channels are unrolled.
 constexpr int64_t kUnrollChannels = 8;
 
@@ -121,12 +132,22 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
   // each input window is reused from L1 by all column tiles; with larger
   // weights, column tiles outermost so one weight slice stays in L2 while
   // the images stream past (measured: 5x5 96->256 203 vs 170 GFLOP/s,
-  // 1x1 256->256 188 vs 153 GFLOP/s).
+  // 1x1 256->256 188 vs 153 GFLOP/s) - unless streaming the weights from L3
+  // once per register tile costs less than streaming the input from memory
+  // once per column tile (imageOrderPays, below the tiles).
   auto weights = cast<ShapedType>(anchor->getOperand(1).getType());
   bool weightsFitL2 = g.kind == Kind::Pool ||
                       weights.getNumElements() * 4 <= p.imageOrderWeightBytes;
   if (choice.order >= 0)
     weightsFitL2 = choice.order == 0;
+  auto imageOrderPays = [&](int64_t rowTiles, int64_t colTiles) {
+    if (weightsFitL2 || choice.order >= 0 || !isWeightView(anchor->getOperand(1)))
+      return weightsFitL2;
+    int64_t weightBytes = weights.getNumElements() * 4;
+    int64_t inputBytes = cast<ShapedType>(anchor->getOperand(0).getType()).getNumElements() * 4;
+    return double(rowTiles) * weightBytes * streamCost(weightBytes, p) <
+           double(colTiles) * inputBytes * streamCost(inputBytes, p);
+  };
   unsigned rowDim;
   RegisterTile tile;
   if (g.kind == Kind::Matmul) {
@@ -134,8 +155,8 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
     tile = choice.rows > 0 ? fixedTile(out[0], choice.rows, choice.cols)
                            : chooseRegisterTile(out[0], out[1], p);
     g.tileSizes = {tile.rows, tile.cols};
-    g.interchange =
-        weightsFitL2 ? std::vector<int64_t>{0, 1} : std::vector<int64_t>{1, 0};
+    bool imageOrder = imageOrderPays(ceilDiv(out[0], tile.rows), ceilDiv(out[1], tile.cols));
+    g.interchange = imageOrder ? std::vector<int64_t>{0, 1} : std::vector<int64_t>{1, 0};
     g.reductionSizes = {0, 0, 1};
     g.forallSizes = chooseForall({{0, out[0]}}, threads, tile.rows);
     g.packTile = tile.cols < out[1] ? tile.cols : 0;
@@ -182,8 +203,10 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
       }
     }
     if (g.kind == Kind::Conv) {
-      g.interchange = weightsFitL2 ? std::vector<int64_t>{0, 1, 2, 3}
-                                   : std::vector<int64_t>{3, 0, 1, 2};
+      int64_t rowTiles = out[0] * ceilDiv(out[1], g.outputRows) * ceilDiv(out[2], tile.rows);
+      bool imageOrder = imageOrderPays(rowTiles, ceilDiv(out[3], tile.cols));
+      g.interchange = imageOrder ? std::vector<int64_t>{0, 1, 2, 3}
+                                 : std::vector<int64_t>{3, 0, 1, 2};
       g.reductionSizes = {0, 0, 0, 0, 1, 1, 1};
       const int64_t channels = weights.getShape()[2];
       if (channels > 1 && channels <= kUnrollChannels)

@@ -40,6 +40,8 @@ ScheduleParams scheduleParamsFor(const CpuTarget &cpu, int threads) {
   // ~5% faster than 486 and 416; 54 and 104 20-30% slower), 128 with 512 KiB.
   p.reductionBlock = std::clamp<int64_t>(l2 / 4096, 64, 256);
   p.threads = std::max(1, threads);
+  p.l2Bytes = cpu.l2Bytes > 0 ? cpu.l2Bytes : 512 * 1024;
+  p.l3Bytes = (cpu.l3BytesPerCore > 0 ? cpu.l3BytesPerCore : 2 * 1024 * 1024) * p.threads;
   p.cpu = cpu.cpu;
   return p;
 }
