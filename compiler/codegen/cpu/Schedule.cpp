@@ -202,6 +202,27 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
         g.forallSizes = chooseForall({{0, out[0]}}, threads);
       }
     }
+    // A row tile that does not divide the output row (AVX2's 6 pixels of
+    // the 26-wide 5x5 conv: 26 = 4 x 6 + 2) leaves a peeled remainder with
+    // too few accumulators to hide the FMA latency (2 pixels: 4 of the 8
+    // needed; the conv ran at 90% of peak). Two output rows of half as many
+    // pixels keep the accumulators (2 x 3) and make the remainder twice as
+    // tall (2 x 2: 8 accumulators). Over the batch only: the forall's row
+    // blocks must hold whole pairs of rows.
+    if (g.kind == Kind::Conv && choice.rows == 0 && g.outputRows == 1 && tile.peel &&
+        tile.cols % p.lanes == 0 && out[1] % 2 == 0 && out[0] % threads == 0) {
+      int64_t vectors = tile.cols / p.lanes;
+      int64_t perRow = tile.rows / 2;
+      int64_t rest = out[2] % std::max<int64_t>(perRow, 1);
+      if (perRow >= 2 && (rest == 0 || 2 * rest * vectors >= p.minAccumulators) &&
+          (out[2] % tile.rows) * vectors < p.minAccumulators) {
+        g.outputRows = 2;
+        tile.rows = perRow;
+        tile.peel = rest != 0;
+        g.tileSizes = {1, 2, tile.rows, tile.cols};
+        g.forallSizes = chooseForall({{0, out[0]}}, threads);
+      }
+    }
     if (g.kind == Kind::Conv) {
       int64_t rowTiles = out[0] * ceilDiv(out[1], g.outputRows) * ceilDiv(out[2], tile.rows);
       bool imageOrder = imageOrderPays(rowTiles, ceilDiv(out[3], tile.cols));
