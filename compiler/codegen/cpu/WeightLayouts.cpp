@@ -92,6 +92,22 @@ Value weightLayout(OpBuilder &b, Location loc, Location user, const std::vector<
   return branch.getResult(0);
 }
 
+namespace {
+
+/// [0, ...] [sizes] [1, ...]: the leading window of `type`'s shape.
+struct Window {
+  llvm::SmallVector<OpFoldResult> offsets, sizes, strides;
+  Window(OpBuilder &b, RankedTensorType type) {
+    for (int64_t size : type.getShape()) {
+      offsets.push_back(b.getIndexAttr(0));
+      sizes.push_back(b.getIndexAttr(size));
+      strides.push_back(b.getIndexAttr(1));
+    }
+  }
+};
+
+} // namespace
+
 /// [..., F] -> [..., width]: `source` with zero columns F..width-1, right
 /// after it (weightLayout says where and when).
 Value padColumns(Value source, int64_t width, Value repack, Location user) {
@@ -106,32 +122,15 @@ Value padColumns(Value source, int64_t width, Value repack, Location user) {
       [&](OpBuilder &in, Location l, Value dest) -> Value {
         Value zero = in.create<arith::ConstantOp>(l, in.getZeroAttr(type.getElementType()));
         Value zeros = in.create<linalg::FillOp>(l, zero, dest)->getResult(0);
-        int64_t rank = type.getRank();
-        llvm::SmallVector<OpFoldResult> offsets(rank, in.getIndexAttr(0));
-        llvm::SmallVector<OpFoldResult> sizes, strides(rank, in.getIndexAttr(1));
-        for (int64_t size : type.getShape())
-          sizes.push_back(in.getIndexAttr(size));
-        Value window = in.create<tensor::ExtractSliceOp>(l, type, zeros,
-                                                         offsets, sizes, strides);
+        Window w(in, type);
+        Value window =
+            in.create<tensor::ExtractSliceOp>(l, type, zeros, w.offsets, w.sizes, w.strides);
         Value copy = in.create<linalg::CopyOp>(l, source, window)->getResult(0);
-        return in.create<tensor::InsertSliceOp>(l, copy, zeros,
-                                                offsets, sizes, strides);
+        return in.create<tensor::InsertSliceOp>(l, copy, zeros, w.offsets, w.sizes, w.strides);
       });
 }
 
 namespace {
-
-/// [0, ...] [sizes] [1, ...]: the leading window of `type`'s shape.
-struct Window {
-  llvm::SmallVector<OpFoldResult> offsets, sizes, strides;
-  Window(OpBuilder &b, RankedTensorType type) {
-    for (int64_t size : type.getShape()) {
-      offsets.push_back(b.getIndexAttr(0));
-      sizes.push_back(b.getIndexAttr(size));
-      strides.push_back(b.getIndexAttr(1));
-    }
-  }
-};
 
 /// The epilogue `e` of `conv` can be computed `width` channels wide: all
 /// parallel, no linalg.index, one output of the conv's shape (the conv's
