@@ -2,33 +2,14 @@
  *
  * Uses a model compiled with `ninc compile MODEL --emit=lib -o DIR/libnin.so`
  * through runtime/include/ninc.h: reads the first N Fashion-MNIST test images
- * (gzip IDX, read with zlib), resizes them (nearest neighbour, to keep this
- * example short; ninc's own programs use bilinear), and prints the predicted
- * class of each and the accuracy.
+ * (examples/fashion_mnist.h) and prints the predicted class of each and the
+ * accuracy.
  *
  *   cc classify.c -I DIR -L DIR -lnin -lz -Wl,-rpath,DIR -o classify
  *   ./classify /usr/share/datasets/fashion-mnist [N] [WEIGHTS.pb]
  *===----------------------------------------------------------------------===*/
+#include "fashion_mnist.h"
 #include "ninc.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <zlib.h>
-
-static const char *kClasses[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
-                                   "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
-
-/* Reads n items of `size` bytes after a `header`-byte IDX header. */
-static unsigned char *readIdx(const char *path, long header, long n, long size) {
-  gzFile f = gzopen(path, "rb");
-  unsigned char *data = malloc((size_t)(header + n * size));
-  if (!f || !data || gzread(f, data, (unsigned)(header + n * size)) != header + n * size) {
-    fprintf(stderr, "error: cannot read %ld items from %s\n", n, path);
-    exit(1);
-  }
-  gzclose(f);
-  return data;
-}
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -55,9 +36,7 @@ int main(int argc, char **argv) {
 
   float *images = malloc(sizeof(float) * n * h * w), *logits = malloc(sizeof(float) * n * classes);
   for (long i = 0; i < n; ++i)
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x)
-        images[(i * h + y) * w + x] = pixels[16 + i * 784 + (y * 28 / h) * 28 + x * 28 / w] / 255.0f;
+    toInput(pixels, i, h, w, images + i * h * w);
   if (ninc_model_run(model, images, (int)n, logits) != 0) {
     fprintf(stderr, "%s\n", ninc_last_error());
     return 1;

@@ -15,11 +15,11 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make python3
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler libonnx-dev
   libcli11-dev libgtest-dev zlib1g-dev libomp-19-dev
   dataset-fashion-mnist
 )
-PEERS=(python3-torch python3-numpy)
+PEERS=(python3-torch python3-numpy python3-onnx)
 if [ -z "${NINC_NO_PEERS:-}" ]; then
   PACKAGES+=("${PEERS[@]}")
 fi

@@ -3,7 +3,10 @@
 // The training step's loss and parameter update on linalg:
 //
 //   softmax_cross_entropy -> row max, sum of exp and the label's logit in f64,
-//                            log-sum-exp, mean; grad = (softmax - onehot) / N
+//                            log-sum-exp, mean over the labelled rows;
+//                            grad = (softmax - onehot) / rows, 0 in rows
+//                            with the ignore label (-1: a short batch's
+//                            padding, the interpreter's kIgnoreLabel)
 //   sgd_update            -> elementwise generic (PyTorch's formula, velocity
 //                            unchanged when momentum == 0)
 //
@@ -19,8 +22,9 @@ namespace ninc::lowering {
 
 using utils::IteratorType;
 
-/// loss = mean_n (logsumexp(z[n]) - z[n, label[n]]), grad = (softmax(z) -
-/// onehot) / N, in f64 like the interpreter. The 0-d loss becomes [1].
+/// loss = mean over labelled n of (logsumexp(z[n]) - z[n, label[n]]),
+/// grad = (softmax(z) - onehot) / rows in labelled rows, 0 in the others, in
+/// f64 like the interpreter (rows = max(labelled, 1)). The 0-d loss becomes [1].
 void TrainStepLowering::lowerLoss(Location loc, nin::SoftmaxCrossEntropyOp op) {
   Value z = map_.lookup(op.getLogits()), labels = map_.lookup(op.getLabels());
   int64_t n = shapeOf(z)[0], k = shapeOf(z)[1];
@@ -56,24 +60,37 @@ void TrainStepLowering::lowerLoss(Location loc, nin::SoftmaxCrossEntropyOp op) {
                         Arith m{nb, nl};
                         return {m.addf(m.extf(a[0]), m.log(a[1]))};
                       })[0];
-  Value total = generic(loc, {lse, labelLogit}, {zeros({1})}, {second, second, first}, rowReduce,
+  Value total = generic(loc, {lse, labelLogit, labels}, {zeros({1})},
+                        {second, second, second, first}, rowReduce,
                         [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                           Arith m{nb, nl};
-                          return {m.addf(a[2], m.subf(a[0], a[1]))};
+                          return {m.select(m.counts(a[2]), m.addf(a[3], m.subf(a[0], a[1])),
+                                           a[3])};
                         })[0];
-  double batch = static_cast<double>(n);
-  Value loss = generic(loc, {total}, {empty(loc, {1})}, {id1, id1}, {IteratorType::parallel},
+  // The labelled rows, at least 1 (a batch of padding has loss 0).
+  Value rows = generic(loc, {labels}, {full(loc, {1}, b_.getF64FloatAttr(0))}, {second, first},
+                       rowReduce, [](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
+                         Arith m{nb, nl};
+                         return {m.addf(a[1], m.select(m.counts(a[0]), m.f64(1), m.f64(0)))};
+                       })[0];
+  Value loss = generic(loc, {total, rows}, {empty(loc, {1})}, {id1, id1, id1},
+                       {IteratorType::parallel},
                        [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                          Arith m{nb, nl};
-                         return {m.truncf(m.divf(a[0], m.f64(batch)))};
+                         Value r = nb.create<arith::MaximumFOp>(nl, a[1], m.f64(1));
+                         return {m.truncf(m.divf(a[0], r))};
                        })[0];
-  Value grad = generic(loc, {z, lse, labels}, {empty(loc, {n, k})}, {both, first, first, both},
+  AffineMap scalar = AffineMap::get(2, 0, {getAffineConstantExpr(0, ctx)}, ctx);
+  Value grad = generic(loc, {z, lse, labels, rows}, {empty(loc, {n, k})},
+                       {both, first, first, scalar, both},
                        {IteratorType::parallel, IteratorType::parallel},
                        [&](OpBuilder &nb, Location nl, ValueRange a) -> SmallVector<Value> {
                          Arith m{nb, nl};
                          Value p = m.exp(m.subf(m.extf(a[0]), a[1]));
                          Value onehot = m.select(m.isIndex(1, a[2]), m.f64(1), m.f64(0));
-                         return {m.truncf(m.divf(m.subf(p, onehot), m.f64(batch)))};
+                         Value r = nb.create<arith::MaximumFOp>(nl, a[3], m.f64(1));
+                         Value g = m.divf(m.subf(p, onehot), r);
+                         return {m.truncf(m.select(m.counts(a[2]), g, m.f64(0)))};
                        })[0];
   map_[op.getLoss()] = loss;
   map_[op.getGrad()] = grad;

@@ -69,6 +69,10 @@ Value Arith::isIndex(int64_t dim, Value label) {
   Value l = b.create<arith::IndexCastOp>(loc, b.getIndexType(), label);
   return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, loopIndex(dim), l);
 }
+Value Arith::counts(Value label) {
+  Value zero = b.create<arith::ConstantOp>(loc, b.getI32IntegerAttr(0));
+  return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sge, label, zero);
+}
 Value Arith::mix64(Value z) {
   z = addi(z, i64(0x9E3779B97F4A7C15ull));
   z = muli(xori(z, shrui(z, 30)), i64(0xBF58476D1CE4E5B9ull));

@@ -79,6 +79,8 @@ struct Arith {
   mlir::Value loopIndex(int64_t dim);
   /// The i32 `label` equals loop dimension `dim`.
   mlir::Value isIndex(int64_t dim, mlir::Value label);
+  /// The i32 `label` names a class (>= 0): not a padded row's ignore label.
+  mlir::Value counts(mlir::Value label);
   /// SplitMix64's finaliser on i64, as runtime/support/Random.h's mix64.
   mlir::Value mix64(mlir::Value z);
 };

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/driver/Commands.h"
+#include "compiler/driver/ModelWeights.h"
 #include "compiler/frontend/Frontend.h"
 #include "compiler/model/Shapes.h"
 #include "compiler/codegen/cpu/CpuCodegen.h"
@@ -45,11 +46,16 @@ struct CompileArgs {
   int64_t scheduleCandidate = -1; ///< --schedule-candidate (tests).
 };
 
+struct ExportArgs {
+  std::string model, output, weights;
+};
+
 /// Every subcommand's arguments, filled by parsing.
 struct Options {
   InspectOptions inspect;
   std::vector<std::string> validateModels;
   ConvertArgs convert;
+  ExportArgs exportArgs;
   CompileArgs compile;
   CheckOptions check;
   ClassifyOptions run;
@@ -84,6 +90,7 @@ int runValidate(const std::vector<std::string> &models) {
 SpecFormat parseFormat(const std::string &s) {
   if (s == "text") return SpecFormat::Text;
   if (s == "binary") return SpecFormat::Binary;
+  if (s == "onnx") return SpecFormat::Onnx;
   return SpecFormat::Auto;
 }
 
@@ -95,6 +102,27 @@ int runConvert(const ConvertArgs &args) {
     return s.message().find("expected an output name") != std::string::npos ? kExitUsage
                                                                              : kExitInvalidInput;
   }
+  return kExitOk;
+}
+
+/// `ninc export`: the model with its weights (or --weights, or Xavier init
+/// from its seed) as an ONNX model.
+int runExport(const ExportArgs &args) {
+  std::optional<Model> model = loadModelOrReport(args.model);
+  if (!model)
+    return kExitInvalidInput;
+  auto weights = chooseWeights(*model, args.weights);
+  if (!weights) {
+    printError(weights.message());
+    return kExitInvalidInput;
+  }
+  model->weights = reference::paramsToTensors(*model, weights->first);
+  if (Status s = exportOnnx(*model, args.output); !s) {
+    printError(s.message());
+    return kExitInvalidInput;
+  }
+  std::printf("wrote %s: model '%s' as ONNX (opset 13, batch symbolic), %s\n",
+              args.output.c_str(), model->name.c_str(), weights->second.c_str());
   return kExitOk;
 }
 
@@ -172,7 +200,7 @@ CLI::App *addInspectCommand(CLI::App &app, InspectOptions &opts) {
   CLI::App *cmd = app.add_subcommand(
       "inspect", "Print the per-layer shape table, parameters, FLOPs and memory (d2l 7.3 "
                  "exercise 3)");
-  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)")->required();
+  cmd->add_option("model", opts.model, "Model file (.pbtxt, .pb or .onnx)")->required();
   cmd->add_option("--batch,-b", opts.batch, "Batch size for shapes, FLOPs and memory")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(1), ShapeLimits::kMaxBatch));
@@ -190,16 +218,28 @@ CLI::App *addValidateCommand(CLI::App &app, std::vector<std::string> &models) {
 
 CLI::App *addConvertCommand(CLI::App &app, ConvertArgs &args) {
   CLI::App *cmd = app.add_subcommand(
-      "convert", "Convert a model between text (.pbtxt) and binary (.pb), losslessly");
+      "convert", "Convert a model between text (.pbtxt) and binary (.pb), losslessly, or "
+                 "from/to ONNX (.onnx)");
   cmd->add_option("input", args.input, "Model file to read")->required();
   cmd->add_option("output", args.output, "File to write (written atomically)")->required();
   cmd->add_option("--from", args.from, "Input encoding")
-      ->check(CLI::IsMember({"auto", "text", "binary"}))
+      ->check(CLI::IsMember({"auto", "text", "binary", "onnx"}))
       ->capture_default_str();
   cmd->add_option("--to", args.to, "Output encoding (auto: from the output's extension)")
-      ->check(CLI::IsMember({"auto", "text", "binary"}))
+      ->check(CLI::IsMember({"auto", "text", "binary", "onnx"}))
       ->capture_default_str();
   cmd->add_flag("--no-validate", args.noValidate, "Convert even if the model is invalid");
+  return cmd;
+}
+
+CLI::App *addExportCommand(CLI::App &app, ExportArgs &args) {
+  CLI::App *cmd = app.add_subcommand(
+      "export", "Write a model with its weights as ONNX (for ONNX Runtime, OpenVINO, TensorRT)");
+  cmd->add_option("model", args.model, "Model file (.pbtxt, .pb or .onnx)")->required();
+  cmd->add_option("-o,--output", args.output, "ONNX file to write (atomically)")->required();
+  cmd->add_option("--weights", args.weights,
+                  "Model file whose weights to export (default: the model's own, else Xavier "
+                  "init from its seed)");
   return cmd;
 }
 
@@ -234,7 +274,7 @@ CLI::App *addCompileCommand(CLI::App &app, CompileArgs &args) {
                  "stage and writes it)");
   // Required unless --print-target, which CLI11 cannot say: checked once
   // every flag is parsed, with CLI11's own message.
-  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)");
+  cmd->add_option("model", opts.model, "Model file (.pbtxt, .pb or .onnx)");
   cmd->callback([&args] {
     if (args.options.model.empty() && !args.printTarget)
       throw CLI::RequiredError("model is required (or --print-target)",
@@ -291,6 +331,10 @@ CLI::App *addCompileCommand(CLI::App &app, CompileArgs &args) {
   cmd->add_flag("--no-vendor-libs", opts.noVendorLibs,
                 "Use only kernels ninc generates (always so today: no convolution is handed to "
                 "cuDNN or oneDNN)");
+  cmd->add_flag("!--no-embed-weights", opts.embedWeights,
+                "Do not embed the model file's weights (a checkpoint's, an imported ONNX "
+                "model's) in the program or library; it then starts from Xavier init unless "
+                "given --weights");
   cmd->add_flag("--autotune", args.autotune,
                 "Time candidate schedules (register tiles, loop orders, K blocks) of each "
                 "distinct conv/matmul on this machine and keep the fastest in a cache keyed by "
@@ -315,7 +359,7 @@ CLI::App *addCheckCommand(CLI::App &app, CheckOptions &opts) {
   CLI::App *cmd = app.add_subcommand(
       "check", "Compile every layer prefix for the CPU and compare each layer's output with the "
                "reference interpreter; names the first layer beyond tolerance");
-  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)")->required();
+  cmd->add_option("model", opts.model, "Model file (.pbtxt, .pb or .onnx)")->required();
   cmd->add_option("--weights", opts.weights,
                   "Model file whose weights to use (default: the model's own, else Xavier "
                   "init from the spec's seed)");
@@ -335,7 +379,7 @@ CLI::App *addCheckCommand(CLI::App &app, CheckOptions &opts) {
 CLI::App *addRunCommand(CLI::App &app, ClassifyOptions &opts) {
   CLI::App *cmd = app.add_subcommand(
       "run", "Classify Fashion-MNIST images with a backend and print the accuracy");
-  cmd->add_option("model", opts.model, "Model file (.pbtxt or .pb)")->required();
+  cmd->add_option("model", opts.model, "Model file (.pbtxt, .pb or .onnx)")->required();
   cmd->add_option("--backend", opts.backend, "Execution backend")
       ->check(CLI::IsMember({"interp"}))
       ->capture_default_str();
@@ -370,6 +414,7 @@ std::vector<Command> addCommands(CLI::App &app, Options &opts) {
       {addValidateCommand(app, opts.validateModels),
        [&opts] { return runValidate(opts.validateModels); }},
       {addConvertCommand(app, opts.convert), [&opts] { return runConvert(opts.convert); }},
+      {addExportCommand(app, opts.exportArgs), [&opts] { return runExport(opts.exportArgs); }},
       {addCompileCommand(app, opts.compile), [&opts] { return runCompileCommand(opts.compile); }},
       {addCheckCommand(app, opts.check), [&opts] { return runCheck(opts.check); }},
       {addRunCommand(app, opts.run), [&opts] { return runClassify(opts.run); }},
@@ -390,7 +435,7 @@ int dispatch(const std::vector<Command> &commands) {
 int main(int argc, char **argv) {
   using namespace ninc;
   CLI::App app{"ninc: a compiler for Network-in-Network models (d2l 7.3).\n"
-               "Reads models/*.pbtxt (text) or *.pb (binary); see docs/model-spec.md."};
+               "Reads models/*.pbtxt (text), *.pb (binary) or ONNX (*.onnx); see docs/model-spec.md."};
   app.set_version_flag("--version", "ninc 0.1.0");
   app.require_subcommand(1);
   app.footer("Exit codes: 0 ok, 1 invalid input (model, data, weights), 2 usage error.\n"

@@ -23,7 +23,9 @@
 
 namespace ninc {
 
-enum class SpecFormat { Auto, Text, Binary };
+/// Model file encodings: ninc's schema as text or binary protobuf, or an
+/// ONNX model (read only, compiler/frontend/OnnxImport.cpp).
+enum class SpecFormat { Auto, Text, Binary, Onnx };
 
 /// Largest model file read (weights of the d2l NiN are 8 MB).
 constexpr int64_t kMaxModelFileBytes = 1ll << 30;
@@ -59,6 +61,17 @@ Status convertModelFile(const std::string &input, const std::string &output,
 /// or none if empty. The encoding comes from `format`, else the extension
 /// (binary when it implies none). Written atomically: complete or absent.
 Status saveModel(const Model &model, const std::string &path, SpecFormat format = SpecFormat::Auto);
+
+/// `model.weights` as the binary model format encodes them: a sequence of
+/// Model.weights records (field 5), which is also what a binary model file
+/// holding only weights is. Compiled programs embed these bytes and read
+/// them with the runtime's own wire reader (runtime/program/Weights.h).
+std::string encodeWeights(const Model &model);
+
+/// Writes `model` (layers expanded, with all its weights) as an ONNX model
+/// (opset 13, symbolic batch) that passes onnx.checker, atomically
+/// (OnnxExport.cpp).
+Status exportOnnx(const Model &model, const std::string &path);
 
 /// The encoding a path's extension implies, or Auto when it implies none.
 SpecFormat formatFromExtension(const std::string &path);

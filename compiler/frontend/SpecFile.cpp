@@ -124,6 +124,8 @@ SpecFormat formatFromExtension(const std::string &path) {
     return SpecFormat::Text;
   if (endsWith(".pb") || endsWith(".bin") || endsWith(".binpb"))
     return SpecFormat::Binary;
+  if (endsWith(".onnx"))
+    return SpecFormat::Onnx;
   return SpecFormat::Auto;
 }
 
@@ -134,10 +136,12 @@ Expected<std::unique_ptr<SpecFile>> readSpecFile(const std::string &path, SpecFo
   if (bytes->empty())
     return Error{path + ": error: expected a ninc.spec.Model, found an empty file"};
 
-  auto file = std::make_unique<SpecFile>();
-  file->path = path;
   if (format == SpecFormat::Auto)
     format = formatFromExtension(path);
+  if (format == SpecFormat::Onnx)
+    return readOnnxFile(path, *bytes);
+  auto file = std::make_unique<SpecFile>();
+  file->path = path;
   if (format == SpecFormat::Auto)
     format = sniffFormat(*bytes);
   file->format = format;
@@ -201,6 +205,10 @@ Status writeSpecFile(const spec::Model &message, const std::string &path, SpecFo
   } else if (!message.SerializeToString(&bytes)) {
     return Error{path + ": error: cannot serialise the model"};
   }
+  return writeFileAtomically(path, bytes);
+}
+
+Status writeFileAtomically(const std::string &path, const std::string &bytes) {
   // Write beside the target, then rename: the output is complete or absent.
   std::string tmp = path + ".tmp.XXXXXX";
   int fd = mkstemp(tmp.data());
@@ -258,15 +266,21 @@ Status saveModel(const Model &model, const std::string &path, SpecFormat format)
   if (model.specBytes.empty() || !message.ParseFromString(model.specBytes))
     return Error{path + ": error: cannot save model '" + model.name +
                  "': it carries no spec (was it read by loadModel?)"};
+  message.MergeFromString(encodeWeights(model));
+  if (format == SpecFormat::Auto)
+    format = formatFromExtension(path);
+  return writeSpecFile(message, path, format == SpecFormat::Text ? format : SpecFormat::Binary);
+}
+
+std::string encodeWeights(const Model &model) {
+  spec::Model message;
   for (const TensorData &t : model.weights) {
     spec::Tensor *w = message.add_weights();
     w->set_name(t.name);
     w->mutable_shape()->Add(t.shape.begin(), t.shape.end());
     w->mutable_data()->Add(t.data.begin(), t.data.end());
   }
-  if (format == SpecFormat::Auto)
-    format = formatFromExtension(path);
-  return writeSpecFile(message, path, format == SpecFormat::Text ? format : SpecFormat::Binary);
+  return message.SerializeAsString();
 }
 
 Status convertModelFile(const std::string &input, const std::string &output,
@@ -279,8 +293,14 @@ Status convertModelFile(const std::string &input, const std::string &output,
       return model.error();
   SpecFormat to = options.to != SpecFormat::Auto ? options.to : formatFromExtension(output);
   if (to == SpecFormat::Auto)
-    return Error{output + ": error: expected an output name ending in .pbtxt (text) or .pb "
-                 "(binary), or --to text|binary"};
+    return Error{output + ": error: expected an output name ending in .pbtxt (text), .pb "
+                 "(binary) or .onnx, or --to text|binary|onnx"};
+  if (to == SpecFormat::Onnx) {
+    Expected<Model> model = validateSpec(**file);
+    if (!model)
+      return model.error();
+    return exportOnnx(*model, output);
+  }
   return writeSpecFile((*file)->message, output, to);
 }
 

@@ -43,6 +43,14 @@ struct SpecFile {
 /// Reads and parses `path` (no validation beyond the encoding).
 Expected<std::unique_ptr<SpecFile>> readSpecFile(const std::string &path, SpecFormat format);
 
+/// An ONNX model's bytes as the ninc model they describe, weights included
+/// (OnnxImport.cpp); errors name the file and the node.
+Expected<std::unique_ptr<SpecFile>> readOnnxFile(const std::string &path,
+                                                 const std::string &bytes);
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, renamed.
+Status writeFileAtomically(const std::string &path, const std::string &bytes);
+
 /// Writes `message` to `path` in `format` (Text or Binary), atomically.
 Status writeSpecFile(const spec::Model &message, const std::string &path, SpecFormat format);
 

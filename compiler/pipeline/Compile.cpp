@@ -149,35 +149,48 @@ std::string defaultOutput(const CompileOptions &opts, const std::string &model) 
 
 /// The fixed symbols the runtime's main() links against: ninc_infer (an
 /// alias of <model>_infer) and ninc_descriptor; for a training program also
-/// ninc_train_step (an alias of <model>_train_step), and ninc_spec /
-/// ninc_spec_size (Model::specBytes, for self-contained checkpoints). For a
-/// CUDA program the inference entry is ninc_device_infer.
+/// ninc_spec / ninc_spec_size (Model::specBytes, for self-contained
+/// checkpoints and ninc_model_save); for a training program also
+/// ninc_train_step (an alias of <model>_train_step); for a model file with
+/// weights, ninc_weights / ninc_weights_size / ninc_weights_origin (the
+/// weights in the binary model encoding and the file's name). For a CUDA
+/// program the inference entry is ninc_device_infer.
 void addProgramSymbols(llvm::Module &m, const Model &model, bool training,
-                       const std::string &descriptor, bool device,
-                       const std::string &gpuArch = "") {
+                       const std::string &descriptor, bool device, const std::string &gpuArch,
+                       const std::string &weightsOrigin) {
   llvm::LLVMContext &ctx = m.getContext();
-  auto *text = llvm::ConstantDataArray::getString(ctx, descriptor, /*AddNull=*/true);
-  new llvm::GlobalVariable(m, text->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, text, "ninc_descriptor");
+  auto addBytes = [&](llvm::StringRef bytes, const char *name, bool addNull) {
+    auto *data = llvm::ConstantDataArray::getString(ctx, bytes, addNull);
+    auto *global = new llvm::GlobalVariable(m, data->getType(), /*isConstant=*/true,
+                                            llvm::GlobalValue::ExternalLinkage, data, name);
+    global->setAlignment(llvm::Align(16));
+  };
+  addBytes(descriptor, "ninc_descriptor", /*addNull=*/true);
   // On a GPU the generated function takes device pointers; the runtime's
   // ninc_infer (runtime/cuda) moves the batch there and back around it.
   if (llvm::Function *f = m.getFunction(inferFunctionName(model.name)))
     llvm::GlobalAlias::create(device ? "ninc_device_infer" : "ninc_infer", f);
-  if (device) {
-    auto *arch = llvm::ConstantDataArray::getString(ctx, gpuArch, /*AddNull=*/true);
-    new llvm::GlobalVariable(m, arch->getType(), /*isConstant=*/true,
-                             llvm::GlobalValue::ExternalLinkage, arch, "ninc_gpu_arch");
+  if (device)
+    addBytes(gpuArch, "ninc_gpu_arch", /*addNull=*/true);
+  if (!weightsOrigin.empty()) {
+    // The model file's weights, in the binary model format's encoding
+    // (runtime/program/Weights.h reads them as it reads a weights file).
+    const std::string bytes = encodeWeights(model);
+    addBytes(bytes, "ninc_weights", /*addNull=*/false);
+    auto *size = llvm::ConstantInt::get(llvm::Type::getInt64Ty(ctx), bytes.size());
+    new llvm::GlobalVariable(m, size->getType(), /*isConstant=*/true,
+                             llvm::GlobalValue::ExternalLinkage, size, "ninc_weights_size");
+    addBytes(weightsOrigin, "ninc_weights_origin", /*addNull=*/true);
   }
+  // The spec (a few hundred bytes): checkpoints and ninc_model_save write it.
+  addBytes(model.specBytes, "ninc_spec", /*addNull=*/false);
+  auto *size = llvm::ConstantInt::get(llvm::Type::getInt64Ty(ctx), model.specBytes.size());
+  new llvm::GlobalVariable(m, size->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, size, "ninc_spec_size");
   if (!training)
     return;
   if (llvm::Function *f = m.getFunction(trainStepFunctionName(model.name)))
     llvm::GlobalAlias::create(device ? "ninc_device_train_step" : "ninc_train_step", f);
-  auto *spec = llvm::ConstantDataArray::getString(ctx, model.specBytes, /*AddNull=*/false);
-  new llvm::GlobalVariable(m, spec->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, spec, "ninc_spec");
-  auto *size = llvm::ConstantInt::get(llvm::Type::getInt64Ty(ctx), model.specBytes.size());
-  new llvm::GlobalVariable(m, size->getType(), /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage, size, "ninc_spec_size");
 }
 
 /// The arena bytes the memory plan gave function `name`, or -1 when it has
@@ -400,8 +413,12 @@ int emitFromLLVMDialect(Compilation &c, const rt::ModelDescriptor &descriptor) {
     return kInvalidInput;
   }
   const bool device = c.target.runsOnGpu();
+  // Only programs and libraries take the model's weights along: a .o or .s
+  // stays the code alone.
+  const bool embed = linked && c.opts.embedWeights && !c.model.weights.empty();
   addProgramSymbols(**llvmModule, c.model, c.training, rt::formatDescriptor(descriptor), device,
-                    device ? c.target.cuda->arch : "");
+                    device ? c.target.cuda->arch : "",
+                    embed ? llvm::sys::path::filename(c.opts.model).str() : "");
   // The regions `bench --profile` times (cpu/Profile.cpp), for the runtime.
   if (auto table = (*c.module)->getAttrOfType<mlir::StringAttr>(attr::kProfile)) {
     auto *text = llvm::ConstantDataArray::getString(llvmCtx, table.str(), /*AddNull=*/true);

@@ -43,6 +43,10 @@ struct CompileOptions {
   std::string precision = "fp32";
   /// Only generated kernels (no vendor library): ninc's only mode today.
   bool noVendorLibs = false;
+  /// Programs and libraries of a model file that carries weights (a
+  /// checkpoint, an imported ONNX model) embed them as their default
+  /// weights (symbols ninc_weights / ninc_weights_size / ninc_weights_origin).
+  bool embedWeights = true;
   bool printIrAfterAll = false;
   bool printMemoryPlan = false;  ///< The arena table of each function, to stderr.
   bool printSchedule = false;    ///< The CPU schedule chosen per op, to stderr.

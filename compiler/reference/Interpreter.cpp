@@ -165,16 +165,30 @@ template <typename T> void Interpreter<T>::forwardLayer(int i, const Params<T> &
   }
 }
 
+/// The rows that count: those with a label (a padded row of a short last
+/// batch has label kIgnoreLabel); at least 1, so an all-padding batch has
+/// loss and gradient 0.
+static double countedRows(const int32_t *labels, int64_t batch, int64_t classes,
+                          const char *what) {
+  int64_t rows = 0;
+  for (int64_t n = 0; n < batch; ++n) {
+    require(labels[n] == kIgnoreLabel || (labels[n] >= 0 && labels[n] < classes),
+            std::string(what) + ": label out of range");
+    rows += labels[n] != kIgnoreLabel;
+  }
+  return double(std::max<int64_t>(rows, 1));
+}
+
 template <typename T> double Interpreter<T>::loss(const int32_t *labels) const {
   require(!acts_.empty(), "loss: no forward pass yet");
   const std::vector<T> &z = acts_.back();
   const int64_t k = model_.numClasses;
+  const double rows = countedRows(labels, batch_, k, "loss");
   double sum = 0;
-  for (int64_t n = 0; n < batch_; ++n) {
-    require(labels[n] >= 0 && labels[n] < k, "loss: label out of range");
-    sum += logSumExp(z.data() + n * k, k) - double(z[n * k + labels[n]]);
-  }
-  return sum / double(batch_);
+  for (int64_t n = 0; n < batch_; ++n)
+    if (labels[n] != kIgnoreLabel)
+      sum += logSumExp(z.data() + n * k, k) - double(z[n * k + labels[n]]);
+  return sum / rows;
 }
 
 template <typename T> std::vector<int32_t> Interpreter<T>::predictions() const {
@@ -188,19 +202,22 @@ template <typename T> std::vector<int32_t> Interpreter<T>::predictions() const {
   return out;
 }
 
-/// d(mean loss)/d(logits) = (softmax(z) - onehot(label)) / batch.
+/// d(mean loss)/d(logits) = (softmax(z) - onehot(label)) / rows, 0 in
+/// ignored rows.
 template <typename T>
 std::vector<T> Interpreter<T>::logitsGradient(const int32_t *labels) const {
   const std::vector<T> &z = acts_.back();
   const int64_t k = model_.numClasses;
-  std::vector<T> dz(z.size());
+  const double rows = countedRows(labels, batch_, k, "backward");
+  std::vector<T> dz(z.size(), T(0));
   for (int64_t n = 0; n < batch_; ++n) {
-    require(labels[n] >= 0 && labels[n] < k, "backward: label out of range");
+    if (labels[n] == kIgnoreLabel)
+      continue;
     const T *zn = z.data() + n * k;
     double lse = logSumExp(zn, k);
     for (int64_t j = 0; j < k; ++j)
       dz[n * k + j] =
-          T((std::exp(double(zn[j]) - lse) - (j == labels[n] ? 1.0 : 0.0)) / double(batch_));
+          T((std::exp(double(zn[j]) - lse) - (j == labels[n] ? 1.0 : 0.0)) / rows);
   }
   return dz;
 }

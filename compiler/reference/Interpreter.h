@@ -25,6 +25,7 @@
 
 #include "compiler/model/Model.h"
 #include "compiler/model/Shapes.h"
+#include "runtime/support/Labels.h"
 
 #include <cstdint>
 #include <vector>
@@ -71,7 +72,8 @@ public:
                                 const RunOptions &opts = {});
 
   /// Mean over the batch of the softmax cross-entropy of the last forward's
-  /// logits, computed in double with log-sum-exp. labels: [batch] class ids.
+  /// logits, computed in double with log-sum-exp. labels: [batch] class ids,
+  /// or kIgnoreLabel (runtime/support/Labels.h) for rows left out of the mean.
   double loss(const int32_t *labels) const;
 
   /// Index of the largest logit per image of the last forward (first on ties).

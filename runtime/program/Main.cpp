@@ -4,9 +4,10 @@
 //   out/nin infer [--limit N] [--weights FILE.pb] [--save-logits F.npy] ...
 //   out/nin bench [--iters N]
 //   out/nin train [--epochs N] [--lr F] [--checkpoint FILE] [--resume FILE] ...
-// The generated object provides ninc_infer() and ninc_descriptor, and, when
-// compiled with --mode=train, ninc_train_step(), ninc_spec and ninc_spec_size
-// (declared weak so inference-only objects still link); this file needs
+// The generated object provides ninc_infer(), ninc_descriptor and ninc_spec,
+// when compiled with --mode=train ninc_train_step(), and, for a model file
+// with weights, the weights it embeds (runtime/program/Weights.h); the
+// optional ones are declared weak so every object links. This file needs
 // neither MLIR nor protobuf. `train` is runtime/program/Train.h's loop over
 // the generated step; one arena of max(arena, train_arena) bytes serves both
 // the step and inference, which are never called at the same time.
@@ -53,8 +54,8 @@ __attribute__((weak)) void ninc_train_step(const float *input, const int32_t *la
                                            float *weights, float *velocity, const float *hyper,
                                            uint64_t seed, uint64_t step, float *loss,
                                            float *logits, uint8_t *arena);
-/// Generated with --mode=train (else null): the spec as binary protobuf,
-/// without weights, for self-contained checkpoints.
+/// The spec as binary protobuf, without weights, for self-contained
+/// checkpoints (null in objects of older ninc versions).
 __attribute__((weak)) extern const unsigned char ninc_spec[];
 __attribute__((weak)) extern const uint64_t ninc_spec_size;
 /// CPU programs: the regions compiler/codegen/cpu/Profile.cpp instrumented
@@ -85,10 +86,8 @@ int fail(const std::string &message) {
 
 Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const std::string &path,
                                            std::string &origin) {
-  if (path.empty()) {
-    origin = "untrained: Xavier init, seed " + std::to_string(d.seed);
-    return rt::initialWeights(d);
-  }
+  if (path.empty())
+    return rt::defaultWeights(d, origin);
   origin = "weights from " + path;
   return rt::loadWeights(path, d);
 }
@@ -344,8 +343,9 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
 
 struct TrainCommand {
   rt::TrainOptions options;
-  std::string dataDir;
+  std::string dataDir, weights;
   int64_t batch = 0;
+  bool fromScratch = false;
 };
 
 /// Whether the generated object can train (it was compiled with --mode=train).
@@ -361,6 +361,15 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
     return fail("error: this program was compiled for batch " + std::to_string(d.batch) +
                 ", not " + std::to_string(c.batch) + " (recompile with ninc compile --batch=" +
                 std::to_string(c.batch) + ")");
+  // Fine-tuning: --weights, else the weights embedded from the model file,
+  // unless --from-scratch; a resumed run has its own.
+  if (c.options.resume.empty() && !c.fromScratch &&
+      (!c.weights.empty() || rt::hasEmbeddedWeights())) {
+    auto start = chooseWeights(d, c.weights, c.options.initialOrigin);
+    if (!start)
+      return fail(start.message());
+    c.options.initialWeights = std::move(*start);
+  }
   const std::string dir = c.dataDir.empty() ? data::defaultDataDir() : c.dataDir;
   auto trainSet = data::loadFashionMnist(dir, data::Split::Train);
   if (!trainSet)
@@ -404,7 +413,7 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
   rt::TrainOptions &o = c.options;
   o.device = ninc_device_name ? ninc_device_name() : "cpu";
   CLI::App *cmd = app.add_subcommand(
-      "train", "Train on Fashion-MNIST (d2l's protocol: shuffled full batches, SGD, the "
+      "train", "Train on Fashion-MNIST (d2l's protocol: shuffled batches, SGD, the "
                "chapter's per-epoch line)");
   auto recipe = [](auto v) {
     std::ostringstream os;
@@ -426,7 +435,7 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
   cmd->add_option("--threads,-j", threads, "Threads (default: all cores; sets OMP_NUM_THREADS)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--train-limit", o.trainLimit,
-                  "Use only the first N training images (0: all); full batches only")
+                  "Use only the first N training images (0: all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--test-limit", o.testLimit, "Evaluate on the first N test images (0: all)")
       ->check(CLI::NonNegativeNumber);
@@ -437,6 +446,16 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
   cmd->add_option("--resume", o.resume,
                   "Continue from a checkpoint and its .state (same result as an "
                   "uninterrupted run with the same seed and threads)");
+  CLI::Option *weights = cmd->add_option(
+      "--weights", c.weights,
+      "Fine-tune: start from the weights of this model file (.pb) instead of " +
+          std::string(rt::hasEmbeddedWeights() ? "the ones embedded in this program"
+                                               : "Xavier initialisation"));
+  CLI::Option *scratch = cmd->add_flag(
+      "--from-scratch", c.fromScratch,
+      "Start from Xavier initialisation (seed) even though the program embeds weights");
+  weights->excludes(scratch);
+  weights->excludes(cmd->get_option("--resume"));
   cmd->add_option("--metrics", o.metrics,
                   "Write per-epoch metrics: CSV, or JSON lines if FILE ends in .jsonl");
   cmd->add_option("--plot", o.plot, "Write the training curves as an SVG chart");
@@ -475,8 +494,10 @@ int main(int argc, char **argv) {
   imagesOpt->needs(labelsOpt);
   labelsOpt->needs(imagesOpt);
   inferCmd->add_option("--weights", io.weights,
-                       "Binary model file (.pb) with trained weights (default: Xavier init "
-                       "from the spec's seed)");
+                       "Binary model file (.pb) with trained weights (default: " +
+                           std::string(rt::hasEmbeddedWeights()
+                                           ? "the weights embedded from the model file)"
+                                           : "Xavier init from the spec's seed)"));
   inferCmd->add_option("--save-logits", io.saveLogits, "Write the logits as a NumPy .npy file");
   inferCmd->add_flag("--quiet,-q", io.quiet, "Print only the result line");
 

@@ -2,6 +2,7 @@
 
 #include "runtime/program/Train.h"
 #include "runtime/program/Weights.h"
+#include "runtime/support/Labels.h"
 
 #include <unistd.h>
 
@@ -151,7 +152,15 @@ Expected<Start> startingPoint(const ModelDescriptor &d, const TrainOptions &o,
     s.state.seed = o.seed.value_or(d.seed);
     ModelDescriptor init = d;
     init.seed = s.state.seed;
-    s.weights = initialWeights(init);
+    if (!o.initialWeights.empty()) {
+      if (o.initialWeights.size() != size_t(d.blobSize))
+        return Error{"error: the starting weights (" + o.initialOrigin + ") have " +
+                     std::to_string(o.initialWeights.size()) + " values, the model " +
+                     std::to_string(d.blobSize)};
+      s.weights = o.initialWeights;
+    } else {
+      s.weights = initialWeights(init);
+    }
     s.state.velocity.assign(d.blobSize, 0.0f);
     s.state.learningRate = d.learningRate;
     s.state.momentum = d.momentum;
@@ -188,7 +197,7 @@ public:
       Expected<EpochMetrics> m = runEpoch(e, trainSeconds);
       if (!m)
         return m.error();
-      trained += batches() * d_.batch;
+      trained += state_.trainImages;
       state_.epochsDone = uint64_t(e);
       state_.history.push_back(*m);
       std::fprintf(o_.out, "%s\n", formatEpochLine(*m).c_str());
@@ -206,7 +215,8 @@ public:
   }
 
 private:
-  int64_t batches() const { return state_.trainImages / d_.batch; }
+  /// Batches an epoch: every image is trained, the last batch may be short.
+  int64_t batches() const { return (state_.trainImages + d_.batch - 1) / d_.batch; }
 
   /// Before weights_ or state_.velocity are read (TrainBackend::sync).
   void syncHost() {
@@ -215,17 +225,19 @@ private:
   }
 
   void printHeader() const {
-    const int64_t used = batches() * d_.batch;
+    const int64_t last = state_.trainImages - (batches() - 1) * d_.batch;
     std::fprintf(o_.out,
-                 "training '%s' on %s: %lld epoch%s of %lld batches of %lld (%lld of %lld "
-                 "training images per epoch%s), %lld test images, lr %g, momentum %g, "
+                 "training '%s' on %s: %lld epoch%s of %lld batches of %lld (%lld training "
+                 "images per epoch%s), %lld test images, lr %g, momentum %g, "
                  "weight decay %g, seed %llu\n",
                  d_.model.c_str(), o_.device.c_str(), (long long)epochs_, epochs_ == 1 ? "" : "s",
-                 (long long)batches(),
-                 (long long)d_.batch, (long long)used, (long long)state_.trainImages,
-                 used < state_.trainImages ? "; the last partial batch is dropped" : "",
+                 (long long)batches(), (long long)d_.batch, (long long)state_.trainImages,
+                 last < d_.batch ? format("; the last batch has %lld", (long long)last).c_str()
+                                 : "",
                  (long long)testImages_, double(state_.learningRate), double(state_.momentum),
                  double(state_.weightDecay), (unsigned long long)state_.seed);
+    if (o_.resume.empty() && !o_.initialWeights.empty()) // fine-tuning
+      std::fprintf(o_.out, "starting from %s\n", o_.initialOrigin.c_str());
     if (!o_.resume.empty())
       std::fprintf(o_.out, "resuming from %s after epoch %llu (step %llu)\n", o_.resume.c_str(),
                    (unsigned long long)state_.epochsDone, (unsigned long long)state_.steps);
@@ -246,9 +258,19 @@ private:
     Progress progress(o_.progress, e, batches());
     double lossSum = 0;
     int64_t correct = 0;
+    int64_t seen = 0;
     for (int64_t b = 0; b < batches(); ++b) {
-      data::makeBatch(trainSet_, order.data() + b * d_.batch, int(d_.batch), int(d_.height),
-                      int(d_.width), images_.data(), labels_.data());
+      // A short last batch is padded with zero images whose ignore label
+      // keeps them out of the loss, the gradients and the accuracy; its loss
+      // (the mean over its own images) is weighted by its size, as d2l's
+      // train_ch6 does.
+      const int n = int(std::min<int64_t>(d_.batch, state_.trainImages - b * d_.batch));
+      if (n < d_.batch) {
+        std::fill(images_.begin(), images_.end(), 0.0f);
+        std::fill(labels_.begin() + n, labels_.end(), kIgnoreLabel);
+      }
+      data::makeBatch(trainSet_, order.data() + b * d_.batch, n, int(d_.height), int(d_.width),
+                      images_.data(), labels_.data());
       float loss = 0;
       backend_.step(images_.data(), labels_.data(), weights_.data(), state_.velocity.data(),
                     hyper, state_.seed, state_.steps, &loss, logits_.data());
@@ -259,9 +281,10 @@ private:
                                (long long)(b + 1)));
       }
       ++state_.steps;
-      lossSum += loss;
-      correct += countCorrect(int(d_.batch));
-      progress.update(b + 1, lossSum / double(b + 1), (b + 1) * d_.batch);
+      seen += n;
+      lossSum += double(loss) * n;
+      correct += countCorrect(n);
+      progress.update(b + 1, lossSum / double(seen), seen);
     }
     const double stepSeconds = secondsSince(start);
     trainSeconds += stepSeconds;
@@ -273,9 +296,9 @@ private:
     progress.evaluating(testImages_);
     const double testAccuracy = evaluate();
     progress.finish();
-    const double images = double(batches() * d_.batch);
+    const double images = double(seen);
     return EpochMetrics{e,
-                        lossSum / double(batches()),
+                        lossSum / images,
                         double(correct) / images,
                         testAccuracy,
                         secondsSince(start),
@@ -370,10 +393,8 @@ Status checkSetup(const ModelDescriptor &d, const data::Dataset &trainSet,
     return Error{"error: Fashion-MNIST needs a model with 1 input channel and 10 classes; '" +
                  d.model + "' has " + std::to_string(d.channels) + " and " +
                  std::to_string(d.classes)};
-  if (limited(o.trainLimit, trainSet.count) < d.batch)
-    return Error{"error: training needs at least one full batch of " + std::to_string(d.batch) +
-                 " images, found " + std::to_string(limited(o.trainLimit, trainSet.count)) +
-                 " (raise --train-limit)"};
+  if (limited(o.trainLimit, trainSet.count) < 1)
+    return Error{"error: the training set (" + trainSet.source + ") has no images"};
   if (testSet.count < 1)
     return Error{"error: the test set (" + testSet.source + ") has no images"};
   if (!o.checkpoint.empty() && o.specBytes.empty())

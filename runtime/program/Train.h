@@ -5,11 +5,13 @@
 // in tests):
 //
 //  - Epoch e (1-based) visits the training images in the order
-//    data::shuffledOrder(count, seed, e - 1), in full batches only: the last
-//    partial batch of an epoch is dropped (60000 images at batch 128 are 468
-//    batches, 59904 images per epoch), so every step sees the batch the code
-//    was compiled for. The step counter (which selects the dropout masks)
-//    counts steps across epochs, from 0.
+//    data::shuffledOrder(count, seed, e - 1), every one of them: the last
+//    batch may be short (60000 images at batch 128 are 468 full batches and
+//    one of 96). It is padded to the compiled batch with zero images labelled
+//    kIgnoreLabel, which the step leaves out of its loss and gradients (the
+//    mean over the real images, as d2l's loader hands PyTorch a batch of 96),
+//    and its loss counts by its size in the epoch's. The step counter (which
+//    selects the dropout masks) counts steps across epochs, from 0.
 //  - The seed drives everything random: Xavier initialisation, the shuffle
 //    and the dropout masks. With the same seed and thread count a run is
 //    bit-reproducible, and so is a run resumed from a checkpoint.
@@ -80,6 +82,11 @@ struct TrainOptions {
   int64_t testLimit = 0;            ///< Only the first N test images (0: all).
   std::string checkpoint;           ///< Written after every epoch (empty: none).
   std::string resume;               ///< Checkpoint to continue from (empty: start).
+  /// Weights to start from instead of initialisation (fine-tuning; a blob
+  /// laid out as the descriptor says); empty: Xavier init from the seed.
+  /// Not with `resume`. `initialOrigin` names them in the header.
+  std::vector<float> initialWeights;
+  std::string initialOrigin;
   std::string metrics;              ///< .csv or .jsonl (empty: none).
   std::string plot;                 ///< .svg (empty: none).
   std::string specBytes;            ///< ninc_spec; needed to write checkpoints.

@@ -9,6 +9,15 @@
 #include <map>
 #include <sstream>
 
+/// `ninc compile` of a model file with weights (Compile.cpp's
+/// addProgramSymbols): those weights, as the binary model format encodes
+/// them, and the file's name. Absent otherwise.
+extern "C" {
+__attribute__((weak)) extern const unsigned char ninc_weights[];
+__attribute__((weak)) extern const uint64_t ninc_weights_size;
+__attribute__((weak)) extern const char ninc_weights_origin[];
+}
+
 namespace ninc::rt {
 
 namespace {
@@ -158,13 +167,17 @@ Expected<std::vector<float>> loadWeights(const std::string &path, const ModelDes
   std::ostringstream buf;
   buf << in.rdbuf();
   const std::string bytes = buf.str();
-  auto fail = [&](const std::string &what) { return Error{path + ": error: " + what}; };
   if (bytes.empty())
-    return fail("expected a binary model file with weights, found an empty file");
+    return Error{path + ": error: expected a binary model file with weights, found an empty file"};
+  return parseWeights(bytes.data(), bytes.size(), path, d);
+}
 
+Expected<std::vector<float>> parseWeights(const void *bytes, uint64_t size,
+                                          const std::string &path, const ModelDescriptor &d) {
+  auto fail = [&](const std::string &what) { return Error{path + ": error: " + what}; };
   std::map<std::string, TensorRecord> tensors;
-  const auto *p = reinterpret_cast<const uint8_t *>(bytes.data());
-  WireReader r(p, p + bytes.size());
+  const auto *p = static_cast<const uint8_t *>(bytes);
+  WireReader r(p, p + size);
   while (!r.done()) {
     uint32_t number, type;
     const uint8_t *data;
@@ -200,5 +213,17 @@ Expected<std::vector<float>> loadWeights(const std::string &path, const ModelDes
   }
   return blob;
 }
+
+Expected<std::vector<float>> defaultWeights(const ModelDescriptor &d, std::string &origin) {
+  if (ninc_weights && ninc_weights_size > 0) {
+    const std::string from = ninc_weights_origin ? ninc_weights_origin : "the model file";
+    origin = "weights of " + from + " (embedded)";
+    return parseWeights(ninc_weights, ninc_weights_size, from + " (embedded in this program)", d);
+  }
+  origin = "untrained: Xavier init, seed " + std::to_string(d.seed);
+  return initialWeights(d);
+}
+
+bool hasEmbeddedWeights() { return ninc_weights && ninc_weights_size > 0; }
 
 } // namespace ninc::rt

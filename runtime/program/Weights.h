@@ -35,6 +35,19 @@ std::vector<float> initialWeights(const ModelDescriptor &d);
 /// and the tensor.
 Expected<std::vector<float>> loadWeights(const std::string &path, const ModelDescriptor &d);
 
+/// loadWeights of bytes already in memory; `path` names them in errors.
+Expected<std::vector<float>> parseWeights(const void *bytes, uint64_t size,
+                                          const std::string &path, const ModelDescriptor &d);
+
+/// The weights a program or library starts from when given none: those
+/// `ninc compile` embedded from the model file (a checkpoint, an imported
+/// ONNX model), else initialWeights. `origin` says which, for the run's
+/// header.
+Expected<std::vector<float>> defaultWeights(const ModelDescriptor &d, std::string &origin);
+
+/// Whether `ninc compile` embedded the model file's weights.
+bool hasEmbeddedWeights();
+
 } // namespace ninc::rt
 
 #endif // NINC_RUNTIME_PROGRAM_WEIGHTS_H

@@ -12,6 +12,10 @@
 // and velocity (the blobs unpacked to the spec's OIHW): max|diff| <= 1e-4 *
 // max|ref| + 1e-5 per tensor, and prints the worst tensor. Exit 0 iff all pass.
 //
+// --short N makes the last step's batch an epoch's short last batch: only
+// its first N images are real, the others zero images labelled kIgnoreLabel
+// (runtime/support/Labels.h), which both sides must leave out.
+//
 // --rtol R uses R instead of 1e-4 for the logits and weights and R / 10
 // instead of 1e-5 for the loss (reduced-precision steps, e.g. BF16 GEMMs).
 // --velocity-rtol R uses R instead of 1e-4 for the velocities (the raw
@@ -38,6 +42,7 @@
 #include "runtime/data/FashionMnist.h"
 #include "runtime/program/Descriptor.h"
 #include "runtime/program/Weights.h"
+#include "runtime/support/Labels.h"
 
 #include <dlfcn.h>
 
@@ -90,6 +95,7 @@ int fail(const std::string &message) {
 int main(int argc, char **argv) {
   uint64_t seed = 1234;
   double velocityRtol = 1e-4, rtol = 1e-4;
+  int64_t shortRows = 0;
   bool usage = argc < 4 || argc % 2 != 0;
   for (int i = 4; !usage && i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--seed") == 0)
@@ -98,12 +104,14 @@ int main(int argc, char **argv) {
       velocityRtol = std::atof(argv[i + 1]);
     else if (std::strcmp(argv[i], "--rtol") == 0)
       rtol = std::atof(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--short") == 0)
+      shortRows = std::atoi(argv[i + 1]);
     else
       usage = true;
   }
   if (usage) {
     std::fprintf(stderr, "usage: train_step_check LIB.so WEIGHTS.pb STEPS [--seed S] "
-                         "[--velocity-rtol R] [--rtol R]\n");
+                         "[--velocity-rtol R] [--rtol R] [--short N]\n");
     return 2;
   }
   const std::string libPath = argv[1], weightsPath = argv[2];
@@ -154,6 +162,10 @@ int main(int argc, char **argv) {
       indices[i] = (step * batch + i) % train->count;
     data::makeBatch(*train, indices.data(), int(batch), int(d->height), int(d->width),
                     images.data(), labels.data());
+    if (step == steps - 1 && shortRows > 0 && shortRows < batch) { // an epoch's short last batch
+      std::fill(images.begin() + shortRows * imageSize, images.end(), 0.0f);
+      std::fill(labels.begin() + shortRows, labels.end(), kIgnoreLabel);
+    }
   };
   // ninc_infer packs the initial weights into its own arena.
   auto infer = reinterpret_cast<InferFn>(dlsym(lib, "ninc_infer"));

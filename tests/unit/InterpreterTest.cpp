@@ -155,6 +155,43 @@ TEST(InterpreterLoss, SoftmaxCrossEntropyIsStableAndExact) {
     EXPECT_NEAR(dlogits[e], expected[e], 1e-15) << "logit " << e;
 }
 
+// A short last batch is padded with rows labelled kIgnoreLabel: the loss
+// and every weight gradient equal those of the short batch alone (the mean
+// is over the labelled rows; padding adds nothing), and a batch of padding
+// only has loss and gradients 0.
+TEST(InterpreterLoss, IgnoredRowsLeaveLossAndGradientsOfTheShortBatch) {
+  Model m = makeModel(2, 6, 6, 3,
+                      {convLayer(4, {3, 3}, {1, 1}, {1, 1}, true, true),
+                       convLayer(3, {1, 1}, {1, 1}, {0, 0}, true, false),
+                       opLayer(OpKind::GlobalAvgPool), opLayer(OpKind::Flatten)});
+  Params<double> params = initParams<double>(m, 1);
+  const int64_t image = 2 * 6 * 6;
+  std::vector<double> x = randomVector<double>(5 * image, 4, -1, 1);
+  const int32_t shortLabels[] = {0, 2, 1};
+  const int32_t paddedLabels[] = {0, 2, 1, kIgnoreLabel, kIgnoreLabel};
+  Interpreter<double> shortRun(m), paddedRun(m);
+  shortRun.forward(params, x.data(), 3);
+  paddedRun.forward(params, x.data(), 5); // rows 3 and 4: other images, ignored
+  EXPECT_NEAR(paddedRun.loss(paddedLabels), shortRun.loss(shortLabels), 1e-14);
+  Params<double> shortGrads, paddedGrads;
+  shortRun.backward(params, shortLabels, shortGrads, nullptr);
+  paddedRun.backward(params, paddedLabels, paddedGrads, nullptr);
+  ASSERT_EQ(paddedGrads.size(), shortGrads.size());
+  for (size_t p = 0; p < shortGrads.size(); ++p)
+    for (size_t e = 0; e < shortGrads[p].size(); ++e)
+      EXPECT_NEAR(paddedGrads[p][e], shortGrads[p][e], 1e-14) << "param " << p << " [" << e << "]";
+
+  const int32_t noLabels[] = {kIgnoreLabel, kIgnoreLabel};
+  Interpreter<double> empty(m);
+  empty.forward(params, x.data(), 2);
+  EXPECT_EQ(empty.loss(noLabels), 0.0);
+  Params<double> zeroGrads;
+  empty.backward(params, noLabels, zeroGrads, nullptr);
+  for (const std::vector<double> &g : zeroGrads)
+    for (double v : g)
+      EXPECT_EQ(v, 0.0);
+}
+
 TEST(InterpreterBackward, MaxPoolGradientGoesToFirstMaximum) {
   // Channel 0 has its maximum 7 at offsets 1 and 2; channel 1 is constant.
   Model m = makeModel(2, 2, 2, 2,
