@@ -16,7 +16,7 @@ PACKAGES=(
   cmake g++ make python3
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools
   libprotobuf-dev protobuf-compiler libonnx-dev
-  libcli11-dev libgtest-dev zlib1g-dev libomp-19-dev
+  libcli11-dev libgtest-dev zlib1g-dev libomp-19-dev libstb-dev
   dataset-fashion-mnist
 )
 PEERS=(python3-torch python3-numpy python3-onnx)

@@ -412,16 +412,28 @@ void makeBatch(const Dataset &ds, const int64_t *indices, int n, int outH,
   // fixed-point arithmetic and rounding to 8 bits (about half a grey level).
   const size_t srcSize = size_t(ds.rows) * ds.cols;
   const size_t dstSize = size_t(outH) * outW;
+  const int channels = ds.channels;
+  const bool normalise = !ds.mean.empty();
   std::vector<float> scaled(srcSize);
   for (int i = 0; i < n; ++i) {
     const int64_t index = indices[i];
     assert(index >= 0 && index < ds.count && "makeBatch: index out of range");
-    const uint8_t *pixels = ds.pixels.data() + size_t(index) * srcSize;
-    // Divide (not multiply by 1/255) to round exactly like ToTensor.
-    for (size_t p = 0; p < srcSize; ++p)
-      scaled[p] = static_cast<float>(pixels[p]) / 255.0f;
-    resizeBilinear(scaled.data(), ds.rows, ds.cols,
-                   images + size_t(i) * dstSize, outH, outW);
+    for (int c = 0; c < channels; ++c) {
+      const size_t plane = (size_t(index) * channels + c) * srcSize;
+      if (ds.values.empty()) {
+        // Divide (not multiply by 1/255) to round exactly like ToTensor.
+        const uint8_t *pixels = ds.pixels.data() + plane;
+        for (size_t p = 0; p < srcSize; ++p)
+          scaled[p] = static_cast<float>(pixels[p]) / 255.0f;
+      } else {
+        std::copy_n(ds.values.data() + plane, srcSize, scaled.data());
+      }
+      float *out = images + (size_t(i) * channels + c) * dstSize;
+      resizeBilinear(scaled.data(), ds.rows, ds.cols, out, outH, outW);
+      if (normalise)
+        for (size_t p = 0; p < dstSize; ++p)
+          out[p] = (out[p] - ds.mean[c]) / ds.stddev[c];
+    }
     labels[i] = static_cast<int32_t>(ds.labels[size_t(index)]);
   }
 }

@@ -26,16 +26,27 @@ constexpr int kMaxIdxSide = 4096;
 /// Labels are Fashion-MNIST classes, 0..9.
 constexpr int kNumClasses = 10;
 
-/// A set of grey-scale images and their class labels, as stored on disk.
+/// A set of images and their class labels, as stored on disk (Fashion-MNIST
+/// here; NumPy and image folders in Datasets.h).
 struct Dataset {
   /// Number of images (== number of labels).
   int64_t count = 0;
-  /// Image height and width in pixels.
-  int rows = 0, cols = 0;
-  /// count * rows * cols bytes, image-major then row-major; 0 = background.
+  /// Image height and width in pixels, and channels.
+  int rows = 0, cols = 0, channels = 1;
+  /// count * channels * rows * cols bytes, image-major, then channel, then
+  /// row-major (NCHW); 0..255, scaled by 1/255. Empty when `values` holds
+  /// the images instead.
   std::vector<uint8_t> pixels;
-  /// count labels, each in 0..9 (an index into kFashionMnistClasses).
+  /// The images as float32 (a float .npz), NCHW, used as they are.
+  std::vector<float> values;
+  /// count labels, each below the number of classes (an index into
+  /// kFashionMnistClasses for Fashion-MNIST, into classNames otherwise).
   std::vector<uint8_t> labels;
+  /// Class names in label order; empty: Fashion-MNIST's.
+  std::vector<std::string> classNames;
+  /// Per-channel normalisation applied by makeBatch after scaling:
+  /// (x - mean[c]) / std[c]; empty: none.
+  std::vector<float> mean, stddev;
   /// Where the data came from: "<images path>, <labels path>".
   std::string source;
 };
@@ -71,9 +82,11 @@ extern const char *const kFashionMnistClasses[kNumClasses];
 void resizeBilinear(const float *src, int srcH, int srcW, float *dst, int dstH,
                     int dstW);
 
-/// Writes samples ds[indices[0..n)] as an n x 1 x outH x outW float batch
-/// (NCHW) with pixels scaled to [0, 1], and their labels as int32. Every index
-/// must be in [0, ds.count); `images` holds n*outH*outW floats, `labels` n.
+/// Writes samples ds[indices[0..n)] as an n x C x outH x outW float batch
+/// (NCHW; C = ds.channels) with pixels scaled to [0, 1] (or float values as
+/// they are), then normalised when ds.mean is set, and their labels as int32.
+/// Every index must be in [0, ds.count); `images` holds n*C*outH*outW floats,
+/// `labels` n.
 void makeBatch(const Dataset &ds, const int64_t *indices, int n, int outH,
                int outW, float *images, int32_t *labels);
 

@@ -14,7 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/data/FashionMnist.h"
+#include "runtime/data/Datasets.h"
+#include "runtime/program/DataOptions.h"
 #include "runtime/program/Arena.h"
 #include "runtime/program/Descriptor.h"
 #include "runtime/program/Profile.h"
@@ -93,34 +94,39 @@ Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const s
 }
 
 struct InferOptions {
-  std::string dataDir, split = "test", weights, saveLogits, imagesFile, labelsFile;
+  rt::DataOptions data;
+  std::string split = "test", weights, saveLogits, imagesFile, labelsFile, testData;
   int64_t limit = 0;
   bool quiet = false;
 };
 
 int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
-  if (d.channels != 1 || d.classes != data::kNumClasses)
-    return fail("error: Fashion-MNIST needs a model with 1 input channel and 10 classes; '" +
-                d.model + "' has " + std::to_string(d.channels) + " and " +
-                std::to_string(d.classes));
   std::string origin;
   auto weights = chooseWeights(d, o.weights, origin);
   if (!weights)
     return fail(weights.message());
-  auto ds = !o.imagesFile.empty()
-                ? data::loadIdx(o.imagesFile, o.labelsFile)
-                : data::loadFashionMnist(o.dataDir.empty() ? data::defaultDataDir() : o.dataDir,
-                                         o.split == "train" ? data::Split::Train
-                                                            : data::Split::Test);
+  Expected<data::Dataset> ds = Error{""};
+  if (!o.imagesFile.empty())
+    ds = data::loadIdx(o.imagesFile, o.labelsFile);
+  else
+    ds = o.data.load(d, o.testData,
+                     o.split == "train" ? data::Split::Train : data::Split::Test);
   if (!ds)
     return fail(ds.message());
+  if (ds->channels != d.channels)
+    return fail(ds->source + ": error: images of " + std::to_string(ds->channels) +
+                " channel(s); the model takes " + std::to_string(d.channels));
   const int64_t total = o.limit > 0 ? std::min(o.limit, ds->count) : ds->count;
-  const std::string what = o.imagesFile.empty() ? o.split : "IDX";
+  const std::string what = !o.imagesFile.empty() ? "IDX"
+                           : !o.testData.empty() ? ds->source
+                                                 : o.split;
   const int64_t image = d.channels * d.height * d.width;
   if (!o.quiet)
     std::printf("classifying %lld %s images (%lldx%lld) with compiled '%s' (batch %lld), %s\n",
                 (long long)total, what.c_str(), (long long)d.height, (long long)d.width,
                 d.model.c_str(), (long long)d.batch, origin.c_str());
+  if (!o.quiet && !ds->classNames.empty())
+    std::printf("classes: %s\n", rt::classList(*ds).c_str());
   std::fflush(stdout);
 
   std::vector<float> images(d.batch * image), logits(d.batch * d.classes), all;
@@ -343,7 +349,8 @@ int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int 
 
 struct TrainCommand {
   rt::TrainOptions options;
-  std::string dataDir, weights;
+  rt::DataOptions data;
+  std::string weights, trainData, testData;
   int64_t batch = 0;
   bool fromScratch = false;
 };
@@ -370,13 +377,21 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
       return fail(start.message());
     c.options.initialWeights = std::move(*start);
   }
-  const std::string dir = c.dataDir.empty() ? data::defaultDataDir() : c.dataDir;
-  auto trainSet = data::loadFashionMnist(dir, data::Split::Train);
+  if (c.trainData.empty() != c.testData.empty())
+    return fail("error: --train-data and --test-data go together (a model is evaluated on "
+                "data of the kind it trains on)");
+  auto trainSet = c.data.load(d, c.trainData, data::Split::Train);
   if (!trainSet)
     return fail(trainSet.message());
-  auto testSet = data::loadFashionMnist(dir, data::Split::Test);
+  auto testSet = c.data.load(d, c.testData, data::Split::Test);
   if (!testSet)
     return fail(testSet.message());
+  if (!trainSet->classNames.empty() && !testSet->classNames.empty() &&
+      trainSet->classNames != testSet->classNames)
+    return fail(testSet->source + ": error: classes " + rt::classList(*testSet) + " differ from " +
+                trainSet->source + "'s " + rt::classList(*trainSet));
+  if (!trainSet->classNames.empty())
+    std::printf("classes: %s\n", rt::classList(*trainSet).c_str());
   const int64_t arenaBytes = std::max(d.arenaBytes, d.trainArenaBytes);
   rt::Arena arena(arenaBytes);
   if (!arena.data())
@@ -413,7 +428,8 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
   rt::TrainOptions &o = c.options;
   o.device = ninc_device_name ? ninc_device_name() : "cpu";
   CLI::App *cmd = app.add_subcommand(
-      "train", "Train on Fashion-MNIST (d2l's protocol: shuffled batches, SGD, the "
+      "train", "Train on Fashion-MNIST, a .npz or an image folder (d2l's protocol: shuffled "
+               "batches, SGD, the "
                "chapter's per-epoch line)");
   auto recipe = [](auto v) {
     std::ostringstream os;
@@ -439,7 +455,12 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--test-limit", o.testLimit, "Evaluate on the first N test images (0: all)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--data-dir", c.dataDir, "Folder with the Fashion-MNIST IDX files");
+  c.data.addOptions(cmd);
+  cmd->add_option("--train-data", c.trainData,
+                  "Training images: a .npz (x, y) or a folder with one sub-folder of PNG/JPEG "
+                  "images per class (default: Fashion-MNIST from --data-dir)");
+  cmd->add_option("--test-data", c.testData,
+                  "Test images, as --train-data (needed with it)");
   cmd->add_option("--checkpoint", o.checkpoint,
                   "Save the model (.pb, spec + weights) and FILE.state after every epoch, "
                   "atomically");
@@ -479,8 +500,12 @@ int main(int argc, char **argv) {
       ->check(CLI::Range(0, 1024));
 
   InferOptions io;
-  CLI::App *inferCmd = app.add_subcommand("infer", "Classify Fashion-MNIST images, print accuracy");
-  inferCmd->add_option("--data-dir", io.dataDir, "Folder with the Fashion-MNIST IDX files");
+  CLI::App *inferCmd = app.add_subcommand(
+      "infer", "Classify images (Fashion-MNIST, a .npz or an image folder), print accuracy");
+  io.data.addOptions(inferCmd);
+  inferCmd->add_option("--test-data", io.testData,
+                       "Images to classify: a .npz (x, y) or a folder with one sub-folder of "
+                       "PNG/JPEG images per class (default: Fashion-MNIST's --split)");
   inferCmd->add_option("--split", io.split, "Which images")
       ->check(CLI::IsMember({"test", "train"}))
       ->capture_default_str();

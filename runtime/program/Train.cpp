@@ -389,10 +389,15 @@ Status checkWritable(const std::string &path, const std::string &what) {
 
 Status checkSetup(const ModelDescriptor &d, const data::Dataset &trainSet,
                   const data::Dataset &testSet, const TrainOptions &o) {
-  if (d.channels != 1 || d.classes != data::kNumClasses)
-    return Error{"error: Fashion-MNIST needs a model with 1 input channel and 10 classes; '" +
-                 d.model + "' has " + std::to_string(d.channels) + " and " +
-                 std::to_string(d.classes)};
+  for (const data::Dataset *ds : {&trainSet, &testSet}) {
+    if (ds->channels != d.channels)
+      return Error{ds->source + ": error: images of " + std::to_string(ds->channels) +
+                   " channel(s); model '" + d.model + "' takes " + std::to_string(d.channels)};
+    for (uint8_t label : ds->labels)
+      if (label >= d.classes)
+        return Error{ds->source + ": error: label " + std::to_string(label) + "; model '" +
+                     d.model + "' has " + std::to_string(d.classes) + " classes"};
+  }
   if (limited(o.trainLimit, trainSet.count) < 1)
     return Error{"error: the training set (" + trainSet.source + ") has no images"};
   if (testSet.count < 1)

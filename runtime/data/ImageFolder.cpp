@@ -1,0 +1,155 @@
+//===- runtime/data/ImageFolder.cpp - One sub-folder of images per class --===//
+//
+// torchvision's ImageFolder layout: ROOT/<class>/<image>.png|.jpg|.jpeg,
+// classes in sorted order. Images are decoded with Debian's stb_image
+// (libstb-dev's header, its implementation compiled here with static
+// linkage: compiled programs gain no library), converted to the model's
+// channels, and resized to its input when their size differs (bilinear on
+// [0, 1] floats, rounded back to 8 bits, as torchvision's Resize on a PIL
+// image before ToTensor).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/data/Datasets.h"
+
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_NO_STDIO
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace ninc::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool isImage(const fs::path &p) {
+  std::string ext = p.extension().string();
+  for (char &c : ext)
+    c = char(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+/// stb_image's reason for a failure, printable (it may quote a chunk's raw
+/// bytes).
+std::string failureReason() {
+  std::string out = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
+  for (char &c : out)
+    if (!std::isprint(static_cast<unsigned char>(c)))
+      c = '?';
+  return out;
+}
+
+/// Largest image file read (a 4096x4096 RGB PNG is ~50 MB at worst).
+constexpr uintmax_t kMaxImageFileBytes = 256u << 20;
+
+} // namespace
+
+Expected<Dataset> loadImageFolder(const std::string &path, const DataShape &want) {
+  auto fail = [&](const std::string &file, const std::string &what) {
+    return Error{file + ": error: " + what};
+  };
+  std::error_code ec;
+  if (!fs::is_directory(path, ec))
+    return fail(path, "expected a .npz file or a folder with one sub-folder of PNG/JPEG images "
+                      "per class, found " + std::string(fs::exists(path, ec) ? "a file" : "nothing"));
+  std::vector<std::string> classes;
+  for (const fs::directory_entry &e : fs::directory_iterator(path, ec))
+    if (e.is_directory())
+      classes.push_back(e.path().filename().string());
+  if (ec)
+    return fail(path, "cannot list the folder: " + ec.message());
+  std::sort(classes.begin(), classes.end());
+  if (int(classes.size()) != want.classes)
+    return fail(path, "expected one sub-folder per class, " + std::to_string(want.classes) +
+                          " for this model, found " + std::to_string(classes.size()));
+  // Every image, class by class in sorted file order: (file, label).
+  std::vector<std::pair<std::string, int>> files;
+  for (int k = 0; k < int(classes.size()); ++k) {
+    std::vector<std::string> names;
+    for (const fs::directory_entry &e : fs::directory_iterator(fs::path(path) / classes[k], ec))
+      if (e.is_regular_file() && isImage(e.path()))
+        names.push_back(e.path().string());
+    if (ec)
+      return fail(path + "/" + classes[k], "cannot list the folder: " + ec.message());
+    if (names.empty())
+      return fail(path + "/" + classes[k], "class '" + classes[k] + "' has no .png/.jpg images");
+    std::sort(names.begin(), names.end());
+    for (std::string &n : names)
+      files.emplace_back(std::move(n), k);
+    if (int64_t(files.size()) > kMaxDatasetImages)
+      return fail(path, "more than " + std::to_string(kMaxDatasetImages) + " images");
+  }
+
+  Dataset ds;
+  ds.count = int64_t(files.size());
+  ds.rows = want.height, ds.cols = want.width, ds.channels = want.channels;
+  ds.classNames = classes;
+  const size_t plane = size_t(ds.rows) * ds.cols, image = plane * ds.channels;
+  ds.pixels.resize(size_t(ds.count) * image);
+  ds.labels.resize(ds.count);
+  std::vector<float> src, dst(plane);
+  for (int64_t i = 0; i < ds.count; ++i) {
+    const std::string &file = files[i].first;
+    const uintmax_t bytes = fs::file_size(file, ec);
+    if (ec || bytes == 0 || bytes > kMaxImageFileBytes)
+      return fail(file, ec ? "cannot read: " + ec.message()
+                           : "expected an image of 1 byte to 256 MiB, found " +
+                                 std::to_string(bytes) + " bytes");
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    const std::string data = buf.str();
+    int w = 0, h = 0, n = 0;
+    if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc *>(data.data()), int(data.size()),
+                               &w, &h, &n))
+      return fail(file, "not a PNG or JPEG image stb_image can read (" +
+                            failureReason() + ")");
+    if (w < 1 || h < 1 || w > kMaxIdxSide || h > kMaxIdxSide)
+      return fail(file, "a " + std::to_string(w) + "x" + std::to_string(h) +
+                            " image; at most " + std::to_string(kMaxIdxSide) + " a side");
+    stbi_uc *pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc *>(data.data()),
+                                            int(data.size()), &w, &h, &n, want.channels);
+    if (!pixels)
+      return fail(file, "cannot decode the image (" + failureReason() + ")");
+    // stb gives HWC; the dataset is CHW at the model's size.
+    uint8_t *out = ds.pixels.data() + size_t(i) * image;
+    for (int c = 0; c < ds.channels; ++c) {
+      if (w == ds.cols && h == ds.rows) {
+        for (size_t p = 0; p < plane; ++p)
+          out[c * plane + p] = pixels[p * ds.channels + c];
+        continue;
+      }
+      src.resize(size_t(w) * h);
+      for (size_t p = 0; p < src.size(); ++p)
+        src[p] = float(pixels[p * ds.channels + c]) / 255.0f;
+      resizeBilinear(src.data(), h, w, dst.data(), ds.rows, ds.cols);
+      for (size_t p = 0; p < plane; ++p)
+        out[c * plane + p] = uint8_t(std::clamp(std::lround(dst[p] * 255.0f), 0L, 255L));
+    }
+    stbi_image_free(pixels);
+    ds.labels[i] = uint8_t(files[i].second);
+  }
+  ds.source = path;
+  return ds;
+}
+
+} // namespace ninc::data

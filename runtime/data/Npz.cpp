@@ -1,0 +1,316 @@
+//===- runtime/data/Npz.cpp - NumPy .npz datasets -------------------------===//
+//
+// An .npz is a zip archive of .npy files, stored (np.savez) or deflated
+// (np.savez_compressed), with zip64 fields (NumPy forces them). This reads
+// the central directory, inflates `x.npy` and `y.npy` with zlib (CRC
+// checked) and parses their .npy headers (format 1.0-3.0, C order,
+// little-endian). Limits are checked before allocating.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/data/Datasets.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace ninc::data {
+namespace {
+
+uint64_t le(const uint8_t *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i)
+    v = v << 8 | p[i];
+  return v;
+}
+
+/// The members of a zip archive (name -> uncompressed bytes) among `wanted`.
+Expected<std::map<std::string, std::string>>
+readZip(const std::string &path, const std::string &bytes, const std::vector<std::string> &wanted) {
+  auto fail = [&](const std::string &what) {
+    return Error{path + ": error: " + what + " (expected a NumPy .npz: np.savez(path, x=..., "
+                 "y=...))"};
+  };
+  const auto *data = reinterpret_cast<const uint8_t *>(bytes.data());
+  const size_t size = bytes.size();
+  // End of central directory: the last signature within 64 KiB of the end.
+  size_t eocd = std::string::npos;
+  for (size_t i = size >= 22 ? size - 22 : 0; size >= 22; --i) {
+    if (le(data + i, 4) == 0x06054b50) {
+      eocd = i;
+      break;
+    }
+    if (i == 0 || size - i > 65557)
+      break;
+  }
+  if (eocd == std::string::npos)
+    return fail("not a zip archive (no end of central directory)");
+  uint64_t entries = le(data + eocd + 10, 2), dirSize = le(data + eocd + 12, 4),
+           dirOffset = le(data + eocd + 16, 4);
+  if (dirOffset == 0xFFFFFFFF || entries == 0xFFFF) { // zip64 end record via its locator
+    if (eocd < 20 || le(data + eocd - 20, 4) != 0x07064b50)
+      return fail("a zip64 archive without its locator");
+    uint64_t rec = le(data + eocd - 20 + 8, 8);
+    if (rec > size - 56 || le(data + rec, 4) != 0x06064b50)
+      return fail("a corrupt zip64 end record");
+    entries = le(data + rec + 32, 8);
+    dirSize = le(data + rec + 40, 8);
+    dirOffset = le(data + rec + 48, 8);
+  }
+  if (dirOffset > size || dirSize > size - dirOffset || entries > 1000000)
+    return fail("a central directory outside the file");
+  std::map<std::string, std::string> out;
+  size_t p = dirOffset;
+  for (uint64_t e = 0; e < entries; ++e) {
+    if (p + 46 > size || le(data + p, 4) != 0x02014b50)
+      return fail("a corrupt central directory entry " + std::to_string(e));
+    const uint64_t method = le(data + p + 10, 2), crc = le(data + p + 16, 4);
+    uint64_t packed = le(data + p + 20, 4), unpacked = le(data + p + 24, 4);
+    const uint64_t nameLen = le(data + p + 28, 2), extraLen = le(data + p + 30, 2),
+                   commentLen = le(data + p + 32, 2);
+    uint64_t local = le(data + p + 42, 4);
+    if (p + 46 + nameLen + extraLen + commentLen > size)
+      return fail("a corrupt central directory entry " + std::to_string(e));
+    const std::string name(reinterpret_cast<const char *>(data + p + 46), nameLen);
+    // zip64 extra field: the 64-bit values of the fields that are 0xFFFFFFFF.
+    for (size_t x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
+      const uint64_t id = le(data + x, 2), len = le(data + x + 2, 2);
+      size_t v = x + 4;
+      if (id == 1) {
+        for (uint64_t *field : {&unpacked, &packed, &local})
+          if (*field == 0xFFFFFFFF && v + 8 <= x + 4 + len) {
+            *field = le(data + v, 8);
+            v += 8;
+          }
+      }
+      x += 4 + len;
+    }
+    p += 46 + nameLen + extraLen + commentLen;
+    if (std::find(wanted.begin(), wanted.end(), name) == wanted.end())
+      continue;
+    if (local > size - 30 || le(data + local, 4) != 0x04034b50)
+      return fail("member '" + name + "' has a corrupt local header");
+    const uint64_t start = local + 30 + le(data + local + 26, 2) + le(data + local + 28, 2);
+    if (start > size || packed > size - start)
+      return fail("member '" + name + "' is truncated");
+    if (unpacked >= (uint64_t(1) << 32) || packed >= (uint64_t(1) << 32))
+      return fail("member '" + name + "' would take " + std::to_string(unpacked >> 20) +
+                  " MiB; the limit is 4 GiB an array");
+    std::string member(unpacked, '\0');
+    if (method == 0) {
+      if (packed != unpacked)
+        return fail("member '" + name + "' is stored with mismatched sizes");
+      std::memcpy(member.data(), data + start, unpacked);
+    } else if (method == 8) {
+      z_stream z{};
+      if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+        return fail("zlib cannot start");
+      z.next_in = const_cast<Bytef *>(data + start);
+      z.avail_in = uInt(packed);
+      z.next_out = reinterpret_cast<Bytef *>(member.data());
+      z.avail_out = uInt(unpacked);
+      const int rc = inflate(&z, Z_FINISH);
+      const uint64_t got = z.total_out;
+      inflateEnd(&z);
+      if (rc != Z_STREAM_END || got != unpacked)
+        return fail("member '" + name + "' does not inflate to its " +
+                    std::to_string(unpacked) + " bytes (corrupt or truncated)");
+    } else {
+      return fail("member '" + name + "' uses zip method " + std::to_string(method) +
+                  "; NumPy writes 0 (stored) or 8 (deflate)");
+    }
+    if (crc32_z(0, reinterpret_cast<const Bytef *>(member.data()), member.size()) != crc)
+      return fail("member '" + name + "' fails its CRC-32 (corrupt)");
+    out[name] = std::move(member);
+  }
+  return out;
+}
+
+/// An .npy array: its dtype ('<f4', '|u1', ...), shape and data.
+struct Npy {
+  std::string descr;
+  std::vector<int64_t> shape;
+  const char *data = nullptr;
+  size_t bytes = 0;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+};
+
+Expected<Npy> parseNpy(const std::string &bytes, const std::string &where) {
+  auto fail = [&](const std::string &what) { return Error{where + ": " + what}; };
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    return fail("not a .npy array (no \\x93NUMPY magic)");
+  const int major = uint8_t(bytes[6]);
+  const size_t lenBytes = major == 1 ? 2 : 4;
+  if (major < 1 || major > 3 || bytes.size() < 8 + lenBytes)
+    return fail(".npy format version " + std::to_string(major) + " is not 1, 2 or 3");
+  const size_t headerLen = le(reinterpret_cast<const uint8_t *>(bytes.data()) + 8, int(lenBytes));
+  const size_t start = 8 + lenBytes + headerLen;
+  if (start > bytes.size())
+    return fail("a truncated .npy header");
+  const std::string header = bytes.substr(8 + lenBytes, headerLen);
+  auto value = [&](const std::string &key) -> std::string {
+    size_t k = header.find("'" + key + "'");
+    if (k == std::string::npos)
+      return "";
+    size_t colon = header.find(':', k);
+    return colon == std::string::npos ? "" : header.substr(colon + 1);
+  };
+  Npy npy;
+  std::string descr = value("descr");
+  size_t q1 = descr.find('\''), q2 = q1 == std::string::npos ? q1 : descr.find('\'', q1 + 1);
+  if (q2 == std::string::npos)
+    return fail("a .npy header without 'descr'");
+  npy.descr = descr.substr(q1 + 1, q2 - q1 - 1);
+  std::string fortran = value("fortran_order");
+  if (fortran.compare(0, 5, " True") == 0 || fortran.compare(0, 4, "True") == 0)
+    return fail("Fortran order is not supported (save np.ascontiguousarray(a))");
+  std::string shape = value("shape");
+  size_t open = shape.find('('), close = shape.find(')');
+  if (open == std::string::npos || close == std::string::npos)
+    return fail("a .npy header without 'shape'");
+  std::istringstream dims(shape.substr(open + 1, close - open - 1));
+  for (std::string d; std::getline(dims, d, ',');) {
+    d.erase(0, d.find_first_not_of(' '));
+    if (d.empty())
+      continue;
+    char *end = nullptr;
+    long long v = std::strtoll(d.c_str(), &end, 10);
+    if (v < 0 || v > kMaxDatasetImages * 4096 || (end && *end && *end != ' '))
+      return fail("a .npy dimension '" + d + "' out of range");
+    npy.shape.push_back(v);
+  }
+  int64_t n = 1;
+  for (int64_t d : npy.shape)
+    if (d > 0 && n > (int64_t(1) << 40) / d)
+      return fail("an array too large to load");
+    else
+      n *= d;
+  size_t item = npy.descr.size() >= 3 ? size_t(std::atoi(npy.descr.c_str() + 2)) : 0;
+  if (item == 0 || (npy.descr[0] == '>' && item > 1))
+    return fail("dtype '" + npy.descr + "' is not a little-endian number");
+  npy.data = bytes.data() + start;
+  npy.bytes = bytes.size() - start;
+  if (npy.bytes != size_t(n) * item)
+    return fail("expected " + std::to_string(size_t(n) * item) + " bytes of data for shape (" +
+                shape.substr(open + 1, close - open - 1) + "), found " +
+                std::to_string(npy.bytes));
+  return npy;
+}
+
+} // namespace
+
+Expected<Dataset> loadNpz(const std::string &path, const DataShape &want) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error{path + ": error: cannot open: " + std::strerror(errno)};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  auto members = readZip(path, buf.str(), {"x.npy", "y.npy"});
+  if (!members)
+    return members.error();
+  for (const char *name : {"x.npy", "y.npy"})
+    if (!members->count(name))
+      return Error{path + ": error: expected arrays 'x' (images) and 'y' (labels), found no '" +
+                   std::string(name, 1) + "'"};
+  auto x = parseNpy(members->at("x.npy"), path + ": error: 'x'");
+  if (!x)
+    return x.error();
+  auto y = parseNpy(members->at("y.npy"), path + ": error: 'y'");
+  if (!y)
+    return y.error();
+  auto fail = [&](const std::string &what) { return Error{path + ": error: " + what}; };
+
+  // x: [N, H, W], [N, C, H, W] or [N, H, W, C] with C the model's channels.
+  const std::vector<int64_t> &s = x->shape;
+  Dataset ds;
+  bool nhwc = false;
+  if (s.size() == 3 && want.channels == 1) {
+    ds.count = s[0], ds.rows = int(s[1]), ds.cols = int(s[2]);
+  } else if (s.size() == 4 && s[1] == want.channels) {
+    ds.count = s[0], ds.rows = int(s[2]), ds.cols = int(s[3]);
+  } else if (s.size() == 4 && s[3] == want.channels) {
+    ds.count = s[0], ds.rows = int(s[1]), ds.cols = int(s[2]), nhwc = true;
+  } else {
+    std::string got;
+    for (int64_t d : s)
+      got += (got.empty() ? "" : ", ") + std::to_string(d);
+    return fail("'x' has shape (" + got + "); the model takes " +
+                std::to_string(want.channels) + " channel(s): expected [N, H, W] (1 channel), "
+                "[N, C, H, W] or [N, H, W, C]");
+  }
+  ds.channels = want.channels;
+  if (ds.count < 1 || ds.count > kMaxDatasetImages || ds.rows < 1 || ds.cols < 1 ||
+      ds.rows > kMaxIdxSide || ds.cols > kMaxIdxSide)
+    return fail("'x' holds " + std::to_string(ds.count) + " images of " +
+                std::to_string(ds.rows) + "x" + std::to_string(ds.cols) +
+                ": expected 1.." + std::to_string(kMaxDatasetImages) + " images of at most " +
+                std::to_string(kMaxIdxSide) + " pixels a side");
+  const size_t plane = size_t(ds.rows) * ds.cols, image = plane * ds.channels;
+  // Copies element (i, c, r) in NCHW order from x's layout.
+  auto fill = [&](auto *dst, const auto *src) {
+    for (int64_t i = 0; i < ds.count; ++i)
+      for (int c = 0; c < ds.channels; ++c)
+        for (size_t p = 0; p < plane; ++p)
+          dst[i * image + c * plane + p] =
+              nhwc ? src[i * image + p * ds.channels + c] : src[i * image + c * plane + p];
+  };
+  if (x->descr == "|u1" || x->descr == "<u1") {
+    ds.pixels.resize(ds.count * image);
+    fill(ds.pixels.data(), reinterpret_cast<const uint8_t *>(x->data));
+  } else if (x->descr == "<f4") {
+    ds.values.resize(ds.count * image);
+    std::vector<float> raw(ds.count * image);
+    std::memcpy(raw.data(), x->data, raw.size() * 4);
+    for (size_t j = 0; j < raw.size(); ++j)
+      if (!std::isfinite(raw[j]))
+        return fail("'x' value " + std::to_string(j) + " is not finite");
+    fill(ds.values.data(), raw.data());
+  } else {
+    return fail("'x' has dtype '" + x->descr + "'; expected uint8 (0..255) or float32");
+  }
+
+  if (y->shape.size() != 1 || y->shape[0] != ds.count)
+    return fail("'y' must hold one label per image of 'x' (" + std::to_string(ds.count) +
+                "), found " + std::to_string(y->numel()) + " values in " +
+                std::to_string(y->shape.size()) + " dimension(s)");
+  const char kind = y->descr.size() >= 3 ? y->descr[1] : '?';
+  const int size = y->descr.size() >= 3 ? std::atoi(y->descr.c_str() + 2) : 0;
+  if ((kind != 'i' && kind != 'u') || (size != 1 && size != 2 && size != 4 && size != 8))
+    return fail("'y' has dtype '" + y->descr + "'; expected integer labels");
+  ds.labels.resize(ds.count);
+  for (int64_t i = 0; i < ds.count; ++i) {
+    const auto *p = reinterpret_cast<const uint8_t *>(y->data) + i * size;
+    int64_t v = int64_t(le(p, size));
+    if (kind == 'i' && size < 8 && (v >> (size * 8 - 1)) & 1)
+      v -= int64_t(1) << (size * 8);
+    if (v < 0 || v >= want.classes)
+      return fail("label " + std::to_string(i) + " is " + std::to_string(v) +
+                  "; the model has " + std::to_string(want.classes) + " classes (0.." +
+                  std::to_string(want.classes - 1) + ")");
+    ds.labels[i] = uint8_t(v);
+  }
+  ds.source = path;
+  return ds;
+}
+
+Expected<Dataset> loadDataset(const std::string &path, const DataShape &want) {
+  if (want.classes > 256)
+    return Error{path + ": error: the model has " + std::to_string(want.classes) +
+                 " classes; datasets hold at most 256"};
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npz") == 0)
+    return loadNpz(path, want);
+  return loadImageFolder(path, want);
+}
+
+} // namespace ninc::data
