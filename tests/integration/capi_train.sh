@@ -6,6 +6,8 @@
 #     same batches (which checks it against the reference interpreter);
 #  2. the model it saved reads in `ninc inspect`, and a compiled program
 #     classifies with it (`infer --weights`) exactly as `ninc run` does;
+#     and, exported to ONNX, gives ONNX Runtime the same logits (where the
+#     benchmark venv has ONNX Runtime);
 #  3. a program compiled from that saved model embeds its weights: `infer`
 #     without --weights gives the same accuracy line, names the embedded
 #     weights, and --no-embed-weights goes back to Xavier init;
@@ -45,6 +47,12 @@ grep -q "nin_learnable" "$work/inspect.txt" || fail "inspect does not name the m
 "$bin/testtool" argmax "$work/ref.npy" > "$work/ref-argmax.txt"
 diff -q "$work/prog-argmax.txt" "$work/ref-argmax.txt" || fail "infer --weights differs from ninc run"
 echo "saved model: inspect ok; $(tail -1 "$work/infer.txt")"
+
+# The model ninc trained, exported to ONNX, in ONNX Runtime (where the
+# benchmark venv has it): the logits of `ninc run`.
+"$bin/ninc" export "$work/trained.pb" -o "$work/trained.onnx" > /dev/null
+rc=0; /usr/bin/python3 "$src/tests/peers/ort_check.py" "$work/trained.onnx" "$data" 256 "$work/ref.npy" || rc=$?
+[ $rc = 0 ] || [ $rc = 77 ] || fail "ONNX Runtime on the exported model"
 
 # 3. Embedded weights.
 "$bin/ninc" compile "$work/trained.pb" -o "$work/embedded"
