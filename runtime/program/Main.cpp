@@ -469,7 +469,7 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
                   "uninterrupted run with the same seed and threads)");
   CLI::Option *weights = cmd->add_option(
       "--weights", c.weights,
-      "Fine-tune: start from the weights of this model file (.pb) instead of " +
+      "Fine-tune: start from the weights of this model file (.pb, .pbtxt or .onnx) instead of " +
           std::string(rt::hasEmbeddedWeights() ? "the ones embedded in this program"
                                                : "Xavier initialisation"));
   CLI::Option *scratch = cmd->add_flag(
@@ -519,7 +519,7 @@ int main(int argc, char **argv) {
   imagesOpt->needs(labelsOpt);
   labelsOpt->needs(imagesOpt);
   inferCmd->add_option("--weights", io.weights,
-                       "Binary model file (.pb) with trained weights (default: " +
+                       "Model file with trained weights: .pb, .pbtxt or .onnx (default: " +
                            std::string(rt::hasEmbeddedWeights()
                                            ? "the weights embedded from the model file)"
                                            : "Xavier init from the spec's seed)"));

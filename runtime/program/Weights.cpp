@@ -1,6 +1,8 @@
 //===- runtime/program/Weights.cpp - The weights blob of a compiled model -===//
 
 #include "runtime/program/Weights.h"
+#include "runtime/program/WeightsInternal.h"
+#include "runtime/support/Wire.h"
 #include "runtime/support/Init.h"
 
 #include <cmath>
@@ -70,60 +72,6 @@ std::vector<float> initialWeights(const ModelDescriptor &d) {
 
 namespace {
 
-/// Reads protobuf's wire format (only what Model.weights needs).
-class WireReader {
-public:
-  WireReader(const uint8_t *p, const uint8_t *end) : p_(p), end_(end) {}
-  bool done() const { return p_ >= end_; }
-
-  bool varint(uint64_t &v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ >= end_)
-        return false;
-      uint8_t byte = *p_++;
-      v |= uint64_t(byte & 0x7f) << shift;
-      if (!(byte & 0x80))
-        return true;
-    }
-    return false;
-  }
-
-  /// The next field: its number, wire type and, for LEN fields, the bytes.
-  bool field(uint32_t &number, uint32_t &type, const uint8_t *&data, uint64_t &size) {
-    uint64_t tag;
-    if (!varint(tag))
-      return false;
-    number = uint32_t(tag >> 3);
-    type = uint32_t(tag & 7);
-    data = p_;
-    switch (type) {
-    case 0: return varint(size);
-    case 1: size = 8; break;
-    case 2:
-      if (!varint(size))
-        return false;
-      data = p_;
-      break;
-    case 5: size = 4; break;
-    default: return false;
-    }
-    if (size > uint64_t(end_ - p_))
-      return false;
-    p_ += size;
-    return true;
-  }
-
-private:
-  const uint8_t *p_, *end_;
-};
-
-struct TensorRecord {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::vector<float> data;
-};
-
 bool parseTensor(const uint8_t *p, uint64_t n, TensorRecord &t) {
   WireReader r(p, p + n);
   while (!r.done()) {
@@ -168,8 +116,22 @@ Expected<std::vector<float>> loadWeights(const std::string &path, const ModelDes
   buf << in.rdbuf();
   const std::string bytes = buf.str();
   if (bytes.empty())
-    return Error{path + ": error: expected a binary model file with weights, found an empty file"};
-  return parseWeights(bytes.data(), bytes.size(), path, d);
+    return Error{path + ": error: expected a model file with weights, found an empty file"};
+  auto endsWith = [&](const char *ext) {
+    const size_t n = std::strlen(ext);
+    return path.size() >= n && path.compare(path.size() - n, n, ext) == 0;
+  };
+  Expected<std::map<std::string, TensorRecord>> tensors = Error{""};
+  if (endsWith(".onnx"))
+    tensors = readOnnxTensors(bytes, path, d);
+  else if (endsWith(".pbtxt") || endsWith(".txt") || endsWith(".prototxt") ||
+           endsWith(".textproto"))
+    tensors = readTextTensors(bytes, path);
+  else
+    return parseWeights(bytes.data(), bytes.size(), path, d);
+  if (!tensors)
+    return tensors.error();
+  return blobFromTensors(*tensors, path, d);
 }
 
 Expected<std::vector<float>> parseWeights(const void *bytes, uint64_t size,
@@ -184,7 +146,7 @@ Expected<std::vector<float>> parseWeights(const void *bytes, uint64_t size,
     uint64_t size;
     if (!r.field(number, type, data, size))
       return fail("expected a binary ninc model (.pb), found bytes that are not protobuf (a "
-                  "text model can be converted with `ninc convert model.pbtxt model.pb`)");
+                  "text model must be named *.pbtxt, an ONNX model *.onnx)");
     if (number != 5 || type != 2) // Model.weights
       continue;
     TensorRecord t;
@@ -192,9 +154,14 @@ Expected<std::vector<float>> parseWeights(const void *bytes, uint64_t size,
       return fail("a weights tensor is malformed");
     tensors[t.name] = std::move(t);
   }
+  return blobFromTensors(tensors, path, d);
+}
+
+Expected<std::vector<float>> blobFromTensors(const std::map<std::string, TensorRecord> &tensors,
+                                             const std::string &path, const ModelDescriptor &d) {
+  auto fail = [&](const std::string &what) { return Error{path + ": error: " + what}; };
   if (tensors.empty())
     return fail("expected a model file with weights, found none");
-
   std::vector<float> blob(d.blobSize, 0.0f);
   for (const ParamSlot &slot : d.params) {
     auto it = tensors.find(slot.name);

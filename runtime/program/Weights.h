@@ -30,9 +30,10 @@ void unpackParam(const ParamSlot &slot, const float *blob, float *specData);
 /// biases.
 std::vector<float> initialWeights(const ModelDescriptor &d);
 
-/// The blob with the weights of a binary model file (all parameters, names
-/// and shapes as the descriptor says, finite values). Errors name the file
-/// and the tensor.
+/// The blob with the weights of a model file: ninc's binary .pb or text
+/// .pbtxt (all parameters, names and shapes as the descriptor says), or an
+/// ONNX model (its Conv nodes' weights and biases in order,
+/// WeightFiles.cpp); finite values. Errors name the file and the tensor.
 Expected<std::vector<float>> loadWeights(const std::string &path, const ModelDescriptor &d);
 
 /// loadWeights of bytes already in memory; `path` names them in errors.

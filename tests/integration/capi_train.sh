@@ -54,6 +54,20 @@ echo "saved model: inspect ok; $(tail -1 "$work/infer.txt")"
 rc=0; /usr/bin/python3 "$src/tests/peers/ort_check.py" "$work/trained.onnx" "$data" 256 "$work/ref.npy" || rc=$?
 [ $rc = 0 ] || [ $rc = 77 ] || fail "ONNX Runtime on the exported model"
 
+# The same weights from a text model and from ONNX: the same classes.
+"$bin/ninc" convert "$work/trained.pb" "$work/trained.pbtxt"
+for w in trained.pbtxt trained.onnx; do
+  "$work/prog" infer --weights "$work/$w" --limit 256 --save-logits "$work/$w.npy" > /dev/null
+  "$bin/testtool" compare "$work/$w.npy" "$work/prog.npy" 1e-6 > /dev/null ||
+    fail "infer --weights $w differs from the .pb"
+done
+echo "infer --weights .pbtxt and .onnx == .pb"
+"$bin/ninc" export "$src/models/nin-tiny.pbtxt" -o "$work/other.onnx" > /dev/null
+if "$work/prog" infer --weights "$work/other.onnx" --limit 16 2> "$work/err.txt"; then fail "another model's ONNX weights accepted"; fi
+grep -q "other.onnx: error: weights '.*': expected .* values in the shape the model was compiled for\|other.onnx: error: the ONNX model has .* Conv nodes" "$work/err.txt" ||
+  { cat "$work/err.txt"; fail "message for another model's ONNX weights"; }
+echo "refused: $(cat "$work/err.txt")"
+
 # 3. Embedded weights.
 "$bin/ninc" compile "$work/trained.pb" -o "$work/embedded"
 "$work/embedded" infer --limit 256 > "$work/embedded.txt"

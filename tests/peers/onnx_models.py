@@ -141,6 +141,16 @@ def check(bin_dir, data_dir, work, name, make, size, count):
     print(f"ok   {name}: ninc export passes onnx.checker (onnx {onnx.__version__})")
     ok &= compare(f"{name}: ninc compile (ninc's export) vs PyTorch",
                   ninc_logits(bin_dir, exported, count, work, name + "-export"), theirs)
+    if name == "nin-one-1x1-96":  # PyTorch's ONNX as --weights of ninc's own exercise-2 model
+        prog = os.path.join(work, "nin-ex2-96")
+        out = prog + ".npy"
+        subprocess.run([os.path.join(bin_dir, "ninc"), "compile", os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "nin-ex2-96.pbtxt"),
+            "--batch", str(count), "-o", prog], check=True)
+        subprocess.run([prog, "infer", "--weights", path, "--limit", str(count), "--save-logits",
+                        out, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+        ok &= compare(f"{name}: models/nin-ex2-96.pbtxt with --weights {name}.onnx vs PyTorch",
+                      np.load(out), theirs)
     ort = onnxruntime_logits(exported, x.numpy())
     if ort is not None:
         ok &= compare(f"{name}: ONNX Runtime (ninc's export) vs PyTorch", ort, theirs)

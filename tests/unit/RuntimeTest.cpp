@@ -113,8 +113,13 @@ TEST(RuntimeTest, LoadWeightsFromModelFile) {
   for (size_t p = 0; p < d.params.size(); ++p)
     rt::packParam(d.params[p], params[p].data(), want.data());
   EXPECT_EQ(0, std::memcmp(blob->data(), want.data(), want.size() * sizeof(float)));
+  // The same weights from a text model file (runtime/program/WeightFiles.cpp).
+  ASSERT_TRUE(saveModel(*m, tmp.path("w.pbtxt")));
+  Expected<std::vector<float>> text = rt::loadWeights(tmp.path("w.pbtxt"), d);
+  ASSERT_TRUE(text) << text.message();
+  EXPECT_EQ(0, std::memcmp(text->data(), want.data(), want.size() * sizeof(float)));
 
-  // A model without weights, a text file, garbage and a missing file.
+  // A model without weights (binary and text), garbage and a missing file.
   ASSERT_TRUE(convertModelFile(kModels + "nin-tiny.pbtxt", tmp.path("none.pb")));
   auto expectError = [&](const std::string &path, const std::string &what) {
     Expected<std::vector<float>> r = rt::loadWeights(path, d);
@@ -123,7 +128,10 @@ TEST(RuntimeTest, LoadWeightsFromModelFile) {
     EXPECT_NE(r.message().find(what), std::string::npos) << r.message();
   };
   expectError(tmp.path("none.pb"), "found none");
-  expectError(kModels + "nin-tiny.pbtxt", "not protobuf");
+  expectError(kModels + "nin-tiny.pbtxt", "found none");
+  expectError(tmp.write("weights.pbtxt", "weights { name: \"x\" shape: [1] data: [abc] }"),
+              "weights 'x': expected a number in 'data', found 'abc'");
+  expectError(tmp.write("junk.onnx", std::string("\xff\xff\xff\xff\xff", 5)), "not protobuf");
   expectError(tmp.write("junk.pb", std::string("\xff\xff\xff\xff\xff", 5)), "not protobuf");
   expectError(tmp.path("missing.pb"), "cannot open");
   // Weights of another model (the d2l NiN) do not fit.

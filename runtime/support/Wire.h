@@ -1,0 +1,64 @@
+//===- runtime/support/Wire.h - Protobuf wire format, read by hand -*- C++ -*-===//
+//
+// Compiled programs read model files (ninc's .pb, ONNX) without libprotobuf:
+// this walks the wire format's fields; the callers know their schemas.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NINC_RUNTIME_SUPPORT_WIRE_H
+#define NINC_RUNTIME_SUPPORT_WIRE_H
+
+#include <cstdint>
+
+namespace ninc {
+
+/// Reads protobuf's wire format field by field.
+class WireReader {
+public:
+  WireReader(const uint8_t *p, const uint8_t *end) : p_(p), end_(end) {}
+  bool done() const { return p_ >= end_; }
+
+  bool varint(uint64_t &v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ >= end_)
+        return false;
+      uint8_t byte = *p_++;
+      v |= uint64_t(byte & 0x7f) << shift;
+      if (!(byte & 0x80))
+        return true;
+    }
+    return false;
+  }
+
+  /// The next field: its number, wire type and, for LEN fields, the bytes.
+  bool field(uint32_t &number, uint32_t &type, const uint8_t *&data, uint64_t &size) {
+    uint64_t tag;
+    if (!varint(tag))
+      return false;
+    number = uint32_t(tag >> 3);
+    type = uint32_t(tag & 7);
+    data = p_;
+    switch (type) {
+    case 0: return varint(size);
+    case 1: size = 8; break;
+    case 2:
+      if (!varint(size))
+        return false;
+      data = p_;
+      break;
+    case 5: size = 4; break;
+    default: return false;
+    }
+    if (size > uint64_t(end_ - p_))
+      return false;
+    p_ += size;
+    return true;
+  }
+
+private:
+  const uint8_t *p_, *end_;
+};
+
+} // namespace ninc
+
+#endif // NINC_RUNTIME_SUPPORT_WIRE_H
