@@ -36,6 +36,7 @@ struct ClassifyOptions {
   int64_t batch = 32;
   int threads = 0;       ///< 0: OpenMP's default.
   std::string saveLogits; ///< Write the logits [N, classes] as .npy here.
+  std::string input;     ///< Raw float32 inputs [N, C, H, W] (.npy) instead of images.
   bool quiet = false;
 };
 /// Classifies and prints the accuracy; the exit code.

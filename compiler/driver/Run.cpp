@@ -33,12 +33,55 @@ Status checkFitsDataset(const Model &model) {
   return Status::ok();
 }
 
+/// `ninc run --input X.npy`: the interpreter's outputs of raw inputs.
+int runTensors(const Model &model, const ClassifyOptions &opts,
+               const reference::Params<float> &params) {
+  std::vector<int64_t> shape;
+  auto x = readNpyFloats(opts.input, shape);
+  if (!x) {
+    printError(x.message());
+    return kExitInvalidInput;
+  }
+  const std::vector<int64_t> want{model.channels, model.height, model.width};
+  if (shape.size() != 4 || shape[0] < 1 ||
+      std::vector<int64_t>(shape.begin() + 1, shape.end()) != want) {
+    printError(opts.input + ": error: expected float32 inputs [N, " +
+               std::to_string(model.channels) + ", " + std::to_string(model.height) + ", " +
+               std::to_string(model.width) + "] (NCHW, the model's input)");
+    return kExitInvalidInput;
+  }
+  reference::Interpreter<float> interp(model);
+  const std::vector<float> &out = interp.forward(params, x->data(), shape[0]);
+  if (opts.saveLogits.empty()) {
+    std::vector<int32_t> predicted = interp.predictions();
+    for (size_t i = 0; i < predicted.size(); ++i)
+      std::printf("input %zu: class %d\n", i, predicted[i]);
+    return kExitOk;
+  }
+  if (Status s = writeNpy(opts.saveLogits, {shape[0], model.numClasses}, out.data()); !s) {
+    printError(s.message());
+    return kExitInvalidInput;
+  }
+  if (!opts.quiet)
+    std::printf("wrote outputs [%lld, %lld] to %s\n", (long long)shape[0],
+                (long long)model.numClasses, opts.saveLogits.c_str());
+  return kExitOk;
+}
+
 } // namespace
 
 int runClassify(const ClassifyOptions &opts) {
   std::optional<Model> model = loadModelOrReport(opts.model);
   if (!model)
     return kExitInvalidInput;
+  if (!opts.input.empty()) {
+    auto weights = chooseWeights(*model, opts.weights);
+    if (!weights) {
+      printError(weights.message());
+      return kExitInvalidInput;
+    }
+    return runTensors(*model, opts, weights->first);
+  }
   if (Status s = checkFitsDataset(*model); !s) {
     printError(s.message());
     return kExitInvalidInput;

@@ -403,6 +403,9 @@ CLI::App *addRunCommand(CLI::App &app, ClassifyOptions &opts) {
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--save-logits", opts.saveLogits,
                   "Write the logits [N, classes], in file order, as a NumPy .npy file");
+  cmd->add_option("--input", opts.input,
+                  "Raw inputs instead of Fashion-MNIST: a float32 .npy [N, C, H, W] (NCHW, the "
+                  "model's size); outputs go to --save-logits");
   cmd->add_flag("--quiet,-q", opts.quiet, "Print only the result line");
   return cmd;
 }

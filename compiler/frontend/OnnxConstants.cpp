@@ -46,6 +46,11 @@ Expected<OnnxConstant> readOnnxConstant(const onnx::TensorProto &t, const std::s
     s = take(c.floats, t.float_data(), 4, "float");
   else if (t.data_type() == onnx::TensorProto::INT64)
     s = take(c.ints, t.int64_data(), 8, "int64");
+  else if (t.data_type() == onnx::TensorProto::BOOL) {
+    std::vector<uint8_t> flags;
+    s = take(flags, t.int32_data(), 1, "bool");
+    c.ints.assign(flags.begin(), flags.end());
+  }
   if (!s)
     return s.error();
   for (float v : c.floats)

@@ -4,25 +4,12 @@
 // checker) and writes it as the ninc.spec.Model it is, weights included, so
 // that validation, `convert`, `inspect`, `run`, `check` and `compile` treat
 // it as any other model file. The graph must be a chain from one float input
-// [N, C, H, W] (N may be symbolic) to one output [N, classes]:
-//
-//   Conv (+ a Relu that alone reads it)  -> conv (activation RELU)
-//   Relu                                 -> relu
-//   MaxPool / AveragePool                -> max_pool / avg_pool
-//   GlobalAveragePool                    -> global_avg_pool
-//   Flatten (axis 1), Reshape / Squeeze to [N, C] -> flatten
-//   Dropout                              -> dropout (its ratio; identity when
-//                                           inferring, as in ONNX)
-//   Identity, Constant                   -> nothing (Constant feeds Reshape
-//                                           and Squeeze their operands)
-//   Pad (constant 0, symmetric H and W)  -> the padding of the Conv or
-//                                           AveragePool after it (PyTorch's
-//                                           AvgPool2d(padding=p) export)
-//
-// Anything the schema cannot express (asymmetric pads, dilations, groups,
-// ceil_mode, count_include_pad = 0 with padding, SAME_* auto_pad that pads
-// unevenly, a branch, an unknown op, external data) is refused with a message
-// that names the file, the node, its op type and what ninc supports.
+// [N, C, H, W] (N may be symbolic) to one output [N, classes]; docs/onnx.md
+// has the table of ops and what becomes of them. Anything the schema cannot
+// express (asymmetric pads, dilations, groups, ceil_mode, count_include_pad
+// = 0 with padding, SAME_* auto_pad that pads unevenly, a branch, an unknown
+// op, external data) is refused with a message that names the file, the
+// node, its op type and what ninc supports.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,9 +30,12 @@
 namespace ninc {
 namespace {
 
-/// Opsets ninc reads (Conv, pooling and Flatten have not changed in ways
-/// that matter to this importer between them).
-constexpr int64_t kMinOpset = 11, kMaxOpset = 21;
+/// Opsets ninc reads. The ops it imports kept their meaning across them
+/// where it accepts their attributes: later opsets added attributes it
+/// checks (ceil_mode, dilations, count_include_pad), earlier ones defaults
+/// it matches; the one exception, Dropout before opset 7 (it drops unless
+/// is_test), is refused.
+constexpr int64_t kMinOpset = 1, kMaxOpset = 21;
 
 const char *const kSupported =
     "ninc reads Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape or "
@@ -88,7 +78,12 @@ private:
 
   Error fail(const std::string &what) const { return Error{path_ + ": error: " + what}; }
   Error failAt(const onnx::NodeProto &n, const std::string &what) const {
-    return fail("node '" + n.name() + "' (" + n.op_type() + "): " + what);
+    if (!n.name().empty())
+      return fail("node '" + n.name() + "' (" + n.op_type() + "): " + what);
+    int index = 0; // unnamed: its position in the graph
+    while (index < model_.graph().node_size() && &model_.graph().node(index) != &n)
+      ++index;
+    return fail("node " + std::to_string(index) + " (" + n.op_type() + ", unnamed): " + what);
   }
 
   Status checkOpset() {
@@ -437,6 +432,15 @@ private:
       }
       if (!(ratio >= 0 && ratio < 1))
         return failAt(n, "expected a ratio in [0, 1), found " + std::to_string(ratio));
+      if (opset_ < 7 && intAttr(n, "is_test", 0) == 0)
+        return failAt(n, "attribute 'is_test' = 0 (opset " + std::to_string(opset_) +
+                             " Dropout drops when inferring); ninc runs it as the identity");
+      if (n.input_size() > 2 && !n.input(2).empty()) {
+        const OnnxConstant &mode = constants_.at(n.input(2));
+        if (mode.ints.size() != 1 || mode.ints[0] != 0)
+          return failAt(n, "input 'training_mode' = true: ninc runs Dropout as the identity "
+                           "when inferring, and draws its own masks when training");
+      }
       addLayer(n)->mutable_dropout()->set_rate(ratio);
     } else if (op == "Pad") {
       if (Status s = readPad(n); !s)

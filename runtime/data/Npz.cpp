@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/data/Datasets.h"
+#include "runtime/support/Npy.h"
 
 #include <zlib.h>
 
@@ -130,82 +131,6 @@ readZip(const std::string &path, const std::string &bytes, const std::vector<std
     out[name] = std::move(member);
   }
   return out;
-}
-
-/// An .npy array: its dtype ('<f4', '|u1', ...), shape and data.
-struct Npy {
-  std::string descr;
-  std::vector<int64_t> shape;
-  const char *data = nullptr;
-  size_t bytes = 0;
-  int64_t numel() const {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    return n;
-  }
-};
-
-Expected<Npy> parseNpy(const std::string &bytes, const std::string &where) {
-  auto fail = [&](const std::string &what) { return Error{where + ": " + what}; };
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
-    return fail("not a .npy array (no \\x93NUMPY magic)");
-  const int major = uint8_t(bytes[6]);
-  const size_t lenBytes = major == 1 ? 2 : 4;
-  if (major < 1 || major > 3 || bytes.size() < 8 + lenBytes)
-    return fail(".npy format version " + std::to_string(major) + " is not 1, 2 or 3");
-  const size_t headerLen = le(reinterpret_cast<const uint8_t *>(bytes.data()) + 8, int(lenBytes));
-  const size_t start = 8 + lenBytes + headerLen;
-  if (start > bytes.size())
-    return fail("a truncated .npy header");
-  const std::string header = bytes.substr(8 + lenBytes, headerLen);
-  auto value = [&](const std::string &key) -> std::string {
-    size_t k = header.find("'" + key + "'");
-    if (k == std::string::npos)
-      return "";
-    size_t colon = header.find(':', k);
-    return colon == std::string::npos ? "" : header.substr(colon + 1);
-  };
-  Npy npy;
-  std::string descr = value("descr");
-  size_t q1 = descr.find('\''), q2 = q1 == std::string::npos ? q1 : descr.find('\'', q1 + 1);
-  if (q2 == std::string::npos)
-    return fail("a .npy header without 'descr'");
-  npy.descr = descr.substr(q1 + 1, q2 - q1 - 1);
-  std::string fortran = value("fortran_order");
-  if (fortran.compare(0, 5, " True") == 0 || fortran.compare(0, 4, "True") == 0)
-    return fail("Fortran order is not supported (save np.ascontiguousarray(a))");
-  std::string shape = value("shape");
-  size_t open = shape.find('('), close = shape.find(')');
-  if (open == std::string::npos || close == std::string::npos)
-    return fail("a .npy header without 'shape'");
-  std::istringstream dims(shape.substr(open + 1, close - open - 1));
-  for (std::string d; std::getline(dims, d, ',');) {
-    d.erase(0, d.find_first_not_of(' '));
-    if (d.empty())
-      continue;
-    char *end = nullptr;
-    long long v = std::strtoll(d.c_str(), &end, 10);
-    if (v < 0 || v > kMaxDatasetImages * 4096 || (end && *end && *end != ' '))
-      return fail("a .npy dimension '" + d + "' out of range");
-    npy.shape.push_back(v);
-  }
-  int64_t n = 1;
-  for (int64_t d : npy.shape)
-    if (d > 0 && n > (int64_t(1) << 40) / d)
-      return fail("an array too large to load");
-    else
-      n *= d;
-  size_t item = npy.descr.size() >= 3 ? size_t(std::atoi(npy.descr.c_str() + 2)) : 0;
-  if (item == 0 || (npy.descr[0] == '>' && item > 1))
-    return fail("dtype '" + npy.descr + "' is not a little-endian number");
-  npy.data = bytes.data() + start;
-  npy.bytes = bytes.size() - start;
-  if (npy.bytes != size_t(n) * item)
-    return fail("expected " + std::to_string(size_t(n) * item) + " bytes of data for shape (" +
-                shape.substr(open + 1, close - open - 1) + "), found " +
-                std::to_string(npy.bytes));
-  return npy;
 }
 
 } // namespace

@@ -15,10 +15,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/data/Datasets.h"
-#include "runtime/program/DataOptions.h"
 #include "runtime/program/Arena.h"
+#include "runtime/program/Bench.h"
+#include "runtime/program/DataOptions.h"
 #include "runtime/program/Descriptor.h"
-#include "runtime/program/Profile.h"
+#include "runtime/program/Generated.h"
 #include "runtime/program/Train.h"
 #include "runtime/program/Weights.h"
 #include "runtime/support/Error.h"
@@ -35,45 +36,8 @@
 #include <numeric>
 #include <map>
 #include <sstream>
-#include <sys/resource.h>
 #include <unistd.h>
 
-extern "C" {
-/// Generated: logits[batch, classes] of input[batch, C, H, W] (NCHW), with
-/// intermediates in `arena` (descriptor's arena bytes, 64-byte aligned).
-/// The CPU code keeps the weights' packed filters at the arena's start:
-/// `repack` nonzero packs them (the first call, new weights, or an arena
-/// another function used since); 0 reuses what the last call with this
-/// arena and these weights left there.
-void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena,
-                int32_t repack);
-/// Generated: the model descriptor (runtime/program/Descriptor.h).
-extern const char ninc_descriptor[];
-/// Generated with --mode=train (else null): one SGD step on a batch, the
-/// contract of rt::TrainBackend::step, scratch in `arena` (train_arena bytes).
-__attribute__((weak)) void ninc_train_step(const float *input, const int32_t *labels,
-                                           float *weights, float *velocity, const float *hyper,
-                                           uint64_t seed, uint64_t step, float *loss,
-                                           float *logits, uint8_t *arena);
-/// The spec as binary protobuf, without weights, for self-contained
-/// checkpoints (null in objects of older ninc versions).
-__attribute__((weak)) extern const unsigned char ninc_spec[];
-__attribute__((weak)) extern const uint64_t ninc_spec_size;
-/// CPU programs: the regions compiler/codegen/cpu/Profile.cpp instrumented
-/// (absent in CUDA programs and old objects).
-__attribute__((weak)) extern int32_t ninc_prof_enabled[];
-__attribute__((weak)) extern uint64_t ninc_prof_cycles[];
-__attribute__((weak)) extern const char ninc_profile_table[];
-/// CUDA programs (runtime/cuda): the device named in the result lines
-/// ("cuda"); null in CPU programs.
-__attribute__((weak)) const char *ninc_device_name();
-/// CUDA programs (runtime/cuda/DeviceInfer.cpp), null in CPU programs: the
-/// promise that lets the GPU keep weights and velocities between calls
-/// (host buffers change only through ninc_train_step and are synced before
-/// they are read after a step; DeviceInfer.cpp has the rules), and the sync.
-__attribute__((weak)) void ninc_device_keep_weights();
-__attribute__((weak)) void ninc_device_sync_weights();
-}
 
 namespace {
 
@@ -95,16 +59,64 @@ Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const s
 
 struct InferOptions {
   rt::DataOptions data;
-  std::string split = "test", weights, saveLogits, imagesFile, labelsFile, testData;
+  std::string split = "test", weights, saveLogits, imagesFile, labelsFile, testData, input;
   int64_t limit = 0;
   bool quiet = false;
 };
+
+/// `infer --input X.npy`: the outputs of raw float32 inputs [N, C, H, W]
+/// (no labels, no resizing), batch by batch, to --save-logits or, without
+/// it, each row's largest class.
+int inferTensors(const rt::ModelDescriptor &d, const InferOptions &o,
+                 const std::vector<float> &weights, const std::string &origin) {
+  std::vector<int64_t> shape;
+  auto x = readNpyFloats(o.input, shape);
+  if (!x)
+    return fail(x.message());
+  const std::vector<int64_t> want{d.channels, d.height, d.width};
+  if (shape.size() != 4 || shape[0] < 1 || std::vector<int64_t>(shape.begin() + 1, shape.end()) != want)
+    return fail(o.input + ": error: expected float32 inputs [N, " + std::to_string(d.channels) +
+                ", " + std::to_string(d.height) + ", " + std::to_string(d.width) +
+                "] (NCHW, the model's input)");
+  const int64_t total = shape[0], image = d.channels * d.height * d.width;
+  if (!o.quiet)
+    std::printf("running %lld inputs of %s through compiled '%s' (batch %lld), %s\n",
+                (long long)total, o.input.c_str(), d.model.c_str(), (long long)d.batch,
+                origin.c_str());
+  std::vector<float> images(d.batch * image), logits(d.batch * d.classes), all;
+  rt::Arena arena(d.arenaBytes);
+  if (!arena.data())
+    return fail("error: cannot allocate the " + std::to_string(d.arenaBytes) +
+                "-byte arena for intermediates");
+  for (int64_t first = 0; first < total; first += d.batch) {
+    const int64_t n = std::min<int64_t>(d.batch, total - first);
+    std::fill(images.begin(), images.end(), 0.0f);
+    std::copy_n(x->data() + first * image, n * image, images.data());
+    ninc_infer(images.data(), weights.data(), logits.data(), arena.data(), first == 0);
+    all.insert(all.end(), logits.begin(), logits.begin() + n * d.classes);
+  }
+  if (!o.saveLogits.empty()) {
+    if (Status s = writeNpy(o.saveLogits, {total, d.classes}, all.data()); !s)
+      return fail(s.message());
+    std::printf("wrote outputs [%lld, %lld] to %s\n", (long long)total, (long long)d.classes,
+                o.saveLogits.c_str());
+    return kExitOk;
+  }
+  for (int64_t i = 0; i < total; ++i) {
+    const float *row = all.data() + i * d.classes;
+    std::printf("input %lld: class %lld\n", (long long)i,
+                (long long)(std::max_element(row, row + d.classes) - row));
+  }
+  return kExitOk;
+}
 
 int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   std::string origin;
   auto weights = chooseWeights(d, o.weights, origin);
   if (!weights)
     return fail(weights.message());
+  if (!o.input.empty())
+    return inferTensors(d, o, *weights, origin);
   Expected<data::Dataset> ds = Error{""};
   if (!o.imagesFile.empty())
     ds = data::loadIdx(o.imagesFile, o.labelsFile);
@@ -168,185 +180,6 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   return kExitOk;
 }
 
-/// Peak resident set size of this process so far, in MiB.
-double peakRssMiB() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0; // Linux reports KiB
-}
-
-bool canTrain(const rt::ModelDescriptor &d);
-
-/// The time of each instrumented region over `calls` calls that took
-/// `seconds` in all (cycle counts converted with the cycles per second of
-/// the whole run), against the FMA peak.
-void printProfile(const std::vector<rt::ProfileRegion> &regions, const std::string &function,
-                  int calls, double seconds, uint64_t cycles, const rt::FmaPeak &peak) {
-  const double perSecond = double(cycles) / seconds;
-  // Regions with the same description (the weight gradient's per-group
-  // pieces, a peeled remainder) are one row, with their count.
-  struct Row {
-    std::string name;
-    int count = 0;
-    double sec = 0;
-    int64_t flops = 0;
-  };
-  std::vector<Row> rows;
-  std::map<std::string, size_t> byName;
-  double covered = 0;
-  int64_t flops = 0;
-  for (const rt::ProfileRegion &r : regions) {
-    if (r.function != function)
-      continue;
-    double sec = double(ninc_prof_cycles[r.id]) / perSecond / calls;
-    auto [it, inserted] = byName.try_emplace(r.name, rows.size());
-    if (inserted)
-      rows.push_back({r.name});
-    Row &row = rows[it->second];
-    row.count++;
-    row.sec += sec;
-    row.flops += r.flops;
-    covered += sec;
-    flops += r.flops;
-  }
-  std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) { return a.sec > b.sec; });
-  const double perCall = seconds / calls;
-  size_t regionCount = 0;
-  for (const Row &row : rows)
-    regionCount += size_t(row.count);
-  std::printf("\nprofile of %s (%zu regions, %d calls): %.2f ms a call, %.1f GFLOP/s = %.1f%% "
-              "of the %.1f GFLOP/s FMA peak\n",
-              function.c_str(), regionCount, calls, perCall * 1e3, flops / perCall / 1e9,
-              100.0 * flops / perCall / 1e9 / peak.gflops, peak.gflops);
-  std::printf("%9s %6s %9s %6s  %s\n", "ms", "time", "GFLOP/s", "peak", "region");
-  const size_t shown = std::min<size_t>(rows.size(), 40);
-  for (size_t i = 0; i < shown; ++i) {
-    const Row &row = rows[i];
-    double gflops = row.sec > 0 ? row.flops / row.sec / 1e9 : 0;
-    std::string name = row.count > 1 ? row.name + " (x" + std::to_string(row.count) + ")"
-                                     : row.name;
-    std::printf("%9.3f %5.1f%% %9.1f %5.1f%%  %s\n", row.sec * 1e3, 100 * row.sec / perCall,
-                gflops, 100 * gflops / peak.gflops, name.c_str());
-  }
-  if (shown < rows.size()) {
-    double sec = 0;
-    for (size_t i = shown; i < rows.size(); ++i)
-      sec += rows[i].sec;
-    std::printf("%9.3f %5.1f%% %9s %6s  (%zu more rows)\n", sec * 1e3, 100 * sec / perCall, "",
-                "", rows.size() - shown);
-  }
-  double rest = std::max(0.0, perCall - covered);
-  std::printf("%9.3f %5.1f%% %9s %6s  (outside the regions: views, copies, calls)\n",
-              rest * 1e3, 100 * rest / perCall, "", "");
-}
-
-/// Every region's milliseconds a call as tab-separated lines "region
-/// function ms flops name" (`bench --profile-out`, read by ninc's autotuner),
-/// written to a temporary file and renamed.
-Status writeProfileTable(const std::string &path, const std::vector<rt::ProfileRegion> &regions,
-                         int calls, double seconds, uint64_t cycles) {
-  const double perSecond = double(cycles) / seconds;
-  std::string tmp = path + ".tmp";
-  FILE *f = std::fopen(tmp.c_str(), "w");
-  if (!f)
-    return Error{"--profile-out: cannot write '" + tmp + "': " + std::strerror(errno)};
-  for (const rt::ProfileRegion &r : regions)
-    std::fprintf(f, "%lld\t%s\t%.6f\t%lld\t%s\n", (long long)r.id, r.function.c_str(),
-                 double(ninc_prof_cycles[r.id]) / perSecond / calls * 1e3, (long long)r.flops,
-                 r.name.c_str());
-  bool ok = std::fclose(f) == 0;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Error{"--profile-out: cannot write '" + path + "'"};
-  }
-  return Status::ok();
-}
-
-/// Times one batch of inference or one training step (synthetic data); with
-/// `profile`, also each instrumented region (cpu/Profile.cpp) against the
-/// machine's FMA peak.
-int bench(const rt::ModelDescriptor &d, const std::string &mode, int iters, int warmup,
-          bool profile, const std::string &profileOut) {
-  const bool training = mode == "train";
-  if (training && !canTrain(d))
-    return fail("error: this program was compiled for inference only (recompile with ninc "
-                "compile --mode=train)");
-  const bool device = ninc_device_name != nullptr;
-  if (profile && (device || !ninc_prof_enabled || !ninc_prof_cycles || !ninc_profile_table))
-    return fail(device ? "error: --profile times the CPU code; this program runs on " +
-                             std::string(ninc_device_name())
-                       : "error: this program has no profile regions (recompile it with this "
-                         "ninc)");
-  std::vector<float> weights = rt::initialWeights(d);
-  std::vector<float> velocity(weights.size(), 0.0f);
-  std::vector<float> images(d.batch * d.channels * d.height * d.width);
-  for (size_t i = 0; i < images.size(); ++i)
-    images[i] = float(i % 251) / 251.0f;
-  std::vector<int32_t> labels(d.batch);
-  for (int64_t i = 0; i < d.batch; ++i)
-    labels[i] = int32_t(i % d.classes);
-  std::vector<float> logits(d.batch * d.classes);
-  const int64_t arenaBytes = training ? std::max(d.arenaBytes, d.trainArenaBytes) : d.arenaBytes;
-  rt::Arena arena(arenaBytes);
-  if (!arena.data())
-    return fail("error: cannot allocate the " + std::to_string(arenaBytes) +
-                "-byte arena for intermediates");
-  // A small learning rate keeps repeated steps on one batch finite.
-  const float hyper[3] = {0.001f, 0.0f, 0.0f};
-  float loss = 0;
-  uint64_t step = 0;
-  int32_t repack = 1; // the weights are packed by the first call, as in serving
-  auto run = [&] {
-    if (training)
-      ninc_train_step(images.data(), labels.data(), weights.data(), velocity.data(), hyper,
-                      d.seed, step++, &loss, logits.data(), arena.data());
-    else
-      ninc_infer(images.data(), weights.data(), logits.data(), arena.data(), repack);
-    repack = 0;
-  };
-  rt::FmaPeak peak;
-  if (profile)
-    peak = rt::measureFmaPeak(int(d.threads), rt::vectorBitsOf(d.isa));
-  for (int i = 0; i < warmup; ++i)
-    run();
-  std::vector<rt::ProfileRegion> regions;
-  if (profile) {
-    regions = rt::parseProfileTable(ninc_profile_table);
-    std::fill(ninc_prof_cycles, ninc_prof_cycles + regions.size(), 0);
-    ninc_prof_enabled[0] = 1;
-  }
-  std::vector<double> times;
-  uint64_t c0 = profile ? __builtin_ia32_rdtsc() : 0;
-  auto start = Clock::now();
-  for (int i = 0; i < iters; ++i) {
-    auto t0 = Clock::now();
-    run();
-    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  double total = std::chrono::duration<double>(Clock::now() - start).count();
-  uint64_t cycles = profile ? __builtin_ia32_rdtsc() - c0 : 0;
-  if (profile)
-    ninc_prof_enabled[0] = 0;
-  std::sort(times.begin(), times.end());
-  double median = times[times.size() / 2];
-  std::printf("model %s, batch %lld, %s: median %.2f ms/%s, %.1f images/s (%d runs); "
-              "arena %.1f MiB, weights %.1f MiB, peak RSS %.1f MiB\n",
-              d.model.c_str(), (long long)d.batch, training ? "training" : "inference",
-              median * 1e3, training ? "step" : "batch", d.batch / median, iters,
-              arenaBytes / 1048576.0, d.blobSize * 4 / 1048576.0, peakRssMiB());
-  if (profile) {
-    std::printf("FMA peak of this machine: %.1f GFLOP/s (%d threads, %s%s, measured now)\n",
-                peak.gflops, peak.threads, peak.isa.c_str(),
-                peak.capped ? ": the ISA the code was compiled for" : "");
-    printProfile(regions, d.model + (training ? "_train_step" : "_infer"), iters, total, cycles,
-                 peak);
-    if (!profileOut.empty())
-      if (Status s = writeProfileTable(profileOut, regions, iters, total, cycles); !s)
-        return fail("error: " + s.message());
-  }
-  return kExitOk;
-}
-
 struct TrainCommand {
   rt::TrainOptions options;
   rt::DataOptions data;
@@ -355,13 +188,8 @@ struct TrainCommand {
   bool fromScratch = false;
 };
 
-/// Whether the generated object can train (it was compiled with --mode=train).
-bool canTrain(const rt::ModelDescriptor &d) {
-  return ninc_train_step && ninc_spec && &ninc_spec_size && d.trainArenaBytes > 0;
-}
-
 int train(const rt::ModelDescriptor &d, TrainCommand &c) {
-  if (!canTrain(d))
+  if (!rt::programCanTrain(d))
     return fail("error: this program was compiled for inference only (recompile with ninc "
                 "compile --mode=train)");
   if (c.batch > 0 && c.batch != d.batch)
@@ -518,6 +346,12 @@ int main(int argc, char **argv) {
       inferCmd->add_option("--labels", io.labelsFile, "IDX label file matching --images");
   imagesOpt->needs(labelsOpt);
   labelsOpt->needs(imagesOpt);
+  CLI::Option *inputOpt = inferCmd->add_option(
+      "--input", io.input,
+      "Raw inputs instead of a dataset: a float32 .npy [N, C, H, W] (NCHW, the model's size; "
+      "no resizing or labels); outputs go to --save-logits");
+  inputOpt->excludes(imagesOpt);
+  inputOpt->excludes(inferCmd->get_option("--test-data"));
   inferCmd->add_option("--weights", io.weights,
                        "Model file with trained weights: .pb, .pbtxt or .onnx (default: " +
                            std::string(rt::hasEmbeddedWeights()
@@ -577,5 +411,5 @@ int main(int argc, char **argv) {
     return fail("error: this program was compiled for batch " + std::to_string(desc->batch) +
                 ", not " + std::to_string(benchBatch) + " (recompile with ninc compile --batch=" +
                 std::to_string(benchBatch) + ")");
-  return bench(*desc, benchMode, iters, warmup, profile, profileOut);
+  return rt::runBench(*desc, benchMode, iters, warmup, profile, profileOut);
 }

@@ -1,8 +1,12 @@
-//===- runtime/support/Npy.cpp - Writing NumPy .npy files -----------------===//
+//===- runtime/support/Npy.cpp - Reading and writing .npy files ----------===//
 
 #include "runtime/support/Npy.h"
 
 #include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <cstring>
 
@@ -43,6 +47,106 @@ Status writeNpy(const std::string &path, const std::vector<int64_t> &shape, cons
     return Error{path + ": error: cannot write .npy file: " + why};
   }
   return Status::ok();
+}
+
+namespace {
+uint64_t le(const uint8_t *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i)
+    v = v << 8 | p[i];
+  return v;
+}
+} // namespace
+
+int64_t NpyView::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Expected<NpyView> parseNpy(const std::string &bytes, const std::string &where) {
+  auto fail = [&](const std::string &what) { return Error{where + ": " + what}; };
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    return fail("not a .npy array (no \\x93NUMPY magic)");
+  const int major = uint8_t(bytes[6]);
+  const size_t lenBytes = major == 1 ? 2 : 4;
+  if (major < 1 || major > 3 || bytes.size() < 8 + lenBytes)
+    return fail(".npy format version " + std::to_string(major) + " is not 1, 2 or 3");
+  const size_t headerLen = le(reinterpret_cast<const uint8_t *>(bytes.data()) + 8, int(lenBytes));
+  const size_t start = 8 + lenBytes + headerLen;
+  if (start > bytes.size())
+    return fail("a truncated .npy header");
+  const std::string header = bytes.substr(8 + lenBytes, headerLen);
+  auto value = [&](const std::string &key) -> std::string {
+    size_t k = header.find("'" + key + "'");
+    if (k == std::string::npos)
+      return "";
+    size_t colon = header.find(':', k);
+    return colon == std::string::npos ? "" : header.substr(colon + 1);
+  };
+  NpyView npy;
+  std::string descr = value("descr");
+  size_t q1 = descr.find('\''), q2 = q1 == std::string::npos ? q1 : descr.find('\'', q1 + 1);
+  if (q2 == std::string::npos)
+    return fail("a .npy header without 'descr'");
+  npy.descr = descr.substr(q1 + 1, q2 - q1 - 1);
+  std::string fortran = value("fortran_order");
+  if (fortran.compare(0, 5, " True") == 0 || fortran.compare(0, 4, "True") == 0)
+    return fail("Fortran order is not supported (save np.ascontiguousarray(a))");
+  std::string shape = value("shape");
+  size_t open = shape.find('('), close = shape.find(')');
+  if (open == std::string::npos || close == std::string::npos)
+    return fail("a .npy header without 'shape'");
+  std::istringstream dims(shape.substr(open + 1, close - open - 1));
+  for (std::string d; std::getline(dims, d, ',');) {
+    d.erase(0, d.find_first_not_of(' '));
+    if (d.empty())
+      continue;
+    char *end = nullptr;
+    long long v = std::strtoll(d.c_str(), &end, 10);
+    if (v < 0 || v > (int64_t(1) << 40) || (end && *end && *end != ' '))
+      return fail("a .npy dimension '" + d + "' out of range");
+    npy.shape.push_back(v);
+  }
+  int64_t n = 1;
+  for (int64_t d : npy.shape)
+    if (d > 0 && n > (int64_t(1) << 40) / d)
+      return fail("an array too large to load");
+    else
+      n *= d;
+  size_t item = npy.descr.size() >= 3 ? size_t(std::atoi(npy.descr.c_str() + 2)) : 0;
+  if (item == 0 || (npy.descr[0] == '>' && item > 1))
+    return fail("dtype '" + npy.descr + "' is not a little-endian number");
+  npy.data = bytes.data() + start;
+  npy.bytes = bytes.size() - start;
+  if (npy.bytes != size_t(n) * item)
+    return fail("expected " + std::to_string(size_t(n) * item) + " bytes of data for shape (" +
+                shape.substr(open + 1, close - open - 1) + "), found " +
+                std::to_string(npy.bytes));
+  return npy;
+}
+
+
+Expected<std::vector<float>> readNpyFloats(const std::string &path, std::vector<int64_t> &shape) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error{path + ": error: cannot open: " + std::strerror(errno)};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string bytes = buf.str();
+  Expected<NpyView> npy = parseNpy(bytes, path + ": error");
+  if (!npy)
+    return npy.error();
+  if (npy->descr != "<f4")
+    return Error{path + ": error: dtype '" + npy->descr + "'; expected float32 ('<f4')"};
+  std::vector<float> out(npy->numel());
+  std::memcpy(out.data(), npy->data, out.size() * sizeof(float));
+  for (size_t j = 0; j < out.size(); ++j)
+    if (!std::isfinite(out[j]))
+      return Error{path + ": error: value " + std::to_string(j) + " is not finite"};
+  shape = npy->shape;
+  return out;
 }
 
 } // namespace ninc

@@ -122,9 +122,14 @@ def cases():
     branch = good()
     branch.graph.node.append(helper.make_node("Relu", ["c"], ["side"], name="side"))
     c["branch"] = (branch, "the graph branches at tensor 'c': nodes 'relu1' (Relu) and 'side' (Relu) both read it")
-    c["opset-10"] = (model(list(good().graph.node), {"W": conv_w(4, 1, 3), "B": np.zeros(4, np.float32)},
-                           opset=10),
-                     "opset 10: ninc reads opsets 11 to 21")
+    c["opset-22"] = (model(list(good().graph.node), {"W": conv_w(4, 1, 3), "B": np.zeros(4, np.float32)},
+                           opset=22),
+                     "opset 22: ninc reads opsets 1 to 21")
+    old = good()
+    old.opset_import[0].version = 6
+    old.graph.node.insert(2, helper.make_node("Dropout", ["r"], ["dr"], name="drop", ratio=0.5))
+    old.graph.node[3].input[0] = "dr"
+    c["dropout-opset-6-training"] = (old, "node 'drop' (Dropout): attribute 'is_test' = 0 (opset 6 Dropout drops when inferring)")
     c["rank-3-input"] = (model(list(good().graph.node), {"W": conv_w(4, 1, 3), "B": np.zeros(4, np.float32)},
                                inp=helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, 8])),
                          "graph input 'x': expected 4 dimensions [N, C, H, W], found 3")
