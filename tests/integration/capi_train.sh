@@ -6,8 +6,8 @@
 #     same batches (which checks it against the reference interpreter);
 #  2. the model it saved reads in `ninc inspect`, and a compiled program
 #     classifies with it (`infer --weights`) exactly as `ninc run` does;
-#     and, exported to ONNX, gives ONNX Runtime the same logits (where the
-#     benchmark venv has ONNX Runtime);
+#     and, exported to ONNX, gives ONNX Runtime and OpenVINO the same logits
+#     (where the benchmark venv has them);
 #  3. a program compiled from that saved model embeds its weights: `infer`
 #     without --weights gives the same accuracy line, names the embedded
 #     weights, and --no-embed-weights goes back to Xavier init;
@@ -48,11 +48,11 @@ grep -q "nin_learnable" "$work/inspect.txt" || fail "inspect does not name the m
 diff -q "$work/prog-argmax.txt" "$work/ref-argmax.txt" || fail "infer --weights differs from ninc run"
 echo "saved model: inspect ok; $(tail -1 "$work/infer.txt")"
 
-# The model ninc trained, exported to ONNX, in ONNX Runtime (where the
+# The model ninc trained, exported to ONNX, in ONNX Runtime and OpenVINO (where the
 # benchmark venv has it): the logits of `ninc run`.
 "$bin/ninc" export "$work/trained.pb" -o "$work/trained.onnx" > /dev/null
 rc=0; /usr/bin/python3 "$src/tests/peers/ort_check.py" "$work/trained.onnx" "$data" 256 "$work/ref.npy" || rc=$?
-[ $rc = 0 ] || [ $rc = 77 ] || fail "ONNX Runtime on the exported model"
+[ $rc = 0 ] || [ $rc = 77 ] || fail "ONNX Runtime or OpenVINO on the exported model"
 
 # The same weights from a text model and from ONNX: the same classes.
 "$bin/ninc" convert "$work/trained.pb" "$work/trained.pbtxt"

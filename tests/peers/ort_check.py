@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""ONNX Runtime on an ONNX model written by `ninc export`: its logits on the
+"""ONNX Runtime (and OpenVINO, where installed) on an ONNX model written by
+`ninc export`: its logits on the
 first COUNT Fashion-MNIST test images (28x28, pixels / 255, no resize) must
 equal REF.npy (max|diff| <= 1e-4 max|ref|). ONNX Runtime comes from the
 benchmark venv (PEERS_PYTHON, default /work/peers-venv/bin/python).
@@ -30,18 +31,30 @@ with gzip.open(os.path.join(data, "t10k-images-idx3-ubyte.gz"), "rb") as f:
 x = np.frombuffer(raw, np.uint8, count * 784, offset=16).reshape(count, 1, 28, 28)
 with tempfile.TemporaryDirectory() as tmp:
     np.save(os.path.join(tmp, "x.npy"), x.astype(np.float32) / 255.0)
-    script = ("import sys, numpy as np, onnxruntime as ort\n"
-              "s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n"
-              "np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: np.load(sys.argv[2])})[0])\n"
-              "print('onnxruntime', ort.__version__)\n")
-    r = subprocess.run([peers, "-c", script, model, os.path.join(tmp, "x.npy"),
-                        os.path.join(tmp, "y.npy")], capture_output=True, text=True)
-    if r.returncode != 0:
-        print(f"FAIL: ONNX Runtime refused {model}: {r.stderr.strip()[-400:]}")
-        sys.exit(1)
-    got, want = np.load(os.path.join(tmp, "y.npy")), np.load(ref)
-err = np.abs(got - want).max() / np.abs(want).max()
-ok = got.shape == want.shape and err <= 1e-4
-print(f"{'ok  ' if ok else 'FAIL'} {r.stdout.strip()} on {os.path.basename(model)}: logits "
-      f"{got.shape}, max rel diff {err:.2e} (tolerance 1e-4)")
+    ort = ("import sys, numpy as np, onnxruntime as ort\n"
+           "s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n"
+           "np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: np.load(sys.argv[2])})[0])\n"
+           "print('onnxruntime', ort.__version__)\n")
+    # OpenVINO too, where the venv has it (it reads the ONNX file itself).
+    ov = ("import sys, numpy as np, openvino as ov\n"
+          "m = ov.Core().compile_model(sys.argv[1], 'CPU')\n"
+          "np.save(sys.argv[3], m(np.load(sys.argv[2]))[0])\n"
+          "print('openvino', ov.__version__)\n")
+    ok = True
+    for peer, script in (("ONNX Runtime", ort), ("OpenVINO", ov)):
+        if peer == "OpenVINO" and subprocess.run([peers, "-c", "import openvino"],
+                                                 capture_output=True).returncode != 0:
+            continue
+        r = subprocess.run([peers, "-c", script, model, os.path.join(tmp, "x.npy"),
+                            os.path.join(tmp, "y.npy")], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL: {peer} refused {model}: {r.stderr.strip()[-400:]}")
+            sys.exit(1)
+        got, want = np.load(os.path.join(tmp, "y.npy")), np.load(ref)
+        err = np.abs(got - want).max() / np.abs(want).max()
+        good = got.shape == want.shape and err <= 1e-4
+        print(f"{'ok  ' if good else 'FAIL'} {r.stdout.strip().splitlines()[-1]} on "
+              f"{os.path.basename(model)}: logits {got.shape}, max rel diff {err:.2e} "
+              "(tolerance 1e-4)")
+        ok &= good
 sys.exit(0 if ok else 1)
