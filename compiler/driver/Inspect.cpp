@@ -140,9 +140,13 @@ void printJson(const Model &m, const std::vector<Row> &rows, const ModelCost &c)
 void printText(const Model &m, const std::vector<Row> &rows, const ModelCost &c) {
   std::printf("model '%s' (%s)%s%s\n", m.name.c_str(), m.sourcePath.c_str(),
               m.description.empty() ? "" : ": ", m.description.c_str());
-  std::printf("input %s, %lld classes, batch %lld\n\n",
-              formatShapeTuple(inputShape(m, c.batch)).c_str(), (long long)m.numClasses,
-              (long long)c.batch);
+  if (m.numClasses > 0)
+    std::printf("input %s, %lld classes, batch %lld\n\n",
+                formatShapeTuple(inputShape(m, c.batch)).c_str(), (long long)m.numClasses,
+                (long long)c.batch);
+  else
+    std::printf("input %s, a feature extractor (no num_classes), batch %lld\n\n",
+                formatShapeTuple(inputShape(m, c.batch)).c_str(), (long long)c.batch);
   std::printf("%3s  %-12s %-16s %-22s %12s %16s %12s %12s\n", "#", "layer", "op",
               "output shape", "params", "MACs", "fwd MFLOP", "train MFLOP");
   for (const Row &r : rows)

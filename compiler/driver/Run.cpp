@@ -52,19 +52,28 @@ int runTensors(const Model &model, const ClassifyOptions &opts,
   }
   reference::Interpreter<float> interp(model);
   const std::vector<float> &out = interp.forward(params, x->data(), shape[0]);
+  // Logits [N, classes], or a feature extractor's last shape.
+  std::vector<int64_t> outShape{shape[0], model.numClasses};
+  if (model.numClasses == 0)
+    outShape = inferShapes(model, shape[0])->back();
+  if (opts.saveLogits.empty() && model.numClasses == 0) {
+    printError("error: model '" + model.name + "' is a feature extractor: give --save-logits "
+               "FILE.npy for its outputs");
+    return kExitUsage;
+  }
   if (opts.saveLogits.empty()) {
     std::vector<int32_t> predicted = interp.predictions();
     for (size_t i = 0; i < predicted.size(); ++i)
       std::printf("input %zu: class %d\n", i, predicted[i]);
     return kExitOk;
   }
-  if (Status s = writeNpy(opts.saveLogits, {shape[0], model.numClasses}, out.data()); !s) {
+  if (Status s = writeNpy(opts.saveLogits, outShape, out.data()); !s) {
     printError(s.message());
     return kExitInvalidInput;
   }
   if (!opts.quiet)
-    std::printf("wrote outputs [%lld, %lld] to %s\n", (long long)shape[0],
-                (long long)model.numClasses, opts.saveLogits.c_str());
+    std::printf("wrote outputs %s to %s\n", formatShape(outShape).c_str(),
+                opts.saveLogits.c_str());
   return kExitOk;
 }
 

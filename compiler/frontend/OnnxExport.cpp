@@ -19,6 +19,8 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include "compiler/model/Shapes.h"
+
 #include <cstring>
 #include <map>
 
@@ -55,7 +57,7 @@ void floatInitializer(onnx::GraphProto *g, const std::string &name,
 }
 
 void tensorType(onnx::ValueInfoProto *v, const std::string &name,
-                std::initializer_list<int64_t> dims) {
+                const std::vector<int64_t> &dims) {
   v->set_name(name);
   onnx::TypeProto_Tensor *t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(onnx::TensorProto::FLOAT);
@@ -152,8 +154,16 @@ Status exportOnnx(const Model &model, const std::string &path) {
     }
   }
   // The last node's output is the graph's "logits".
-  g->mutable_node(g->node_size() - 1)->set_output(0, "logits");
-  tensorType(g->add_output(), "logits", {0, model.numClasses});
+  g->mutable_node(g->node_size() - 1)->set_output(0, model.numClasses ? "logits" : "output");
+  // Logits [N, classes], or a feature extractor's last shape.
+  std::vector<int64_t> out{0, model.numClasses};
+  if (model.numClasses == 0) {
+    Expected<std::vector<Shape>> shapes = inferShapes(model, 1);
+    if (!shapes)
+      return Error{path + ": error: " + shapes.message()};
+    out = shapes->back();
+  }
+  tensorType(g->add_output(), model.numClasses ? "logits" : "output", out);
   try {
     onnx::checker::check_model(m);
   } catch (const std::exception &e) {

@@ -299,11 +299,6 @@ private:
     return Status::ok();
   }
 
-  /// Output size of a window along one axis (floor mode).
-  static int64_t windowOut(int64_t in, int64_t k, int64_t s, int64_t p) {
-    return in + 2 * p < k ? 0 : (in + 2 * p - k) / s + 1;
-  }
-
   Status checkSpatialInput(const onnx::NodeProto &n) const {
     if (flow_.flat || flow_.rank != 4)
       return failAt(n, "expected a 4-D [N, C, H, W] input, found a squeezed or flattened one");
@@ -550,11 +545,13 @@ private:
     if (g.output(0).name() != flow_.name)
       return fail("graph output '" + g.output(0).name() + "' is not the end of the chain of "
                   "layers from the input ('" + flow_.name + "')");
-    if (!flow_.flat)
-      return fail("graph output '" + flow_.name + "' is [N, " + std::to_string(flow_.c) + ", " +
-                  std::to_string(flow_.h) + ", " + std::to_string(flow_.w) +
-                  "]; ninc models end in logits [N, classes] (add a Flatten)");
-    out_.set_num_classes(int32_t(flow_.c));
+    // [N, K]: a classifier's logits; [N, C, H, W]: a feature extractor
+    // (no num_classes: it infers, it does not train).
+    if (flow_.rank != 4 && !flow_.flat)
+      return fail("graph output '" + flow_.name + "' is [N, C, 1] (one axis squeezed); ninc "
+                  "models end in [N, C] or [N, C, H, W]");
+    if (flow_.flat)
+      out_.set_num_classes(int32_t(flow_.c));
     return Status::ok();
   }
 

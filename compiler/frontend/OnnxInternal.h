@@ -42,6 +42,12 @@ std::string onnxIdentifier(const std::string &name, const std::string &fallback)
 /// `s` in lower case.
 std::string onnxLower(std::string s);
 
+/// Output size of a window along one axis (floor mode): input `in`, kernel
+/// `k`, stride `s`, padding `p` on both sides.
+inline int64_t windowOut(int64_t in, int64_t k, int64_t s, int64_t p) {
+  return in + 2 * p < k ? 0 : (in + 2 * p - k) / s + 1;
+}
+
 /// "1, 2, 3".
 std::string joinDims(const std::vector<int64_t> &d);
 

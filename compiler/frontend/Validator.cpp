@@ -119,8 +119,10 @@ private:
     model_.channels = in.channels();
     model_.height = in.height();
     model_.width = in.width();
-    if (Status s = checkRange(spec_.num_classes(), 1, ShapeLimits::kMaxChannels,
-                              {{"num_classes"}}, "", "num_classes"); !s) return s;
+    // Absent (0): a feature extractor, whose output is its last layer's.
+    if (spec_.num_classes() != 0)
+      if (Status s = checkRange(spec_.num_classes(), 1, ShapeLimits::kMaxChannels,
+                                {{"num_classes"}}, "", "num_classes"); !s) return s;
     model_.numClasses = spec_.num_classes();
     return Status::ok();
   }

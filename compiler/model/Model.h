@@ -79,6 +79,9 @@ struct Model {
   std::string description;
   std::string sourcePath;        ///< File it was read from, for messages.
   int64_t channels = 0, height = 0, width = 0; ///< Input image, no batch.
+  /// Classes of a classifier (its output is logits [N, numClasses]); 0 for
+  /// a feature extractor, whose output is whatever its last layer gives
+  /// (it can infer, not train).
   int64_t numClasses = 0;
   std::vector<Layer> layers;     ///< Expanded, in execution order.
   std::vector<SpecLayer> specLayers;

@@ -1,6 +1,7 @@
 //===- compiler/model/Program.cpp - A model's runtime descriptor ----------===//
 
 #include "compiler/model/Program.h"
+#include "compiler/model/Shapes.h"
 
 namespace ninc {
 
@@ -12,6 +13,15 @@ rt::ModelDescriptor describeModel(const Model &model, int64_t batch) {
   d.height = model.height;
   d.width = model.width;
   d.classes = model.numClasses;
+  if (model.numClasses == 0) { // a feature extractor: its last layer's shape
+    Expected<std::vector<Shape>> shapes = inferShapes(model, 1);
+    if (shapes && !shapes->empty()) {
+      d.output.assign(shapes->back().begin() + 1, shapes->back().end());
+      d.classes = 1;
+      for (int64_t v : d.output)
+        d.classes *= v;
+    }
+  }
   d.seed = model.training.seed;
   d.magnitude = model.training.xavierMagnitude;
   d.learningRate = model.training.learningRate;

@@ -147,7 +147,7 @@ Expected<std::vector<Shape>> inferShapes(const Model &model, int64_t batch) {
     shapes.push_back(cur);
   }
   Shape want{batch, model.numClasses};
-  if (cur != want) {
+  if (model.numClasses > 0 && cur != want) { // 0: a feature extractor ends anyhow
     std::string last = model.layers.empty() ? std::string("the input")
                                             : describeLayer(model, model.layers.size() - 1);
     return Error{"model output: expected logits " + formatShape(want) +

@@ -455,6 +455,12 @@ int runCompile(const CompileOptions &opts, const Target &target) {
 int compileModel(const Model &model, const CompileOptions &opts, const Target &target) {
   if (int rc = checkStage(opts, target); rc != kOk)
     return rc;
+  if (opts.mode == "train" && model.numClasses == 0) {
+    std::fprintf(stderr, "%s: error: --mode=train needs a classifier: model '%s' has no "
+                         "num_classes (a feature extractor can be compiled for inference)\n",
+                 opts.model.c_str(), model.name.c_str());
+    return kInvalidInput;
+  }
   mlir::DialectRegistry registry;
   registerGraphDialects(registry);
   if (target.isCuda())

@@ -25,6 +25,7 @@ namespace ninc::data {
 
 /// What the model takes: its input and its number of classes.
 struct DataShape {
+  /// classes 0: any number (a feature extractor's data: labels unused).
   int channels = 1, height = 28, width = 28, classes = kNumClasses;
 };
 

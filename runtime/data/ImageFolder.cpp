@@ -78,7 +78,8 @@ Expected<Dataset> loadImageFolder(const std::string &path, const DataShape &want
   if (ec)
     return fail(path, "cannot list the folder: " + ec.message());
   std::sort(classes.begin(), classes.end());
-  if (int(classes.size()) != want.classes)
+  if (want.classes > 0 ? int(classes.size()) != want.classes
+                        : classes.empty() || classes.size() > 256)
     return fail(path, "expected one sub-folder per class, " + std::to_string(want.classes) +
                           " for this model, found " + std::to_string(classes.size()));
   // Every image, class by class in sorted file order: (file, label).

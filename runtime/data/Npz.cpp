@@ -219,7 +219,7 @@ Expected<Dataset> loadNpz(const std::string &path, const DataShape &want) {
     int64_t v = int64_t(le(p, size));
     if (kind == 'i' && size < 8 && (v >> (size * 8 - 1)) & 1)
       v -= int64_t(1) << (size * 8);
-    if (v < 0 || v >= want.classes)
+    if (v < 0 || v >= (want.classes > 0 ? want.classes : 256))
       return fail("label " + std::to_string(i) + " is " + std::to_string(v) +
                   "; the model has " + std::to_string(want.classes) + " classes (0.." +
                   std::to_string(want.classes - 1) + ")");

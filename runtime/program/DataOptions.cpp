@@ -8,9 +8,11 @@ Expected<data::Dataset> DataOptions::load(const ModelDescriptor &d, const std::s
                                           data::Split split) const {
   Expected<data::Dataset> ds = Error{""};
   if (!path.empty()) {
-    ds = data::loadDataset(path, {int(d.channels), int(d.height), int(d.width), int(d.classes)});
+    // A feature extractor's labels are not used: any class count goes (0).
+    const int classes = d.output.empty() ? int(d.classes) : 0;
+    ds = data::loadDataset(path, {int(d.channels), int(d.height), int(d.width), classes});
   } else {
-    if (d.channels != 1 || d.classes != data::kNumClasses)
+    if (d.channels != 1 || (d.output.empty() && d.classes != data::kNumClasses))
       return Error{"error: Fashion-MNIST needs a model with 1 input channel and 10 classes; '" +
                    d.model + "' has " + std::to_string(d.channels) + " and " +
                    std::to_string(d.classes) + " (give its data with --train-data / "

@@ -62,6 +62,12 @@ Expected<ModelDescriptor> parseDescriptor(const std::string &text) {
       in >> d.channels >> d.height >> d.width;
     } else if (key == "classes") {
       in >> d.classes;
+    } else if (key == "output") {
+      for (int64_t v; in >> v;)
+        d.output.push_back(v);
+      if (!in.eof() || d.output.empty())
+        return fail("malformed record");
+      in.clear();
     } else if (key == "threads") {
       in >> d.threads;
     } else if (key == "seed") {
@@ -130,8 +136,14 @@ std::string formatDescriptor(const ModelDescriptor &d) {
   std::ostringstream os;
   os.precision(17);
   os << "ninc-descriptor 1\nmodel " << d.model << "\nbatch " << d.batch << "\ninput "
-     << d.channels << " " << d.height << " " << d.width << "\nclasses " << d.classes
-     << "\nseed " << d.seed << "\nmagnitude " << d.magnitude << "\nweights " << d.blobSize
+     << d.channels << " " << d.height << " " << d.width << "\nclasses " << d.classes << "\n"
+     << (d.output.empty() ? "" : "output" + [&] {
+          std::string dims;
+          for (int64_t v : d.output)
+            dims += " " + std::to_string(v);
+          return dims + "\n";
+        }())
+     << "seed " << d.seed     << "\nmagnitude " << d.magnitude << "\nweights " << d.blobSize
      << "\narena " << d.arenaBytes << "\npacked_weights " << d.packedWeightBytes
      << "\ntrain_arena " << d.trainArenaBytes << "\nlr "
      << shortest(d.learningRate) << "\nmomentum " << shortest(d.momentum) << "\nweight_decay "

@@ -57,6 +57,10 @@ struct ParamSlot {
 struct ModelDescriptor {
   std::string model;
   int64_t batch = 0, channels = 0, height = 0, width = 0, classes = 0;
+  /// A model that is not a classifier (a feature extractor: no num_classes)
+  /// gives each image this output shape (e.g. C, H, W; NCHW), `classes` of
+  /// them in all; empty for classifiers, whose output is [classes].
+  std::vector<int64_t> output;
   uint64_t seed = 0;
   double magnitude = 3.0;
   int64_t blobSize = 0;

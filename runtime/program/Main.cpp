@@ -57,6 +57,17 @@ Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const s
   return rt::loadWeights(path, d);
 }
 
+/// The .npy shape of `n` outputs: [n, classes], or a feature extractor's
+/// [n, C, H, W].
+std::vector<int64_t> outputShape(const rt::ModelDescriptor &d, int64_t n) {
+  std::vector<int64_t> shape{n};
+  if (d.output.empty())
+    shape.push_back(d.classes);
+  else
+    shape.insert(shape.end(), d.output.begin(), d.output.end());
+  return shape;
+}
+
 struct InferOptions {
   rt::DataOptions data;
   std::string split = "test", weights, saveLogits, imagesFile, labelsFile, testData, input;
@@ -79,6 +90,9 @@ int inferTensors(const rt::ModelDescriptor &d, const InferOptions &o,
                 ", " + std::to_string(d.height) + ", " + std::to_string(d.width) +
                 "] (NCHW, the model's input)");
   const int64_t total = shape[0], image = d.channels * d.height * d.width;
+  if (!d.output.empty() && o.saveLogits.empty())
+    return fail("error: '" + d.model + "' is a feature extractor: give --save-logits FILE.npy "
+                "for its outputs");
   if (!o.quiet)
     std::printf("running %lld inputs of %s through compiled '%s' (batch %lld), %s\n",
                 (long long)total, o.input.c_str(), d.model.c_str(), (long long)d.batch,
@@ -96,10 +110,11 @@ int inferTensors(const rt::ModelDescriptor &d, const InferOptions &o,
     all.insert(all.end(), logits.begin(), logits.begin() + n * d.classes);
   }
   if (!o.saveLogits.empty()) {
-    if (Status s = writeNpy(o.saveLogits, {total, d.classes}, all.data()); !s)
+    if (Status s = writeNpy(o.saveLogits, outputShape(d, total), all.data()); !s)
       return fail(s.message());
-    std::printf("wrote outputs [%lld, %lld] to %s\n", (long long)total, (long long)d.classes,
-                o.saveLogits.c_str());
+    if (!o.quiet)
+      std::printf("wrote outputs of %lld inputs to %s\n", (long long)total,
+                  o.saveLogits.c_str());
     return kExitOk;
   }
   for (int64_t i = 0; i < total; ++i) {
@@ -128,6 +143,10 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   if (ds->channels != d.channels)
     return fail(ds->source + ": error: images of " + std::to_string(ds->channels) +
                 " channel(s); the model takes " + std::to_string(d.channels));
+  const bool features = !d.output.empty(); // a feature extractor: no accuracy
+  if (features && o.saveLogits.empty())
+    return fail("error: '" + d.model + "' is a feature extractor: give --save-logits FILE.npy "
+                "for its outputs");
   const int64_t total = o.limit > 0 ? std::min(o.limit, ds->count) : ds->count;
   const std::string what = !o.imagesFile.empty() ? "IDX"
                            : !o.testData.empty() ? ds->source
@@ -160,7 +179,7 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
     auto t0 = Clock::now();
     ninc_infer(images.data(), weights->data(), logits.data(), arena.data(), first == 0);
     computeSeconds += std::chrono::duration<double>(Clock::now() - t0).count();
-    for (int i = 0; i < n; ++i) {
+    for (int i = 0; i < n && !features; ++i) {
       const float *row = logits.data() + i * d.classes;
       correct += std::max_element(row, row + d.classes) - row == labels[i];
     }
@@ -171,11 +190,15 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   }
   if (progress)
     std::fprintf(stderr, "\n");
-  std::printf("accuracy %.4f (%lld/%lld %s images), %.1f images/s\n",
-              total ? double(correct) / total : 0.0, (long long)correct, (long long)total,
-              what.c_str(), computeSeconds > 0 ? total / computeSeconds : 0.0);
+  if (features)
+    std::printf("features of %lld %s images, %.1f images/s\n", (long long)total, what.c_str(),
+                computeSeconds > 0 ? total / computeSeconds : 0.0);
+  else
+    std::printf("accuracy %.4f (%lld/%lld %s images), %.1f images/s\n",
+                total ? double(correct) / total : 0.0, (long long)correct, (long long)total,
+                what.c_str(), computeSeconds > 0 ? total / computeSeconds : 0.0);
   if (!o.saveLogits.empty())
-    if (Status s = writeNpy(o.saveLogits, {total, d.classes}, all.data()); !s)
+    if (Status s = writeNpy(o.saveLogits, outputShape(d, total), all.data()); !s)
       return fail(s.message());
   return kExitOk;
 }

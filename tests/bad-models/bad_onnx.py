@@ -135,8 +135,9 @@ def cases():
                          "graph input 'x': expected 4 dimensions [N, C, H, W], found 3")
     m = good()
     del m.graph.node[3]
-    m.graph.node[2].output[0] = "y"
-    c["no-flatten"] = (m, "graph output 'y' is [N, 4, 1, 1]; ninc models end in logits [N, classes]")
+    m.graph.node.append(helper.make_node("Squeeze", ["g", "axes"], ["y"], name="sq"))
+    m.graph.initializer.append(numpy_helper.from_array(np.array([3], np.int64), "axes"))
+    c["half-squeezed-output"] = (m, "graph output 'y' is [N, C, 1] (one axis squeezed); ninc models end in [N, C] or [N, C, H, W]")
     return c
 
 

@@ -5,9 +5,9 @@ import -> reference interpreter -> compiled CPU program.
 
 Each case's model and first data set are adapted as a backend harness that
 cannot feed weights at run time must: graph inputs after the first (a Conv's
-W and B) become initializers with the case's data, and an output that is not
-[N, K] gets a Flatten appended (ninc models end in [N, classes]; the
-expected output is flattened alike). Then a case
+W and B) become initializers with the case's data. A model that ends in a
+feature map is a feature extractor (no num_classes): its outputs are saved
+in their shape. Then a case
   - passes: `ninc run --input` and the compiled program's `infer --input`
     both equal the expected output (max|diff| <= 1e-4 max|ref| + 1e-5);
   - or is refused: `ninc validate` exits 1 with one line naming the file
@@ -79,8 +79,8 @@ def pytorch_converted():
 
 
 def adapt(case):
-    """The case's model with extra inputs folded and a flattened output, its
-    input, and the expected output as [N, K]."""
+    """The case's model with extra inputs folded, its input, and the
+    expected output."""
     model = onnx.ModelProto()
     model.CopyFrom(case.model)
     inputs, outputs = case.data_sets[0]
@@ -91,13 +91,6 @@ def adapt(case):
         g.input.remove(v)
     x = np.asarray(inputs[0])
     expected = np.asarray(outputs[0]) if outputs else None
-    if expected is not None and len(g.output) == 1 and expected.ndim != 2 and expected.ndim >= 1:
-        out = g.output[0].name
-        g.node.append(helper.make_node("Flatten", [out], ["ninc_flat"], name="ninc_flat", axis=1))
-        del g.output[:]
-        g.output.append(helper.make_tensor_value_info(
-            "ninc_flat", onnx.TensorProto.FLOAT, [expected.shape[0], int(np.prod(expected.shape[1:]))]))
-        expected = expected.reshape(expected.shape[0], -1)
     return model, x, expected
 
 
