@@ -151,6 +151,14 @@ def check(bin_dir, data_dir, work, name, make, size, count):
                         out, "--quiet"], check=True, stdout=subprocess.DEVNULL)
         ok &= compare(f"{name}: models/nin-ex2-96.pbtxt with --weights {name}.onnx vs PyTorch",
                       np.load(out), theirs)
+    if name == "nin-pools-64":  # convert to ninc's text schema, inspect, compile that
+        text = os.path.join(work, name + ".pbtxt")
+        ninc = os.path.join(bin_dir, "ninc")
+        subprocess.run([ninc, "convert", path, text], check=True)
+        inspect = subprocess.run([ninc, "inspect", path], check=True, capture_output=True, text=True)
+        print(f"ok   {name}: ninc inspect of the .onnx: {inspect.stdout.splitlines()[1]}")
+        ok &= compare(f"{name}: ninc convert to .pbtxt, compiled, vs PyTorch",
+                      ninc_logits(bin_dir, text, count, work, name + "-text"), theirs)
     ort = onnxruntime_logits(exported, x.numpy())
     if ort is not None:
         ok &= compare(f"{name}: ONNX Runtime (ninc's export) vs PyTorch", ort, theirs)
