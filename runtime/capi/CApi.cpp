@@ -11,6 +11,7 @@
 #include "runtime/program/Arena.h"
 #include "runtime/program/Checkpoint.h"
 #include "runtime/program/Descriptor.h"
+#include "runtime/program/Generated.h"
 #include "runtime/program/Weights.h"
 #include "runtime/support/Labels.h"
 
@@ -21,19 +22,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-extern "C" {
-void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena,
-                int32_t repack);
-extern const char ninc_descriptor[];
-/// --mode=train only (runtime/program/Main.cpp has the contract).
-__attribute__((weak)) void ninc_train_step(const float *input, const int32_t *labels,
-                                           float *weights, float *velocity, const float *hyper,
-                                           uint64_t seed, uint64_t step, float *loss,
-                                           float *logits, uint8_t *arena);
-__attribute__((weak)) extern const unsigned char ninc_spec[];
-__attribute__((weak)) extern const uint64_t ninc_spec_size;
-}
 
 namespace {
 bool canTrain(const ninc::rt::ModelDescriptor &d) {

@@ -10,6 +10,7 @@
 
 #include "runtime/data/Datasets.h"
 #include "runtime/support/Npy.h"
+#include "runtime/support/Wire.h"
 
 #include <zlib.h>
 
@@ -24,13 +25,6 @@
 namespace ninc::data {
 namespace {
 
-uint64_t le(const uint8_t *p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i)
-    v = v << 8 | p[i];
-  return v;
-}
-
 /// The members of a zip archive (name -> uncompressed bytes) among `wanted`.
 Expected<std::map<std::string, std::string>>
 readZip(const std::string &path, const std::string &bytes, const std::vector<std::string> &wanted) {
@@ -43,7 +37,7 @@ readZip(const std::string &path, const std::string &bytes, const std::vector<std
   // End of central directory: the last signature within 64 KiB of the end.
   size_t eocd = std::string::npos;
   for (size_t i = size >= 22 ? size - 22 : 0; size >= 22; --i) {
-    if (le(data + i, 4) == 0x06054b50) {
+    if (readLittleEndian(data + i, 4) == 0x06054b50) {
       eocd = i;
       break;
     }
@@ -52,41 +46,41 @@ readZip(const std::string &path, const std::string &bytes, const std::vector<std
   }
   if (eocd == std::string::npos)
     return fail("not a zip archive (no end of central directory)");
-  uint64_t entries = le(data + eocd + 10, 2), dirSize = le(data + eocd + 12, 4),
-           dirOffset = le(data + eocd + 16, 4);
+  uint64_t entries = readLittleEndian(data + eocd + 10, 2), dirSize = readLittleEndian(data + eocd + 12, 4),
+           dirOffset = readLittleEndian(data + eocd + 16, 4);
   if (dirOffset == 0xFFFFFFFF || entries == 0xFFFF) { // zip64 end record via its locator
-    if (eocd < 20 || le(data + eocd - 20, 4) != 0x07064b50)
+    if (eocd < 20 || readLittleEndian(data + eocd - 20, 4) != 0x07064b50)
       return fail("a zip64 archive without its locator");
-    uint64_t rec = le(data + eocd - 20 + 8, 8);
-    if (rec > size - 56 || le(data + rec, 4) != 0x06064b50)
+    uint64_t rec = readLittleEndian(data + eocd - 20 + 8, 8);
+    if (rec > size - 56 || readLittleEndian(data + rec, 4) != 0x06064b50)
       return fail("a corrupt zip64 end record");
-    entries = le(data + rec + 32, 8);
-    dirSize = le(data + rec + 40, 8);
-    dirOffset = le(data + rec + 48, 8);
+    entries = readLittleEndian(data + rec + 32, 8);
+    dirSize = readLittleEndian(data + rec + 40, 8);
+    dirOffset = readLittleEndian(data + rec + 48, 8);
   }
   if (dirOffset > size || dirSize > size - dirOffset || entries > 1000000)
     return fail("a central directory outside the file");
   std::map<std::string, std::string> out;
   size_t p = dirOffset;
   for (uint64_t e = 0; e < entries; ++e) {
-    if (p + 46 > size || le(data + p, 4) != 0x02014b50)
+    if (p + 46 > size || readLittleEndian(data + p, 4) != 0x02014b50)
       return fail("a corrupt central directory entry " + std::to_string(e));
-    const uint64_t method = le(data + p + 10, 2), crc = le(data + p + 16, 4);
-    uint64_t packed = le(data + p + 20, 4), unpacked = le(data + p + 24, 4);
-    const uint64_t nameLen = le(data + p + 28, 2), extraLen = le(data + p + 30, 2),
-                   commentLen = le(data + p + 32, 2);
-    uint64_t local = le(data + p + 42, 4);
+    const uint64_t method = readLittleEndian(data + p + 10, 2), crc = readLittleEndian(data + p + 16, 4);
+    uint64_t packed = readLittleEndian(data + p + 20, 4), unpacked = readLittleEndian(data + p + 24, 4);
+    const uint64_t nameLen = readLittleEndian(data + p + 28, 2), extraLen = readLittleEndian(data + p + 30, 2),
+                   commentLen = readLittleEndian(data + p + 32, 2);
+    uint64_t local = readLittleEndian(data + p + 42, 4);
     if (p + 46 + nameLen + extraLen + commentLen > size)
       return fail("a corrupt central directory entry " + std::to_string(e));
     const std::string name(reinterpret_cast<const char *>(data + p + 46), nameLen);
     // zip64 extra field: the 64-bit values of the fields that are 0xFFFFFFFF.
     for (size_t x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
-      const uint64_t id = le(data + x, 2), len = le(data + x + 2, 2);
+      const uint64_t id = readLittleEndian(data + x, 2), len = readLittleEndian(data + x + 2, 2);
       size_t v = x + 4;
       if (id == 1) {
         for (uint64_t *field : {&unpacked, &packed, &local})
           if (*field == 0xFFFFFFFF && v + 8 <= x + 4 + len) {
-            *field = le(data + v, 8);
+            *field = readLittleEndian(data + v, 8);
             v += 8;
           }
       }
@@ -95,9 +89,9 @@ readZip(const std::string &path, const std::string &bytes, const std::vector<std
     p += 46 + nameLen + extraLen + commentLen;
     if (std::find(wanted.begin(), wanted.end(), name) == wanted.end())
       continue;
-    if (local > size - 30 || le(data + local, 4) != 0x04034b50)
+    if (local > size - 30 || readLittleEndian(data + local, 4) != 0x04034b50)
       return fail("member '" + name + "' has a corrupt local header");
-    const uint64_t start = local + 30 + le(data + local + 26, 2) + le(data + local + 28, 2);
+    const uint64_t start = local + 30 + readLittleEndian(data + local + 26, 2) + readLittleEndian(data + local + 28, 2);
     if (start > size || packed > size - start)
       return fail("member '" + name + "' is truncated");
     if (unpacked >= (uint64_t(1) << 32) || packed >= (uint64_t(1) << 32))
@@ -216,7 +210,7 @@ Expected<Dataset> loadNpz(const std::string &path, const DataShape &want) {
   ds.labels.resize(ds.count);
   for (int64_t i = 0; i < ds.count; ++i) {
     const auto *p = reinterpret_cast<const uint8_t *>(y->data) + i * size;
-    int64_t v = int64_t(le(p, size));
+    int64_t v = int64_t(readLittleEndian(p, size));
     if (kind == 'i' && size < 8 && (v >> (size * 8 - 1)) & 1)
       v -= int64_t(1) << (size * 8);
     if (v < 0 || v >= (want.classes > 0 ? want.classes : 256))

@@ -1,6 +1,7 @@
 //===- runtime/support/Npy.cpp - Reading and writing .npy files ----------===//
 
 #include "runtime/support/Npy.h"
+#include "runtime/support/Wire.h"
 
 #include <cerrno>
 #include <cmath>
@@ -49,15 +50,6 @@ Status writeNpy(const std::string &path, const std::vector<int64_t> &shape, cons
   return Status::ok();
 }
 
-namespace {
-uint64_t le(const uint8_t *p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i)
-    v = v << 8 | p[i];
-  return v;
-}
-} // namespace
-
 int64_t NpyView::numel() const {
   int64_t n = 1;
   for (int64_t d : shape)
@@ -73,7 +65,7 @@ Expected<NpyView> parseNpy(const std::string &bytes, const std::string &where) {
   const size_t lenBytes = major == 1 ? 2 : 4;
   if (major < 1 || major > 3 || bytes.size() < 8 + lenBytes)
     return fail(".npy format version " + std::to_string(major) + " is not 1, 2 or 3");
-  const size_t headerLen = le(reinterpret_cast<const uint8_t *>(bytes.data()) + 8, int(lenBytes));
+  const size_t headerLen = readLittleEndian(reinterpret_cast<const uint8_t *>(bytes.data()) + 8, int(lenBytes));
   const size_t start = 8 + lenBytes + headerLen;
   if (start > bytes.size())
     return fail("a truncated .npy header");

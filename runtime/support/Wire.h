@@ -11,6 +11,15 @@
 
 namespace ninc {
 
+/// The little-endian unsigned integer of `bytes` bytes at `p` (zip and .npy
+/// headers).
+inline uint64_t readLittleEndian(const uint8_t *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i)
+    v = v << 8 | p[i];
+  return v;
+}
+
 /// Reads protobuf's wire format field by field.
 class WireReader {
 public:

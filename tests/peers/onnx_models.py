@@ -34,21 +34,8 @@ except ImportError as e:
 REL_TOL = 1e-4
 
 
-def nin_block(cin, cout, k, s, p, n1x1):
-    layers = [nn.Conv2d(cin, cout, k, s, p), nn.ReLU()]
-    for _ in range(n1x1):
-        layers += [nn.Conv2d(cout, cout, 1), nn.ReLU()]
-    return nn.Sequential(*layers)
-
-
-def d2l_nin(n1x1):
-    return nn.Sequential(
-        nin_block(1, 96, 11, 4, 0, n1x1), nn.MaxPool2d(3, 2),
-        nin_block(96, 256, 5, 1, 2, n1x1), nn.MaxPool2d(3, 2),
-        nin_block(256, 384, 3, 1, 1, n1x1), nn.MaxPool2d(3, 2),
-        nn.Dropout(0.5),
-        nin_block(384, 10, 3, 1, 1, n1x1),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten())
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from torch_nin import d2l_nin, nin_block  # noqa: E402  (the benchmark's PyTorch NiN)
 
 
 class SqueezeHead(nn.Module):
