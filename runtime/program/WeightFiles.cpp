@@ -39,25 +39,14 @@ bool readOnnxTensor(const uint8_t *p, uint64_t n, std::string &name, OnnxTensor 
     uint64_t size;
     if (!r.field(number, type, data, size))
       return false;
-    if (number == 1 && type == 0) {
-      t.dims.push_back(int64_t(size));
-    } else if (number == 1 && type == 2) {
-      WireReader dims(data, data + size);
-      for (uint64_t v; !dims.done();) {
-        if (!dims.varint(v))
-          return false;
-        t.dims.push_back(int64_t(v));
-      }
+    if (number == 1 && (type == 0 || type == 2)) { // dims
+      if (!appendInts(type, data, size, t.dims))
+        return false;
     } else if (number == 2 && type == 0) {
       t.type = int64_t(size);
-    } else if (number == 4 && type == 2 && size % 4 == 0) {
-      size_t old = t.floats.size();
-      t.floats.resize(old + size / 4);
-      std::memcpy(t.floats.data() + old, data, size);
-    } else if (number == 4 && type == 5) {
-      float v;
-      std::memcpy(&v, data, 4);
-      t.floats.push_back(v);
+    } else if (number == 4 && (type == 2 || type == 5)) { // float_data
+      if (!appendFloats(type, data, size, t.floats))
+        return false;
     } else if (number == 8 && type == 2) {
       name.assign(reinterpret_cast<const char *>(data), size);
     } else if (number == 9 && type == 2) {

@@ -82,25 +82,12 @@ bool parseTensor(const uint8_t *p, uint64_t n, TensorRecord &t) {
       return false;
     if (number == 1 && type == 2) {
       t.name.assign(reinterpret_cast<const char *>(data), size);
-    } else if (number == 2 && type == 2) { // packed int64
-      WireReader dims(data, data + size);
-      for (uint64_t v; !dims.done();) {
-        if (!dims.varint(v))
-          return false;
-        t.shape.push_back(int64_t(v));
-      }
-    } else if (number == 2 && type == 0) {
-      t.shape.push_back(int64_t(size));
-    } else if (number == 3 && type == 2) { // packed float
-      if (size % 4)
+    } else if (number == 2 && (type == 0 || type == 2)) { // shape: int64s
+      if (!appendInts(type, data, size, t.shape))
         return false;
-      size_t old = t.data.size();
-      t.data.resize(old + size / 4);
-      std::memcpy(t.data.data() + old, data, size);
-    } else if (number == 3 && type == 5) {
-      float v;
-      std::memcpy(&v, data, 4);
-      t.data.push_back(v);
+    } else if (number == 3 && (type == 2 || type == 5)) { // data: floats
+      if (!appendFloats(type, data, size, t.data))
+        return false;
     }
   }
   return true;

@@ -8,6 +8,8 @@
 #define NINC_RUNTIME_SUPPORT_WIRE_H
 
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 namespace ninc {
 
@@ -67,6 +69,35 @@ public:
 private:
   const uint8_t *p_, *end_;
 };
+
+/// Appends a repeated int64 field's values, as WireReader::field gave them:
+/// one varint (type 0: the value is `size`) or a packed run (type 2).
+inline bool appendInts(uint32_t type, const uint8_t *data, uint64_t size,
+                       std::vector<int64_t> &out) {
+  if (type == 0) {
+    out.push_back(int64_t(size));
+    return true;
+  }
+  WireReader run(data, data + size);
+  for (uint64_t v; !run.done();) {
+    if (!run.varint(v))
+      return false;
+    out.push_back(int64_t(v));
+  }
+  return type == 2;
+}
+
+/// Appends a repeated float field's values: one fixed32 (type 5) or a
+/// packed run (type 2) of little-endian floats.
+inline bool appendFloats(uint32_t type, const uint8_t *data, uint64_t size,
+                         std::vector<float> &out) {
+  if ((type != 2 && type != 5) || size % 4)
+    return false;
+  const size_t old = out.size();
+  out.resize(old + size / 4);
+  std::memcpy(out.data() + old, data, size);
+  return true;
+}
 
 } // namespace ninc
 
