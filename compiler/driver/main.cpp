@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -94,7 +95,25 @@ SpecFormat parseFormat(const std::string &s) {
   return SpecFormat::Auto;
 }
 
+/// Whether `output` names the same file as one of `inputs` (which exist):
+/// a command must never write over what it reads. Prints the refusal.
+bool overwritesInput(const std::string &output, std::initializer_list<std::string> inputs) {
+  std::error_code ec;
+  for (const std::string &input : inputs) {
+    if (input.empty() || output.empty() || output == "-")
+      continue;
+    if (std::filesystem::exists(output, ec) && std::filesystem::equivalent(output, input, ec)) {
+      printError(output + ": error: the output would overwrite the input '" + input +
+                 "'; give another output name");
+      return true;
+    }
+  }
+  return false;
+}
+
 int runConvert(const ConvertArgs &args) {
+  if (overwritesInput(args.output, {args.input}))
+    return kExitUsage;
   ConvertOptions opts{parseFormat(args.from), parseFormat(args.to), !args.noValidate};
   if (Status s = convertModelFile(args.input, args.output, opts); !s) {
     printError(s.message());
@@ -108,6 +127,8 @@ int runConvert(const ConvertArgs &args) {
 /// `ninc export`: the model with its weights (or --weights, or Xavier init
 /// from its seed) as an ONNX model.
 int runExport(const ExportArgs &args) {
+  if (overwritesInput(args.output, {args.model, args.weights}))
+    return kExitUsage;
   std::optional<Model> model = loadModelOrReport(args.model);
   if (!model)
     return kExitInvalidInput;
@@ -165,6 +186,8 @@ int checkCompileFlags(const CompileArgs &args, const Target &target) {
 /// `ninc compile`: makes the target once, answers --print-target, checks
 /// the flags against the target, then compiles.
 int runCompileCommand(CompileArgs &args) {
+  if (overwritesInput(args.options.output, {args.options.model}))
+    return kExitUsage;
   args.options.emit = *parseEmitStage(args.emit); // --emit accepts only stage names
   args.options.schedule = !args.noSchedule;
   Expected<Target> target = makeTarget(args.target);
