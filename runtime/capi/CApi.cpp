@@ -170,7 +170,8 @@ int ninc_model_train_step(ninc_model *model, const float *images, const int *lab
     model->velocity.assign(d.blobSize, 0.0f);
   const size_t image = d.channels * d.height * d.width;
   // A short batch is padded with zero images that the step ignores.
-  std::fill(model->input.begin(), model->input.end(), 0.0f);
+  if (n < d.batch)
+    std::fill(model->input.begin() + image * n, model->input.end(), 0.0f);
   std::memcpy(model->input.data(), images, sizeof(float) * image * n);
   model->labels.assign(d.batch, ninc::kIgnoreLabel);
   std::copy(labels, labels + n, model->labels.begin());

@@ -32,49 +32,38 @@ struct OnnxTensor {
 };
 
 bool readOnnxTensor(const uint8_t *p, uint64_t n, std::string &name, OnnxTensor &t) {
-  WireReader r(p, p + n);
-  while (!r.done()) {
-    uint32_t number, type;
-    const uint8_t *data;
-    uint64_t size;
-    if (!r.field(number, type, data, size))
-      return false;
-    if (number == 1 && (type == 0 || type == 2)) { // dims
-      if (!appendInts(type, data, size, t.dims))
-        return false;
-    } else if (number == 2 && type == 0) {
+  return forEachField(p, n, [&](uint32_t number, uint32_t type, const uint8_t *data,
+                                uint64_t size) {
+    if (number == 1 && (type == 0 || type == 2)) // dims
+      return appendInts(type, data, size, t.dims);
+    if (number == 4 && (type == 2 || type == 5)) // float_data
+      return appendFloats(type, data, size, t.floats);
+    if (number == 2 && type == 0)
       t.type = int64_t(size);
-    } else if (number == 4 && (type == 2 || type == 5)) { // float_data
-      if (!appendFloats(type, data, size, t.floats))
-        return false;
-    } else if (number == 8 && type == 2) {
+    else if (number == 8 && type == 2)
       name.assign(reinterpret_cast<const char *>(data), size);
-    } else if (number == 9 && type == 2) {
+    else if (number == 9 && type == 2)
       t.raw = data, t.rawSize = size;
-    } else if (number == 14 && type == 0) {
+    else if (number == 14 && type == 0)
       t.location = int64_t(size);
-    }
-  }
-  return true;
+    return true;
+  });
 }
 
 /// A Conv node's inputs (X, W, B), or empty for other nodes.
 bool readOnnxNode(const uint8_t *p, uint64_t n, std::vector<std::string> &convInputs,
                   bool &isConv) {
-  WireReader r(p, p + n);
   std::vector<std::string> inputs;
   isConv = false;
-  while (!r.done()) {
-    uint32_t number, type;
-    const uint8_t *data;
-    uint64_t size;
-    if (!r.field(number, type, data, size))
-      return false;
-    if (number == 1 && type == 2)
-      inputs.emplace_back(reinterpret_cast<const char *>(data), size);
-    else if (number == 4 && type == 2)
-      isConv = std::string(reinterpret_cast<const char *>(data), size) == "Conv";
-  }
+  if (!forEachField(p, n, [&](uint32_t number, uint32_t type, const uint8_t *data,
+                              uint64_t size) {
+        if (number == 1 && type == 2)
+          inputs.emplace_back(reinterpret_cast<const char *>(data), size);
+        else if (number == 4 && type == 2)
+          isConv = std::string(reinterpret_cast<const char *>(data), size) == "Conv";
+        return true;
+      }))
+    return false;
   if (isConv)
     convInputs = std::move(inputs);
   return true;

@@ -73,24 +73,16 @@ std::vector<float> initialWeights(const ModelDescriptor &d) {
 namespace {
 
 bool parseTensor(const uint8_t *p, uint64_t n, TensorRecord &t) {
-  WireReader r(p, p + n);
-  while (!r.done()) {
-    uint32_t number, type;
-    const uint8_t *data;
-    uint64_t size;
-    if (!r.field(number, type, data, size))
-      return false;
-    if (number == 1 && type == 2) {
+  return forEachField(p, n, [&](uint32_t number, uint32_t type, const uint8_t *data,
+                                uint64_t size) {
+    if (number == 2 && (type == 0 || type == 2)) // shape: int64s
+      return appendInts(type, data, size, t.shape);
+    if (number == 3 && (type == 2 || type == 5)) // data: floats
+      return appendFloats(type, data, size, t.data);
+    if (number == 1 && type == 2)
       t.name.assign(reinterpret_cast<const char *>(data), size);
-    } else if (number == 2 && (type == 0 || type == 2)) { // shape: int64s
-      if (!appendInts(type, data, size, t.shape))
-        return false;
-    } else if (number == 3 && (type == 2 || type == 5)) { // data: floats
-      if (!appendFloats(type, data, size, t.data))
-        return false;
-    }
-  }
-  return true;
+    return true;
+  });
 }
 
 } // namespace

@@ -70,6 +70,21 @@ private:
   const uint8_t *p_, *end_;
 };
 
+/// Calls visit(number, type, data, size) on every field of the message in
+/// [p, p + n), as WireReader::field gives them; false when the bytes are
+/// malformed or `visit` returns false.
+template <typename Visit> bool forEachField(const uint8_t *p, uint64_t n, Visit visit) {
+  WireReader r(p, p + n);
+  while (!r.done()) {
+    uint32_t number, type;
+    const uint8_t *data;
+    uint64_t size;
+    if (!r.field(number, type, data, size) || !visit(number, type, data, size))
+      return false;
+  }
+  return true;
+}
+
 /// Appends a repeated int64 field's values, as WireReader::field gave them:
 /// one varint (type 0: the value is `size`) or a packed run (type 2).
 inline bool appendInts(uint32_t type, const uint8_t *data, uint64_t size,
