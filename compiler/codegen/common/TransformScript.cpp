@@ -74,11 +74,16 @@ TransformScript::forall(const std::string &op, llvm::ArrayRef<int64_t> sizes) {
 
 std::string TransformScript::fuseInto(const std::string &producer,
                                       const std::string &loop) {
+  return fuseIntoLoop(producer, loop).second;
+}
+
+std::pair<std::string, std::string> TransformScript::fuseIntoLoop(const std::string &producer,
+                                                                  const std::string &loop) {
   std::string p = fresh(), l = fresh();
   line(llvm::formatv("{0}, {1} = transform.structured.fuse_into_containing_op "
                      "{2} into {3} : ({4}, {4}) -> ({4}, {4})",
                      p, l, producer, loop, kAny));
-  return l;
+  return {p, l};
 }
 
 std::vector<std::string>

@@ -52,6 +52,9 @@ public:
                                              llvm::ArrayRef<int64_t> sizes);
   /// fuse_into_containing_op; returns the new containing op.
   std::string fuseInto(const std::string &producer, const std::string &loop);
+  /// The same; returns {the fused producer, the new containing op}.
+  std::pair<std::string, std::string> fuseIntoLoop(const std::string &producer,
+                                                   const std::string &loop);
   /// structured.fuse (tiling + greedy producer fusion); returns the loops in
   /// the interchanged order, outermost first.
   std::vector<std::string> fuse(const std::string &op,

@@ -117,6 +117,14 @@ RegisterTile chooseRegisterTile(int64_t rowExtent, int64_t colExtent, const Sche
 /// Largest divisor of `extent` that is at most `limit` (>= 1).
 int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
 
+/// After bufferization: a buffer allocated inside a parallel loop (a 1x1
+/// chain's row block, one per iteration) goes on the thread's stack
+/// (memref.alloca, at most kStackBufferBytes) instead of malloc and free
+/// every iteration; hoisting it out of the loop would share it between
+/// threads (Rewrites.cpp).
+constexpr int64_t kStackBufferBytes = 256 * 1024;
+void stackAllocateLoopBuffers(mlir::ModuleOp module);
+
 /// The attribute that tags the ops a schedule refers to.
 constexpr const char *kScheduleTag = "ninc.sched";
 
@@ -185,6 +193,13 @@ public:
     int64_t unrollChannels = 0; // conv: unroll the C loop (its trip count)
     int64_t profileId = -1;   // the anchor's nin.prof (tagProfileOps)
     int64_t tunableIndex = -1; // its entry in ScheduleTuning::found
+    // A 1x1 chain (matmul -> bias/ReLU -> matmul): on the second matmul's
+    // group, the index in groups_ of the first, whose row blocks are
+    // computed inside this group's forall (chainRows rows an iteration)
+    // right before this group reads them; on the first, `chained`.
+    int64_t chainProducer = -1;
+    int64_t chainRows = 0;
+    bool chained = false;
   };
 
 private:

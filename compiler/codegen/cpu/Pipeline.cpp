@@ -107,6 +107,7 @@ struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
     scheduler.packOperands(module, keepPackedWeights);
     if (failed(apply(scheduler.finishingScript(), "finishing")))
       return signalPassFailure();
+    detail::stackAllocateLoopBuffers(module);
     module.walk([](Operation *op) { op->removeAttr(detail::kScheduleTag); });
   }
 

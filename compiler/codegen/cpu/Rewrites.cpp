@@ -1,7 +1,8 @@
-//===- compiler/codegen/cpu/Rewrites.cpp - Wide reductions split ---------===//
+//===- compiler/codegen/cpu/Rewrites.cpp - Wide reductions, loop buffers -===//
 //
 // Before scheduling: wide reductions split into parallel partial sums (the
-// pass ninc-cpu-split-wide-reductions).
+// pass ninc-cpu-split-wide-reductions). After it: the buffers of parallel
+// loop bodies on the stack.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
@@ -11,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -114,6 +116,24 @@ void splitWideReductions(ModuleOp module) {
         });
     op.getResult(0).replaceAllUsesWith(sum.getResult(0));
     op.erase();
+  }
+}
+
+void stackAllocateLoopBuffers(ModuleOp module) {
+  SmallVector<memref::AllocOp> allocs;
+  module.walk([&](memref::AllocOp alloc) {
+    MemRefType type = alloc.getType();
+    if (alloc->getParentOfType<scf::ForallOp>() && type.hasStaticShape() &&
+        !type.getMemorySpace() && type.getLayout().isIdentity() &&
+        type.getNumElements() * type.getElementTypeBitWidth() / 8 <= kStackBufferBytes)
+      allocs.push_back(alloc);
+  });
+  for (memref::AllocOp alloc : allocs) {
+    OpBuilder b(alloc);
+    auto stack = b.create<memref::AllocaOp>(alloc.getLoc(), alloc.getType(),
+                                            alloc.getAlignmentAttr());
+    alloc.replaceAllUsesWith(stack.getResult());
+    alloc.erase();
   }
 }
 

@@ -12,6 +12,10 @@
 //   is reused by every column tile) and with the column tiles outermost
 //   otherwise (one weight slice stays in L2 while the images stream past);
 //   [peel the W / M loop when TW does not divide];
+//   a 1x1 chain (matmul -> bias/ReLU -> matmul, the intermediate read by the
+//   second only): one forall over blocks of T rows, each computing the
+//   first matmul's T x N block (tiles as above, into a per-thread stack
+//   buffer) and then the second's, so the intermediate never goes to memory;
 //   -- operand packing --
 //   tile_using_for the reduction dims to 1; decompose 2-D conv -> 1-D.
 // pooling_nhwc_max/sum (n, oh, ow, c, kh, kw): the same without packing, in
@@ -32,6 +36,9 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/STLExtras.h"
+
+#include <numeric>
+#include <tuple>
 
 
 using namespace mlir;
@@ -346,6 +353,26 @@ std::optional<Group> planTranspose(linalg::LinalgOp op, int64_t tag, const Sched
   return g;
 }
 
+/// The rows of one forall iteration of a 1x1 chain (matmul `a` -> its
+/// bias/ReLU -> matmul `b`, both planned, M rows): `a`'s T x N block is
+/// written and read back from L2 instead of memory (the 54 x 54 x 96 pair
+/// streamed 4 x 143 MB at batch 128). T: the largest multiple of both
+/// register tiles' rows that divides M into an even share per thread with
+/// the block under a quarter of the L2; 0: no chain.
+static int64_t chainRowsFor(const Group &a, const Group &b, int64_t m, int64_t aCols,
+                            const ScheduleParams &p) {
+  if (a.forallSizes.empty() || b.forallSizes.empty() || !a.reductionBlocks.empty() ||
+      !b.reductionBlocks.empty() || a.bf16 || b.bf16 || a.chained || a.chainProducer >= 0 ||
+      a.peelLoop >= 0 || b.peelLoop >= 0)
+    return 0;
+  int64_t unit = std::lcm(a.tileSizes[0], b.tileSizes[0]);
+  for (int64_t t = std::min<int64_t>(m, p.l2Bytes / 4 / (aCols * 4)) / unit * unit; t >= unit;
+       t -= unit)
+    if (m % t == 0 && (m / t) % p.threads == 0)
+      return t;
+  return 0;
+}
+
 Scheduler::Scheduler(ModuleOp module, const ScheduleParams &params, ScheduleTuning *tuning)
     : params_(params), tuning_(tuning) {
   llvm::DenseSet<Operation *> claimed;
@@ -357,6 +384,9 @@ Scheduler::Scheduler(ModuleOp module, const ScheduleParams &params, ScheduleTuni
   auto schedulable = [](linalg::LinalgOp op) {
     return !op.hasDynamicShape() && op.hasPureTensorSemantics();
   };
+  // A matmul group's fused bias/ReLU consumer -> the group's index (the
+  // first matmul of a possible 1x1 chain).
+  llvm::DenseMap<Operation *, size_t> matmulRoots;
   // Anchors first, so their fills and consumers are claimed before the
   // second walk reaches them.
   module.walk([&](linalg::LinalgOp op) {
@@ -372,15 +402,32 @@ Scheduler::Scheduler(ModuleOp module, const ScheduleParams &params, ScheduleTuni
       return;
     g.bf16 = op->hasAttr(kBf16Tag);
     g.anchorTag = g.rootTag = claim(op);
+    linalg::GenericOp consumer;
     if (g.kind != Kind::Pool)
-      if (linalg::GenericOp consumer = fusableConsumer(op))
+      if ((consumer = fusableConsumer(op)))
         g.rootTag = g.consumerTag = claim(consumer);
     if (linalg::FillOp fill = exclusiveFill(op))
       g.fillTag = claim(fill);
     planTiled(g, op, params_);
     if (tuning_ && g.kind != Kind::Pool && !g.bf16)
       planTuned(g, op);
+    if (g.kind == Kind::Matmul && g.consumerTag >= 0) {
+      Value lhs = op->getOperand(0);
+      auto it = matmulRoots.find(lhs.getDefiningOp());
+      if (it != matmulRoots.end() && lhs.hasOneUse()) {
+        Group &a = groups_[it->second];
+        int64_t m = op.getStaticLoopRanges()[0];
+        int64_t aCols = cast<ShapedType>(lhs.getType()).getShape()[1];
+        if (int64_t rows = chainRowsFor(a, g, m, aCols, params_)) {
+          g.chainProducer = int64_t(it->second);
+          g.chainRows = rows;
+          a.chained = true;
+        }
+      }
+    }
     groups_.push_back(g);
+    if (g.kind == Kind::Matmul && consumer)
+      matmulRoots[consumer] = groups_.size() - 1;
   });
   module.walk([&](linalg::LinalgOp op) {
     if (claimed.contains(op) || !schedulable(op))
@@ -414,73 +461,6 @@ void tileRows(TransformScript &s, const Group &g) {
 
 } // namespace
 
-namespace {
-
-std::string ints(const std::vector<int64_t> &v) {
-  std::string out = "[";
-  for (size_t i = 0; i < v.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(v[i]);
-  return out + "]";
-}
-
-std::string opLabel(Operation *op) {
-  std::string name = op->getName().getStringRef().str();
-  if (name.rfind("linalg.", 0) == 0)
-    name = name.substr(7);
-  std::string layer = layerOf(op->getLoc());
-  if (!layer.empty())
-    layer += " ";
-  std::string shape;
-  if (auto lop = dyn_cast<linalg::LinalgOp>(op))
-    for (int64_t r : lop.getStaticLoopRanges())
-      shape += (shape.empty() ? "" : "x") + std::to_string(r);
-  return layer + name + " (loops " + shape + ")";
-}
-
-} // namespace
-
-std::string Scheduler::report(ModuleOp module) const {
-  llvm::DenseMap<int64_t, Operation *> byTag;
-  module.walk([&](Operation *op) {
-    if (auto tag = op->getAttrOfType<IntegerAttr>(kScheduleTag))
-      byTag[tag.getInt()] = op;
-  });
-  std::string out = "schedule for " + params_.describe() + ":\n";
-  for (const Group &g : groups_) {
-    Operation *op = byTag.lookup(g.anchorTag);
-    if (!op)
-      continue;
-    const char *kind = g.kind == Kind::Conv     ? "conv: register tiles"
-                       : g.kind == Kind::Matmul ? "matmul: register tiles"
-                       : g.kind == Kind::Pool   ? "pool: rows"
-                                                : "rows";
-    out += "  " + opLabel(op) + "\n    " + kind;
-    out += g.forallSizes.empty() ? ", one thread" : ", forall " + ints(g.forallSizes);
-    out += ", tiles " + ints(g.tileSizes);
-    if (!g.interchange.empty())
-      out += ", order " + ints(g.interchange);
-    if (!g.reductionSizes.empty())
-      out += ", reduction tiles " + ints(g.reductionSizes);
-    if (g.peelLoop >= 0)
-      out += ", loop " + std::to_string(g.peelLoop) + " peeled";
-    if (!g.reductionBlocks.empty())
-      out += ", reduction in blocks " + ints(g.reductionBlocks);
-    if (g.outputRows > 1)
-      out += ", " + std::to_string(g.outputRows) + " output rows a tile (hand-built)";
-    if (g.bf16)
-      out += ", bf16 vdpbf16ps (filter packed in pairs of channels)";
-    if (!g.bf16 && g.packTile > 0)
-      out += ", filter packed in columns of " + std::to_string(g.packTile);
-    if (g.fillTag >= 0)
-      out += ", fill fused";
-    if (g.consumerTag >= 0)
-      if (Operation *c = byTag.lookup(g.consumerTag))
-        out += ", epilogue fused (" + opLabel(c) + ")";
-    out += "\n";
-  }
-  return out;
-}
-
 std::string Scheduler::tilingScript() const {
   TransformScript s(kScheduleTag);
   // Other ops first: as loops they are no longer producers that
@@ -488,18 +468,8 @@ std::string Scheduler::tilingScript() const {
   for (const Group &g : groups_)
     if (g.kind == Kind::Rows)
       tileRows(s, g);
-  for (const Group &g : groups_) {
-    if (g.kind == Kind::Rows)
-      continue;
-    std::string root = s.match(g.rootTag, "%root");
-    if (!g.forallSizes.empty()) {
-      auto [tiled, loop] = s.forall(root, g.forallSizes);
-      if (g.consumerTag >= 0)
-        loop = s.fuseInto(s.match(g.anchorTag, "%root"), loop);
-      if (g.fillTag >= 0)
-        loop = s.fuseInto(s.match(g.fillTag, "%root"), loop);
-      root = tiled;
-    }
+  // Register tiles of a group whose root (inside its forall) is `root`.
+  auto tileGroup = [&](const Group &g, std::string root) {
     if (!g.reductionBlocks.empty())
       root = s.tile(root, g.reductionBlocks);
     std::vector<std::string> loops = s.fuse(root, g.tileSizes, g.interchange);
@@ -507,11 +477,44 @@ std::string Scheduler::tilingScript() const {
     // canonicalization below makes the remainder's shapes static again.
     if (g.peelLoop >= 0)
       s.peel(loops[g.peelLoop]);
+  };
+  for (const Group &g : groups_) {
+    if (g.kind == Kind::Rows || g.chained)
+      continue;
+    std::string root = s.match(g.rootTag, "%root");
+    const Group *producer = g.chainProducer >= 0 ? &groups_[g.chainProducer] : nullptr;
+    std::string producerRoot;
+    if (!g.forallSizes.empty()) {
+      auto [tiled, loop] =
+          s.forall(root, producer ? std::vector<int64_t>{g.chainRows} : g.forallSizes);
+      if (g.consumerTag >= 0)
+        loop = s.fuseInto(s.match(g.anchorTag, "%root"), loop);
+      if (g.fillTag >= 0)
+        loop = s.fuseInto(s.match(g.fillTag, "%root"), loop);
+      // A chain: the first matmul's row block, computed in the same
+      // iteration (its consumer, itself, its fill).
+      if (producer) {
+        std::tie(producerRoot, loop) = s.fuseIntoLoop(s.match(producer->rootTag, "%root"), loop);
+        loop = s.fuseInto(s.match(producer->anchorTag, "%root"), loop);
+        if (producer->fillTag >= 0)
+          loop = s.fuseInto(s.match(producer->fillTag, "%root"), loop);
+      }
+      root = tiled;
+    }
+    // The producer's tiles first: as loops they are no longer an op the
+    // second matmul's structured.fuse would pull in (and recompute per tile).
+    if (producer)
+      tileGroup(*producer, producerRoot);
+    tileGroup(g, root);
   }
   // Drop what tiling left dead (the untiled originals), so the finishing
   // script can match the anchors' tiles by tag anywhere.
   std::string funcs = s.matchFuncs("%root");
   s.canonicalize(funcs);
+  // A chain's row block: a slice of the whole intermediate becomes a
+  // tensor.empty of the block (one buffer per iteration, not M rows).
+  s.line("transform.apply_patterns to " + funcs +
+         " { transform.apply_patterns.tensor.fold_tensor_empty } : !transform.any_op");
   s.cse(funcs);
   return s.text(/*consumesRoot=*/false);
 }
