@@ -35,6 +35,11 @@ Status link(llvm::ArrayRef<std::string> inputs, const std::string &output) {
   for (const char *flag : {"-lz", "-L" NINC_OPENMP_DIR, "-lomp", "-Wl,-rpath," NINC_OPENMP_DIR,
                            "-lpthread"})
     args.push_back(flag);
+  // The runtime of a sanitized ninc (-DNINC_SANITIZE) calls the sanitizers'
+  // libraries: link them too.
+  const std::string sanitize = std::string("-fsanitize=") + NINC_LINK_SANITIZE;
+  if (*NINC_LINK_SANITIZE)
+    args.push_back(sanitize);
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0) {

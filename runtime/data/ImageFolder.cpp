@@ -50,6 +50,47 @@ bool isImage(const fs::path &p) {
 
 /// stb_image's reason for a failure, printable (it may quote a chunk's raw
 /// bytes).
+/// Debian's stb_image (2022-09) builds a JPEG Huffman table from a DHT
+/// segment's 16 code counts without checking that they sum to at most 256
+/// symbols, writing past the table (found by tests/fuzz, fuzz-image). The
+/// DHT segments are checked here before stb sees the file; "" when sane.
+std::string jpegHuffmanProblem(const std::string &data) {
+  const auto *b = reinterpret_cast<const unsigned char *>(data.data());
+  const size_t n = data.size();
+  if (n < 2 || b[0] != 0xFF || b[1] != 0xD8)
+    return "";
+  size_t p = 2;
+  while (p + 4 <= n) {
+    if (b[p] != 0xFF) { // entropy-coded data after a scan: find the next marker
+      ++p;
+      continue;
+    }
+    const unsigned char m = b[p + 1];
+    if (m == 0xFF || m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+      ++p; // fill byte, stuffed 0xFF00, TEM, RSTn, SOI: no length
+      continue;
+    }
+    if (m == 0xD9)
+      return "";
+    const size_t len = size_t(b[p + 2]) << 8 | b[p + 3];
+    if (len < 2 || p + 2 + len > n)
+      return ""; // stb reports truncated segments itself
+    if (m == 0xC4)
+      for (size_t q = p + 4, end = p + 2 + len; q < end;) {
+        if (q + 17 > end)
+          return "a truncated JPEG Huffman table";
+        size_t symbols = 0;
+        for (int i = 1; i <= 16; ++i)
+          symbols += b[q + i];
+        if (symbols > 256 || q + 17 + symbols > end)
+          return "a corrupt JPEG Huffman table (" + std::to_string(symbols) + " symbols)";
+        q += 17 + symbols;
+      }
+    p += 2 + len;
+  }
+  return "";
+}
+
 std::string failureReason() {
   std::string out = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
   for (char &c : out)
@@ -119,6 +160,8 @@ Expected<Dataset> loadImageFolder(const std::string &path, const DataShape &want
     std::ostringstream buf;
     buf << in.rdbuf();
     const std::string data = buf.str();
+    if (std::string problem = jpegHuffmanProblem(data); !problem.empty())
+      return fail(file, "not a JPEG image stb_image can read (" + problem + ")");
     int w = 0, h = 0, n = 0;
     if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc *>(data.data()), int(data.size()),
                                &w, &h, &n))

@@ -110,7 +110,8 @@ inline bool appendFloats(uint32_t type, const uint8_t *data, uint64_t size,
     return false;
   const size_t old = out.size();
   out.resize(old + size / 4);
-  std::memcpy(out.data() + old, data, size);
+  if (size) // data may be null for an empty field
+    std::memcpy(out.data() + old, data, size);
   return true;
 }
 
