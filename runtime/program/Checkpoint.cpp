@@ -2,6 +2,7 @@
 
 #include "runtime/program/Checkpoint.h"
 #include "runtime/program/Weights.h"
+#include "runtime/support/Fault.h"
 
 #include <zlib.h>
 
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
 
@@ -268,6 +270,35 @@ std::string encodeModelFile(std::string_view specBytes, const ModelDescriptor &d
   return out;
 }
 
+namespace {
+
+/// The previous checkpoint, kept while a new one is committed.
+std::string previousPath(const std::string &path) { return path + ".prev"; }
+
+/// Removes the temporaries of `path` a killed run left (path.tmp.XXXXXX).
+void removeStaleTemporaries(const std::string &path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp.";
+  DIR *d = ::opendir(dir.c_str());
+  if (!d)
+    return;
+  while (const dirent *e = ::readdir(d))
+    if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) == 0 &&
+        std::strlen(e->d_name) == prefix.size() + 6)
+      ::unlink((dir + "/" + e->d_name).c_str());
+  ::closedir(d);
+}
+
+/// link(2) `from` to `to`, replacing `to`; true when `from` exists and
+/// the link was made.
+bool linkReplacing(const std::string &from, const std::string &to) {
+  ::unlink(to.c_str());
+  return ::link(from.c_str(), to.c_str()) == 0;
+}
+
+} // namespace
+
 Status saveCheckpoint(const std::string &path, std::string_view specBytes,
                       const ModelDescriptor &d, const std::vector<float> &weights,
                       const TrainState &state) {
@@ -275,25 +306,49 @@ Status saveCheckpoint(const std::string &path, std::string_view specBytes,
     return Error{path + ": error: refusing to write a checkpoint with " +
                  (allFinite(weights) ? "a weights blob of the wrong size" : "non-finite weights")};
   const std::string model = "checkpoint", sidecar = "training state";
+  const std::string stateFile = statePath(path);
+  removeStaleTemporaries(path);
+  removeStaleTemporaries(stateFile);
   Expected<std::string> modelTmp =
       writeTemporary(path, encodeModelFile(specBytes, d, weights.data()), model);
   if (!modelTmp)
     return modelTmp.error();
-  const std::string stateFile = statePath(path);
   Expected<std::string> stateTmp =
       writeTemporary(stateFile, encodeState(state, parameterCrc(d, weights.data())), sidecar);
   if (!stateTmp) {
     ::unlink(modelTmp->c_str());
     return stateTmp.error();
   }
-  if (Status s = commitTemporary(*modelTmp, path, model); !s) {
-    ::unlink(stateTmp->c_str());
+  faultPoint("checkpoint-written");
+  // Two renames are not one atomic step: the current pair stays readable as
+  // PATH.prev + PATH.prev.state (hard links) until both new files are in
+  // place, and loadCheckpoint falls back to it when a crash came between the
+  // renames. The state goes first, so a first checkpoint cut short leaves no
+  // model file, i.e. nothing to resume.
+  const std::string prev = previousPath(path);
+  bool keptPrevious = linkReplacing(path, prev);
+  if (keptPrevious && !linkReplacing(stateFile, statePath(prev))) {
+    ::unlink(prev.c_str()); // a model file without a state: nothing to keep
+    keptPrevious = false;
+  }
+  if (Status s = commitTemporary(*stateTmp, stateFile, sidecar); !s) {
+    ::unlink(modelTmp->c_str());
     return s;
   }
-  return commitTemporary(*stateTmp, stateFile, sidecar);
+  faultPoint("checkpoint-state");
+  if (Status s = commitTemporary(*modelTmp, path, model); !s)
+    return s;
+  faultPoint("checkpoint-committed");
+  if (keptPrevious) {
+    ::unlink(statePath(prev).c_str());
+    ::unlink(prev.c_str());
+  }
+  return Status::ok();
 }
 
-Expected<Checkpoint> loadCheckpoint(const std::string &path, const ModelDescriptor &d) {
+namespace {
+
+Expected<Checkpoint> loadPair(const std::string &path, const ModelDescriptor &d) {
   Expected<std::vector<float>> weights = loadWeights(path, d);
   if (!weights)
     return weights.error();
@@ -315,7 +370,26 @@ Expected<Checkpoint> loadCheckpoint(const std::string &path, const ModelDescript
     return Error{stateFile + ": error: the training state does not belong to the weights in " +
                  path + " (files of different runs or epochs)"};
 #endif
-  return Checkpoint{std::move(*weights), std::move(*state)};
+  return Checkpoint{std::move(*weights), std::move(*state), path, ""};
+}
+
+} // namespace
+
+Expected<Checkpoint> loadCheckpoint(const std::string &path, const ModelDescriptor &d) {
+  Expected<Checkpoint> ck = loadPair(path, d);
+  if (ck)
+    return ck;
+  // A crash between the two renames of saveCheckpoint: the pair before it.
+  const std::string prev = previousPath(path);
+  if (::access(prev.c_str(), F_OK) != 0)
+    return ck;
+  Expected<Checkpoint> older = loadPair(prev, d);
+  if (!older)
+    return ck;
+  older->note = path + " and its state do not match (" + ck.message() +
+                "), as after a crash while it was written; resuming from the checkpoint "
+                "before it, " + prev;
+  return older;
 }
 
 } // namespace ninc::rt

@@ -35,8 +35,11 @@
 //
 // Both files are written atomically: each goes to a temporary file in the
 // same folder, is fsync'ed, and only when both are complete are they renamed
-// into place (model file first), so a failure leaves the previous checkpoint
-// as it was and no partial file.
+// into place (state first), so a failure leaves the previous checkpoint as it
+// was and no partial file. While the two renames happen, the previous pair
+// stays readable as FILE.prev and FILE.prev.state (hard links, removed
+// after), and loadCheckpoint reads it when a crash came between the renames.
+// Temporaries a killed run left are removed by the next save.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_RUNTIME_PROGRAM_CHECKPOINT_H
@@ -78,6 +81,8 @@ struct TrainState {
 struct Checkpoint {
   std::vector<float> weights;   ///< The blob, as rt::loadWeights returns it.
   TrainState state;
+  std::string from;             ///< The file read: the path, or path.prev.
+  std::string note;             ///< Why path.prev was read instead ("": it was not).
 };
 
 /// The sidecar of a checkpoint: "FILE.state".
@@ -104,6 +109,9 @@ Status saveCheckpoint(const std::string &path, std::string_view specBytes,
 
 /// Reads a checkpoint and its state. Errors name the file: a missing,
 /// truncated or corrupt state, or one that does not belong to the weights.
+/// When the pair does not match but the previous pair saveCheckpoint keeps
+/// while committing (path.prev, path.prev.state) does, that one is returned
+/// with a note: a crash between the two renames costs one epoch, not the run.
 Expected<Checkpoint> loadCheckpoint(const std::string &path, const ModelDescriptor &d);
 
 } // namespace ninc::rt

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cerrno>
 #include <cstdlib>
@@ -337,6 +338,9 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
 } // namespace
 
 int main(int argc, char **argv) {
+  // Under a file-size limit (ulimit -f) a write past it fails with EFBIG,
+  // which the writers report, instead of killing the program with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto desc = rt::parseDescriptor(ninc_descriptor);
   if (!desc)
     return fail(std::string("internal error: ") + desc.message());

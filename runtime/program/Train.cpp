@@ -2,6 +2,7 @@
 
 #include "runtime/program/Train.h"
 #include "runtime/program/Weights.h"
+#include "runtime/support/Fault.h"
 #include "runtime/support/Labels.h"
 
 #include <unistd.h>
@@ -145,6 +146,8 @@ Expected<Start> startingPoint(const ModelDescriptor &d, const TrainOptions &o,
     Expected<Checkpoint> ck = loadCheckpoint(o.resume, d);
     if (!ck)
       return ck.error();
+    if (!ck->note.empty())
+      warn(o, ck->note);
     s.weights = std::move(ck->weights);
     s.state = std::move(ck->state);
     s.lastGood = o.resume;
@@ -202,6 +205,7 @@ public:
       state_.history.push_back(*m);
       std::fprintf(o_.out, "%s\n", formatEpochLine(*m).c_str());
       std::fflush(o_.out);
+      faultPoint("epoch");
       if (Status s = saveOutputs(); !s)
         return s.error();
     }
@@ -281,6 +285,7 @@ private:
                                (long long)(b + 1)));
       }
       ++state_.steps;
+      faultPoint("step");
       seen += n;
       lossSum += double(loss) * n;
       correct += countCorrect(n);
