@@ -74,7 +74,7 @@ std::string jpegHuffmanProblem(const std::string &data) {
       return "";
     const size_t len = size_t(b[p + 2]) << 8 | b[p + 3];
     if (len < 2 || p + 2 + len > n)
-      return ""; // stb reports truncated segments itself
+      return "a truncated JPEG segment"; // stb would read zeros past the end
     if (m == 0xC4)
       for (size_t q = p + 4, end = p + 2 + len; q < end;) {
         if (q + 17 > end)

@@ -98,6 +98,9 @@ readZip(const std::string &path, const std::string &bytes, const std::vector<std
     if (unpacked >= (uint64_t(1) << 32) || packed >= (uint64_t(1) << 32))
       return fail("member '" + name + "' would take " + std::to_string(unpacked >> 20) +
                   " MiB; the limit is 4 GiB an array");
+    if (method != 0 && method != 8)
+      return fail("member '" + name + "' uses zip method " + std::to_string(method) +
+                  "; NumPy writes 0 (stored) or 8 (deflate)");
     // Deflate expands at most ~1032:1; a member that claims more than its
     // packed bytes can hold is refused before anything is allocated.
     if ((method == 0 && packed != unpacked) ||
@@ -106,10 +109,8 @@ readZip(const std::string &path, const std::string &bytes, const std::vector<std
                   std::to_string(packed) + " packed (corrupt)");
     std::string member(unpacked, '\0');
     if (method == 0) {
-      if (packed != unpacked)
-        return fail("member '" + name + "' is stored with mismatched sizes");
       std::memcpy(member.data(), data + start, unpacked);
-    } else if (method == 8) {
+    } else {
       z_stream z{};
       if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
         return fail("zlib cannot start");
@@ -123,9 +124,6 @@ readZip(const std::string &path, const std::string &bytes, const std::vector<std
       if (rc != Z_STREAM_END || got != unpacked)
         return fail("member '" + name + "' does not inflate to its " +
                     std::to_string(unpacked) + " bytes (corrupt or truncated)");
-    } else {
-      return fail("member '" + name + "' uses zip method " + std::to_string(method) +
-                  "; NumPy writes 0 (stored) or 8 (deflate)");
     }
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION // lets fuzzed bytes past it
     if (crc32_z(0, reinterpret_cast<const Bytef *>(member.data()), member.size()) != crc)
