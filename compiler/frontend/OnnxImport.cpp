@@ -338,7 +338,7 @@ private:
       std::vector<int64_t> kernel = intsAttr(n, "kernel_shape");
       if (kernel.empty())
         kernel = {w.dims[2], w.dims[3]};
-      if (kernel[0] != w.dims[2] || kernel[1] != w.dims[3])
+      if (kernel.size() != 2 || kernel[0] != w.dims[2] || kernel[1] != w.dims[3])
         return failAt(n, "kernel_shape disagrees with the weight's shape [" + joinDims(w.dims) + "]");
       std::vector<int64_t> stride, pad;
       if (Status s = window(n, kernel, 1, stride, pad); !s)

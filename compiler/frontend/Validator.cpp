@@ -420,7 +420,9 @@ private:
     if (!byName.empty()) {
       auto [name, i] = *byName.begin();
       return fail({{"weights", i}}, "weights[" + str(i) + "] '" + name + "'", "name",
-                  "the name of a parameter of the model (e.g. \"" + params.front().name + "\")",
+                  params.empty() ? std::string("no weights (the model has no parameters)")
+                                 : "the name of a parameter of the model (e.g. \"" +
+                                       params.front().name + "\")",
                   "\"" + name + "\"");
     }
     return Status::ok();

@@ -26,7 +26,8 @@ namespace ninc::rt {
 namespace {
 
 constexpr char kStateMagic[8] = {'N', 'I', 'N', 'C', 'S', 'T', 'A', 'T'};
-constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateVersion = 2;
+constexpr size_t kPartialBytes = 5 * 8; // version 2's partial-epoch block
 /// Bytes of the fixed part: magic .. history count.
 constexpr size_t kStateHeaderBytes = 8 + 4 + 4 + 5 * 8 + 3 * 4 + 4 + 8 + 8;
 constexpr size_t kHistoryRecordBytes = 8 + 5 * 8;
@@ -120,6 +121,11 @@ std::string encodeState(const TrainState &s, uint32_t weightsCrc) {
     for (double v : {m.loss, m.trainAccuracy, m.testAccuracy, m.seconds, m.imagesPerSecond})
       put(out, v);
   }
+  put(out, s.partial.batches);
+  put(out, s.partial.lossSum);
+  put(out, s.partial.correct);
+  put(out, s.partial.seen);
+  put(out, s.partial.seconds);
   put(out, crc32Of(out.data(), out.size()));
   return out;
 }
@@ -149,9 +155,14 @@ Expected<TrainState> decodeState(const std::string &path, const std::string &byt
                 " bytes, shorter than its header");
   StateReader r(bytes);
   r.get<std::array<char, 8>>();
-  if (uint32_t version = r.get<uint32_t>(); version != kStateVersion)
-    return Error{path + ": error: expected training state version " +
+  const uint32_t version = r.get<uint32_t>();
+  if (version != 1 && version != kStateVersion)
+    return Error{path + ": error: expected training state version 1 or " +
                  std::to_string(kStateVersion) + ", found version " + std::to_string(version)};
+  const size_t tail = version >= 2 ? kPartialBytes : 0;
+  if (bytes.size() < kStateHeaderBytes + tail + 4)
+    return fail("truncated training state: " + std::to_string(bytes.size()) +
+                " bytes, shorter than its header");
   r.get<uint32_t>();
   TrainState s;
   s.epochsDone = r.get<uint64_t>();
@@ -164,7 +175,7 @@ Expected<TrainState> decodeState(const std::string &path, const std::string &byt
   s.weightDecay = r.get<float>();
   weightsCrc = r.get<uint32_t>();
   const uint64_t velocity = r.get<uint64_t>(), history = r.get<uint64_t>();
-  const uint64_t room = bytes.size() - kStateHeaderBytes - 4;
+  const uint64_t room = bytes.size() - kStateHeaderBytes - tail - 4;
   if (velocity > room / sizeof(float) || history > room / kHistoryRecordBytes ||
       velocity * sizeof(float) + history * kHistoryRecordBytes > room)
     return fail("truncated training state: " + std::to_string(bytes.size()) +
@@ -186,6 +197,13 @@ Expected<TrainState> decodeState(const std::string &path, const std::string &byt
     m.testAccuracy = r.get<double>();
     m.seconds = r.get<double>();
     m.imagesPerSecond = r.get<double>();
+  }
+  if (version >= 2) {
+    s.partial.batches = r.get<uint64_t>();
+    s.partial.lossSum = r.get<double>();
+    s.partial.correct = r.get<uint64_t>();
+    s.partial.seen = r.get<uint64_t>();
+    s.partial.seconds = r.get<double>();
   }
   return s;
 }

@@ -17,7 +17,7 @@
 // FILE.state: what an exact resume needs beyond the weights. Binary,
 //   little-endian, fixed-size fields in this order:
 //     char[8]  magic "NINCSTAT"
-//     u32      version (1)
+//     u32      version (2; version 1, without the last block, still reads)
 //     u32      reserved (0)
 //     u64      epochs done        u64  steps done (global dropout counter)
 //     u64      seed               u64  batch
@@ -29,6 +29,9 @@
 //     u64      H: epochs of history
 //     f32[V]   velocity, in the blob's layout
 //     H x {u64 epoch; f64 loss, train acc, test acc, seconds, images/s}
+//     u64 batches, f64 loss sum, u64 correct, u64 images, f64 seconds: the
+//              epoch after the last whole one, as far as a stop (SIGINT,
+//              SIGTERM) left it (batches 0: none)
 //     u32      CRC-32 (zlib) of every byte before it
 //   The parameter CRC ties the state to its model file: a crash between the
 //   two renames, or files of different runs, are reported, not resumed.
@@ -75,6 +78,14 @@ struct TrainState {
   float learningRate = 0, momentum = 0, weightDecay = 0;
   std::vector<float> velocity;  ///< The blob's layout, blobSize floats.
   std::vector<EpochMetrics> history;
+  /// An epoch stopped midway (SIGINT / SIGTERM): its batches done and the
+  /// sums its line is made of, so a resume finishes it exactly.
+  struct Partial {
+    uint64_t batches = 0;
+    double lossSum = 0;
+    uint64_t correct = 0, seen = 0;
+    double seconds = 0;
+  } partial;
 };
 
 /// Weights and training state read back from a checkpoint.

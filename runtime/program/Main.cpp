@@ -267,6 +267,8 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
   auto result = rt::train(backend, d, *trainSet, *testSet, c.options);
   if (!result)
     return fail(result.message());
+  if (result->stoppedBy) // as a shell reports a program a signal ended
+    return 128 + result->stoppedBy;
   if (c.options.checkpoint.empty() && result->examplesPerSecond > 0)
     std::fprintf(stderr, "note: the trained weights were not saved (--checkpoint FILE.pb "
                          "saves them)\n");

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdarg>
 #include <sstream>
@@ -109,6 +110,32 @@ private:
   Clock::time_point start_, last_;
 };
 
+/// SIGINT / SIGTERM while training: the step in flight finishes, then the
+/// run stops (the Trainer looks after every step) and writes its checkpoint.
+/// SA_RESETHAND: a second signal has its usual effect.
+volatile std::sig_atomic_t gStopSignal = 0;
+extern "C" void requestStop(int signal) { gStopSignal = signal; }
+
+class StopOnSignals {
+public:
+  StopOnSignals() {
+    gStopSignal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = requestStop;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &oldInt_);
+    ::sigaction(SIGTERM, &sa, &oldTerm_);
+  }
+  ~StopOnSignals() {
+    ::sigaction(SIGINT, &oldInt_, nullptr);
+    ::sigaction(SIGTERM, &oldTerm_, nullptr);
+  }
+
+private:
+  struct sigaction oldInt_ {}, oldTerm_ {};
+};
+
 /// Where a run starts: fresh weights, or a checkpoint's weights and state;
 /// the state also holds this run's hyper-parameters and seed.
 struct Start {
@@ -200,6 +227,8 @@ public:
       Expected<EpochMetrics> m = runEpoch(e, trainSeconds);
       if (!m)
         return m.error();
+      if (state_.partial.batches > 0) // stopped by a signal within the epoch
+        return stop(e);
       trained += state_.trainImages;
       state_.epochsDone = uint64_t(e);
       state_.history.push_back(*m);
@@ -208,6 +237,8 @@ public:
       faultPoint("epoch");
       if (Status s = saveOutputs(); !s)
         return s.error();
+      if (gStopSignal && e < epochs_)
+        return stop(e + 1);
     }
     syncHost();
     TrainResult r{std::move(weights_), std::move(state_), 0.0};
@@ -219,6 +250,31 @@ public:
   }
 
 private:
+  /// After a signal: the checkpoint (and metrics) as far as training got,
+  /// in epoch `e`, and a note saying how to go on.
+  Expected<TrainResult> stop(int64_t e) {
+    const int signal = int(gStopSignal);
+    const char *name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+    if (state_.partial.batches > 0)
+      if (Status s = saveOutputs(); !s)
+        return s.error();
+    const std::string where =
+        state_.partial.batches > 0
+            ? format("in epoch %lld after batch %llu of %lld", (long long)e,
+                     (unsigned long long)state_.partial.batches, (long long)batches())
+            : format("after epoch %lld", (long long)(e - 1));
+    const std::string next = o_.checkpoint.empty()
+                                 ? std::string("no --checkpoint was given: nothing was saved")
+                                 : "saved to " + o_.checkpoint + "; go on with --resume " +
+                                       o_.checkpoint;
+    std::fprintf(o_.out, "stopped by %s %s: %s\n", name, where.c_str(), next.c_str());
+    std::fflush(o_.out);
+    syncHost();
+    TrainResult r{std::move(weights_), std::move(state_), 0.0};
+    r.stoppedBy = signal;
+    return r;
+  }
+
   /// Batches an epoch: every image is trained, the last batch may be short.
   int64_t batches() const { return (state_.trainImages + d_.batch - 1) / d_.batch; }
 
@@ -242,7 +298,11 @@ private:
                  double(state_.weightDecay), (unsigned long long)state_.seed);
     if (o_.resume.empty() && !o_.initialWeights.empty()) // fine-tuning
       std::fprintf(o_.out, "starting from %s\n", o_.initialOrigin.c_str());
-    if (!o_.resume.empty())
+    if (!o_.resume.empty() && state_.partial.batches > 0)
+      std::fprintf(o_.out, "resuming from %s in epoch %llu after batch %llu (step %llu)\n",
+                   o_.resume.c_str(), (unsigned long long)state_.epochsDone + 1,
+                   (unsigned long long)state_.partial.batches, (unsigned long long)state_.steps);
+    else if (!o_.resume.empty())
       std::fprintf(o_.out, "resuming from %s after epoch %llu (step %llu)\n", o_.resume.c_str(),
                    (unsigned long long)state_.epochsDone, (unsigned long long)state_.steps);
     if (state_.epochsDone >= uint64_t(epochs_))
@@ -260,10 +320,17 @@ private:
         data::shuffledOrder(state_.trainImages, state_.seed, uint64_t(e - 1));
     const float hyper[3] = {state_.learningRate, state_.momentum, state_.weightDecay};
     Progress progress(o_.progress, e, batches());
-    double lossSum = 0;
-    int64_t correct = 0;
-    int64_t seen = 0;
-    for (int64_t b = 0; b < batches(); ++b) {
+    // A resumed epoch that a signal stopped goes on where it stopped.
+    const TrainState::Partial resumed = state_.partial;
+    state_.partial = {};
+    double lossSum = resumed.lossSum;
+    int64_t correct = int64_t(resumed.correct);
+    int64_t seen = int64_t(resumed.seen);
+    if (resumed.batches >= uint64_t(batches()))
+      return Error{"error: the checkpoint stopped epoch " + std::to_string(e) + " after batch " +
+                   std::to_string(resumed.batches) + ", but an epoch has " +
+                   std::to_string(batches()) + " batches here"};
+    for (int64_t b = int64_t(resumed.batches); b < batches(); ++b) {
       // A short last batch is padded with zero images whose ignore label
       // keeps them out of the loss, the gradients and the accuracy; its loss
       // (the mean over its own images) is weighted by its size, as d2l's
@@ -290,8 +357,15 @@ private:
       lossSum += double(loss) * n;
       correct += countCorrect(n);
       progress.update(b + 1, lossSum / double(seen), seen);
+      if (gStopSignal && b + 1 < batches()) {
+        progress.finish();
+        syncHost();
+        state_.partial = {uint64_t(b + 1), lossSum, uint64_t(correct), uint64_t(seen),
+                          resumed.seconds + secondsSince(start)};
+        return EpochMetrics{};
+      }
     }
-    const double stepSeconds = secondsSince(start);
+    const double stepSeconds = resumed.seconds + secondsSince(start);
     trainSeconds += stepSeconds;
     syncHost();
     if (!allFinite(weights_)) {
@@ -306,7 +380,7 @@ private:
                         lossSum / images,
                         double(correct) / images,
                         testAccuracy,
-                        secondsSince(start),
+                        resumed.seconds + secondsSince(start),
                         stepSeconds > 0 ? images / stepSeconds : 0.0};
   }
 
@@ -463,6 +537,7 @@ Expected<TrainResult> train(const TrainBackend &backend, const ModelDescriptor &
   const int64_t epochs = options.epochs.value_or(d.epochs);
   Trainer trainer(backend, d, trainSet, testSet, options, std::move(*start), epochs,
                   limited(options.testLimit, testSet.count));
+  StopOnSignals stopOnSignals;
   return trainer.run();
 }
 

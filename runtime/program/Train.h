@@ -100,6 +100,9 @@ struct TrainResult {
   std::vector<float> weights;       ///< The trained blob.
   TrainState state;                 ///< Velocity, steps and the whole history.
   double examplesPerSecond = 0;     ///< Of this run's training.
+  /// SIGINT or SIGTERM stopped the run after a step (0: it ran to the end);
+  /// the checkpoint, if any, holds the epoch so far (TrainState::partial).
+  int stoppedBy = 0;
 };
 
 /// Trains the model `d` describes on `trainSet`, evaluating on `testSet`

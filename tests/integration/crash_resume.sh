@@ -7,7 +7,8 @@
 # was killed in. The kill points are the runtime's NINC_FAULT crash points
 # (runtime/support/Fault.h). A full disk (a file-size limit) while writing a
 # checkpoint is an error naming the file, and the checkpoint before stays
-# intact with no temporary left beside it.
+# intact with no temporary left beside it. SIGTERM and SIGINT stop after the
+# step in flight with a checkpoint of the epoch so far.
 #   crash_resume.sh BIN_DIR SOURCE_DIR WORK_DIR
 set -euo pipefail
 bin=$1 src=$2 work=$3
@@ -69,6 +70,28 @@ points=(step:1 step:4 step:6 step:7 step:11 step:12 step:13 step:17 step:18
         random:1 random:2 random:4)
 for p in "${points[@]}"; do crash "$p"; done
 echo "${#points[@]} kill points: every resumed run equals the uninterrupted one"
+
+# SIGTERM / SIGINT: the step in flight finishes, the checkpoint holds the
+# epoch so far, the program exits 128 + the signal; resuming finishes the
+# epoch exactly (the same epoch lines and weights).
+stop() {
+  local point=$1 want=$2 dir="$work/stop-$1" rc=0
+  mkdir -p "$dir"
+  NINC_FAULT=$point "$work/tiny" train "${flags[@]}" --checkpoint "$dir/ck.pb" > "$dir/run0.txt" 2>&1 || rc=$?
+  [ $rc = "$want" ] || { cat "$dir/run0.txt"; fail "$point: expected exit $want, got $rc"; }
+  grep -q "^stopped by SIG.*: saved to $dir/ck.pb; go on with --resume $dir/ck.pb" "$dir/run0.txt" ||
+    { cat "$dir/run0.txt"; fail "$point: no 'stopped by' line"; }
+  "$work/tiny" train "${flags[@]}" --resume "$dir/ck.pb" --checkpoint "$dir/ck.pb" > "$dir/run1.txt" 2>&1 ||
+    { cat "$dir/run1.txt"; fail "$point: the resumed run failed"; }
+  cmp -s "$work/ref.pb" "$dir/ck.pb" || fail "$point: the weights differ from the uninterrupted run's"
+  { epochs "$dir/run0.txt"; epochs "$dir/run1.txt"; } > "$dir/epochs.txt"
+  diff "$work/ref-epochs.txt" "$dir/epochs.txt" > /dev/null ||
+    { diff "$work/ref-epochs.txt" "$dir/epochs.txt"; fail "$point: other epoch lines"; }
+  echo "$point: $(grep -o '^stopped by SIG[A-Z]* [^:]*' "$dir/run0.txt"); $(grep -o '^resuming .*' "$dir/run1.txt"); identical"
+}
+stop step:4:TERM 143
+stop step:9:INT 130
+stop epoch:1:TERM 143
 
 # A full disk while writing the epoch-2 checkpoint: a clear error, and the
 # epoch-1 checkpoint stays as it was, with no temporary beside it.
