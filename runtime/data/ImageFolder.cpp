@@ -91,6 +91,28 @@ std::string jpegHuffmanProblem(const std::string &data) {
   return "";
 }
 
+/// stb_image allocates a PNG's IDAT buffer from the chunk's declared length
+/// (up to 2 GiB) before reading it (found by fuzz-image): every chunk must
+/// fit in the file. "" when they do.
+std::string pngChunkProblem(const std::string &data) {
+  const auto *b = reinterpret_cast<const unsigned char *>(data.data());
+  const size_t n = data.size();
+  if (n < 8 || std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) != 0)
+    return "";
+  for (size_t p = 8; p < n;) {
+    if (n - p < 12)
+      return "a truncated PNG chunk";
+    const uint64_t len = uint64_t(b[p]) << 24 | uint64_t(b[p + 1]) << 16 |
+                         uint64_t(b[p + 2]) << 8 | b[p + 3];
+    if (len > n - p - 12)
+      return "a PNG chunk of " + std::to_string(len) + " bytes in a file of " + std::to_string(n);
+    if (std::memcmp(b + p + 4, "IEND", 4) == 0)
+      return "";
+    p += 12 + len;
+  }
+  return "";
+}
+
 std::string failureReason() {
   std::string out = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
   for (char &c : out)
@@ -162,6 +184,8 @@ Expected<Dataset> loadImageFolder(const std::string &path, const DataShape &want
     const std::string data = buf.str();
     if (std::string problem = jpegHuffmanProblem(data); !problem.empty())
       return fail(file, "not a JPEG image stb_image can read (" + problem + ")");
+    if (std::string problem = pngChunkProblem(data); !problem.empty())
+      return fail(file, "not a PNG image stb_image can read (" + problem + ")");
     int w = 0, h = 0, n = 0;
     if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc *>(data.data()), int(data.size()),
                                &w, &h, &n))
