@@ -36,6 +36,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <unistd.h>
+
 namespace ninc {
 
 const std::vector<std::string> &emitStageNames() {
@@ -349,6 +351,26 @@ rt::ModelDescriptor makeDescriptor(const Compilation &c) {
   return d;
 }
 
+/// A CPU program whose arena and weights exceed this machine's memory could
+/// only die of the OOM killer: refused here, with the sizes. (Programs check
+/// again at start-up against what is free then: runtime/program/Arena.h.)
+int refuseOversized(const Compilation &c, const rt::ModelDescriptor &d) {
+  if (c.target.isCuda())
+    return kOk;
+  const int64_t total = int64_t(::sysconf(_SC_PHYS_PAGES)) * int64_t(::sysconf(_SC_PAGESIZE));
+  const int64_t bytes = std::max(d.arenaBytes, d.trainArenaBytes) +
+                        d.blobSize * int64_t(sizeof(float)) * (c.training ? 2 : 1);
+  if (total <= 0 || bytes <= total)
+    return kOk;
+  std::fprintf(stderr,
+               "%s: error: model '%s' at batch %lld needs %.1f GiB (its arena of intermediates "
+               "and weights); this machine has %.1f GiB of memory (compile with a smaller "
+               "--batch)\n",
+               c.opts.model.c_str(), d.model.c_str(), (long long)d.batch,
+               double(bytes) / (1ll << 30), double(total) / (1ll << 30));
+  return kInvalidInput;
+}
+
 /// Temporary object files, removed when this goes out of scope.
 struct TemporaryObjects {
   std::vector<std::string> paths;
@@ -488,8 +510,12 @@ int compileModel(const Model &model, const CompileOptions &opts, const Target &t
     return writeOutput(opts.output, [&](llvm::raw_ostream &os) { printDot(*c.module, os); });
   case EmitStage::Ptx:
     return writePtx(opts, model.name, cuda::collectPtx(*c.module));
-  default:
-    return emitFromLLVMDialect(c, makeDescriptor(c));
+  default: {
+    rt::ModelDescriptor d = makeDescriptor(c);
+    if (int rc = refuseOversized(c, d); rc != kOk)
+      return rc;
+    return emitFromLLVMDialect(c, d);
+  }
   }
 }
 

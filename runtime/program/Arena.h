@@ -8,13 +8,64 @@
 #define NINC_RUNTIME_PROGRAM_ARENA_H
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <new>
+#include <string>
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <sys/resource.h>
 #endif
 
 namespace ninc::rt {
+
+/// Bytes this process can still get: the kernel's MemAvailable, and under
+/// an address-space limit (ulimit -v) what is left of it; `why` says which
+/// bound it is. -1 when unknown (not Linux).
+inline int64_t availableMemory(std::string &why) {
+  int64_t available = -1;
+#if defined(__linux__)
+  auto field = [](const char *file, const std::string &key) -> int64_t {
+    std::ifstream in(file);
+    std::string k;
+    int64_t kib;
+    while (in >> k) {
+      if (k == key && in >> kib)
+        return kib * 1024;
+      in.ignore(1 << 20, '\n');
+    }
+    return -1;
+  };
+  available = field("/proc/meminfo", "MemAvailable:");
+  why = "available memory";
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    const int64_t used = field("/proc/self/status", "VmSize:");
+    const int64_t left = int64_t(limit.rlim_cur) - (used > 0 ? used : 0);
+    if (available < 0 || left < available) {
+      available = left > 0 ? left : 0;
+      why = "left under the address-space limit (ulimit -v)";
+    }
+  }
+#endif
+  return available;
+}
+
+/// "" when `bytes` (what a command is about to allocate for `what`) fits
+/// in availableMemory(), else an error naming both sizes: a model too large
+/// for the machine is refused at start-up, not by the kernel's OOM killer.
+inline std::string memoryProblem(int64_t bytes, const std::string &what) {
+  std::string why;
+  const int64_t available = availableMemory(why);
+  if (available < 0 || bytes <= available)
+    return "";
+  char text[256];
+  std::snprintf(text, sizeof text, "error: %s needs %.1f MiB; this machine has %.1f MiB %s",
+                what.c_str(), double(bytes) / (1 << 20), double(available) / (1 << 20),
+                why.c_str());
+  return text;
+}
 
 /// 64-byte aligned bytes; data() is null if the allocation failed. An arena
 /// of 2 MiB or more is 2 MiB aligned and asks Linux for transparent huge

@@ -50,6 +50,16 @@ int fail(const std::string &message) {
   return kExitInvalidInput;
 }
 
+/// The memory a command needs (its arena, the weights and, training, their
+/// velocity) against what the machine has: an error message, or "".
+std::string tooLarge(const rt::ModelDescriptor &d, int64_t arenaBytes, bool training) {
+  const int64_t bytes = arenaBytes + d.blobSize * int64_t(sizeof(float)) * (training ? 2 : 1);
+  std::string p = rt::memoryProblem(bytes, "model '" + d.model + "' at batch " +
+                                               std::to_string(d.batch) +
+                                               (training ? " (training)" : ""));
+  return p.empty() ? p : p + " (recompile with a smaller --batch)";
+}
+
 Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const std::string &path,
                                            std::string &origin) {
   if (path.empty())
@@ -99,6 +109,8 @@ int inferTensors(const rt::ModelDescriptor &d, const InferOptions &o,
                 (long long)total, o.input.c_str(), d.model.c_str(), (long long)d.batch,
                 origin.c_str());
   std::vector<float> images(d.batch * image), logits(d.batch * d.classes), all;
+  if (std::string p = tooLarge(d, d.arenaBytes, false); !p.empty())
+    return fail(p);
   rt::Arena arena(d.arenaBytes);
   if (!arena.data())
     return fail("error: cannot allocate the " + std::to_string(d.arenaBytes) +
@@ -162,6 +174,8 @@ int infer(const rt::ModelDescriptor &d, const InferOptions &o) {
   std::fflush(stdout);
 
   std::vector<float> images(d.batch * image), logits(d.batch * d.classes), all;
+  if (std::string p = tooLarge(d, d.arenaBytes, false); !p.empty())
+    return fail(p);
   rt::Arena arena(d.arenaBytes);
   if (!arena.data())
     return fail("error: cannot allocate the " + std::to_string(d.arenaBytes) +
@@ -245,6 +259,8 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
   if (!trainSet->classNames.empty())
     std::printf("classes: %s\n", rt::classList(*trainSet).c_str());
   const int64_t arenaBytes = std::max(d.arenaBytes, d.trainArenaBytes);
+  if (std::string p = tooLarge(d, arenaBytes, true); !p.empty())
+    return fail(p);
   rt::Arena arena(arenaBytes);
   if (!arena.data())
     return fail("error: cannot allocate the " + std::to_string(arenaBytes) +
