@@ -52,14 +52,21 @@ bool isImage(const fs::path &p) {
 /// bytes).
 /// Debian's stb_image (2022-09) builds a JPEG Huffman table from a DHT
 /// segment's 16 code counts without checking that they sum to at most 256
-/// symbols, writing past the table (found by tests/fuzz, fuzz-image). The
-/// DHT segments are checked here before stb sees the file; "" when sane.
+/// symbols, writing past the table, and decodes a scan with tables no DHT
+/// defined (uninitialised memory, indexes out of bounds) (found by
+/// tests/fuzz, fuzz-image). The segments are checked here before stb sees
+/// the file; "" when sane.
 std::string jpegHuffmanProblem(const std::string &data) {
   const auto *b = reinterpret_cast<const unsigned char *>(data.data());
   const size_t n = data.size();
-  if (n < 2 || b[0] != 0xFF || b[1] != 0xD8)
+  // SOI, after any 0xFF fill bytes (stb skips them too).
+  size_t p = 0;
+  while (p < n && b[p] == 0xFF)
+    ++p;
+  if (p == 0 || p >= n || b[p] != 0xD8)
     return "";
-  size_t p = 2;
+  ++p;
+  bool defined[2][4] = {}; // [DC, AC][table id]: defined by a DHT so far
   while (p + 4 <= n) {
     if (b[p] != 0xFF) { // entropy-coded data after a scan: find the next marker
       ++p;
@@ -75,10 +82,25 @@ std::string jpegHuffmanProblem(const std::string &data) {
     const size_t len = size_t(b[p + 2]) << 8 | b[p + 3];
     if (len < 2 || p + 2 + len > n)
       return "a truncated JPEG segment"; // stb would read zeros past the end
+    if (m == 0xDA) { // a scan: the tables it decodes with must exist
+      const size_t ns = b[p + 4], at = p + 5 + 2 * ns;
+      if (len < 6 + 2 * ns)
+        return "a truncated JPEG scan header";
+      const bool needDc = b[at] == 0 && (b[at + 2] >> 4) == 0, needAc = b[at + 1] > 0;
+      for (size_t i = 0; i < ns; ++i) {
+        const unsigned dc = b[p + 6 + 2 * i] >> 4, ac = b[p + 6 + 2 * i] & 15;
+        if ((needDc && (dc > 3 || !defined[0][dc])) || (needAc && (ac > 3 || !defined[1][ac])))
+          return "a JPEG scan decodes with a Huffman table no DHT segment defined";
+      }
+    }
     if (m == 0xC4)
       for (size_t q = p + 4, end = p + 2 + len; q < end;) {
         if (q + 17 > end)
           return "a truncated JPEG Huffman table";
+        if ((b[q] >> 4) > 1 || (b[q] & 15) > 3)
+          return "a JPEG Huffman table of class " + std::to_string(b[q] >> 4) + ", id " +
+                 std::to_string(b[q] & 15);
+        defined[b[q] >> 4][b[q] & 15] = true;
         size_t symbols = 0;
         for (int i = 1; i <= 16; ++i)
           symbols += b[q + i];

@@ -85,4 +85,25 @@ TEST(FuzzRegression, JpegHuffmanTableOfMoreThan256SymbolsIsRefused) {
       << ds.message();
 }
 
+// The checks before stb_image refuse no valid JPEG: baseline and
+// progressive, grey and RGB (cjpeg's, tests/fuzz/valid).
+TEST(FuzzRegression, ValidJpegsStillLoad) {
+  const fs::path valid = fs::path(NINC_SOURCE_DIR) / "tests" / "fuzz" / "valid";
+  int loaded = 0;
+  for (const auto &file : fs::directory_iterator(valid)) {
+    SCOPED_TRACE(file.path().string());
+    const std::string folder = ninc::fuzz::scratchDir() + "/valid-" + file.path().stem().string();
+    fs::create_directories(folder + "/cls");
+    fs::copy_file(file.path(), folder + "/cls/x.jpg", fs::copy_options::overwrite_existing);
+    ninc::data::DataShape want;
+    want.classes = 1;
+    want.channels = file.path().stem().string().rfind("rgb", 0) == 0 ? 3 : 1;
+    auto ds = ninc::data::loadImageFolder(folder, want);
+    ASSERT_TRUE(ds) << ds.message();
+    EXPECT_EQ(ds->count, 1);
+    ++loaded;
+  }
+  EXPECT_EQ(loaded, 4);
+}
+
 } // namespace
