@@ -11,22 +11,31 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace ninc::fuzz {
 
-/// A folder of this process's own, created on first use.
+/// A folder of this process's own, created on first use and removed when
+/// the process exits normally.
 inline const std::string &scratchDir() {
-  static const std::string dir = [] {
-    const char *tmp = std::getenv("TMPDIR");
-    std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (tmp && *tmp ? tmp : "/tmp");
-    std::string d = base + "/ninc-fuzz-" + std::to_string(getpid());
-    mkdir(d.c_str(), 0700);
-    return d;
-  }();
-  return dir;
+  struct Dir {
+    std::string path;
+    Dir() {
+      const char *tmp = std::getenv("TMPDIR");
+      std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (tmp && *tmp ? tmp : "/tmp");
+      path = base + "/ninc-fuzz-" + std::to_string(getpid());
+      mkdir(path.c_str(), 0700);
+    }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;
+  return dir.path;
 }
 
 /// Writes `size` bytes to scratchDir()/name; returns its path.
