@@ -7,6 +7,8 @@
 #ifndef NINC_RUNTIME_PROGRAM_ARENA_H
 #define NINC_RUNTIME_PROGRAM_ARENA_H
 
+#include "runtime/program/Descriptor.h"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -65,6 +67,16 @@ inline std::string memoryProblem(int64_t bytes, const std::string &what) {
                 what.c_str(), double(bytes) / (1 << 20), double(available) / (1 << 20),
                 why.c_str());
   return text;
+}
+
+/// memoryProblem for model `d` at its batch (`role`: what of it, e.g.
+/// " (training)"), with the way out: the one message infer, run, train and
+/// bench give.
+inline std::string modelMemoryProblem(const ModelDescriptor &d, int64_t bytes,
+                                      const std::string &role) {
+  std::string p = memoryProblem(bytes, "model '" + d.model + "' at batch " +
+                                           std::to_string(d.batch) + role);
+  return p.empty() ? p : p + " (recompile with a smaller --batch)";
 }
 
 /// 64-byte aligned bytes; data() is null if the allocation failed. An arena

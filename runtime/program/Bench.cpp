@@ -146,10 +146,8 @@ int runBench(const ModelDescriptor &d, const std::string &mode, int iters, int w
     labels[i] = int32_t(i % d.classes);
   std::vector<float> logits(d.batch * d.classes);
   const int64_t arenaBytes = training ? std::max(d.arenaBytes, d.trainArenaBytes) : d.arenaBytes;
-  if (std::string p = memoryProblem(arenaBytes, "model '" + d.model + "' at batch " +
-                                                    std::to_string(d.batch) + " (its arena)");
-      !p.empty())
-    return fail(p + " (recompile with a smaller --batch)");
+  if (std::string p = modelMemoryProblem(d, arenaBytes, " (its arena)"); !p.empty())
+    return fail(p);
   Arena arena(arenaBytes);
   if (!arena.data())
     return fail("error: cannot allocate the " + std::to_string(arenaBytes) +

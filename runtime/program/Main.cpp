@@ -54,10 +54,7 @@ int fail(const std::string &message) {
 /// velocity) against what the machine has: an error message, or "".
 std::string tooLarge(const rt::ModelDescriptor &d, int64_t arenaBytes, bool training) {
   const int64_t bytes = arenaBytes + d.blobSize * int64_t(sizeof(float)) * (training ? 2 : 1);
-  std::string p = rt::memoryProblem(bytes, "model '" + d.model + "' at batch " +
-                                               std::to_string(d.batch) +
-                                               (training ? " (training)" : ""));
-  return p.empty() ? p : p + " (recompile with a smaller --batch)";
+  return rt::modelMemoryProblem(d, bytes, training ? " (training)" : "");
 }
 
 Expected<std::vector<float>> chooseWeights(const rt::ModelDescriptor &d, const std::string &path,
