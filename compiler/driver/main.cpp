@@ -272,6 +272,9 @@ void addCompileReportFlags(CLI::App &cmd, CompileArgs &args) {
   CompileOptions &opts = args.options;
   cmd.add_flag("--time-report", opts.timeReport,
                "Print the seconds spent in each compiler phase (to standard error)");
+  cmd.add_flag("--pass-timing", opts.passTiming,
+               "Print MLIR's wall time of every pass, nested as the pass manager runs them "
+               "(to standard error)");
   cmd.add_flag("--print-ir-after-all", opts.printIrAfterAll,
                "Print the IR after every pass (to standard error)");
   cmd.add_option("--print-ir-after", opts.printIrAfter,

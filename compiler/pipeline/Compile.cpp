@@ -295,6 +295,8 @@ int runPasses(Compilation &c) {
   const bool graphOnly = emit == EmitStage::NinOpt || emit == EmitStage::Dot;
   mlir::PassManager pm(&c.ctx);
   configureIrPrinting(pm, c.opts);
+  if (c.opts.passTiming)
+    pm.enableTiming();
   if (graphOnly)
     c.training ? buildTrainGraphPipeline(pm) : buildGraphPipeline(pm);
   else if (c.training)

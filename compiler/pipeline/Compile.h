@@ -51,6 +51,7 @@ struct CompileOptions {
   bool printMemoryPlan = false;  ///< The arena table of each function, to stderr.
   bool printSchedule = false;    ///< The CPU schedule chosen per op, to stderr.
   bool timeReport = false;       ///< Seconds spent in each phase, to stderr.
+  bool passTiming = false;       ///< MLIR's per-pass timing, to stderr.
   std::vector<std::string> printIrAfter, printIrBefore; ///< Pass arguments.
   /// CPU: the autotuner's hooks into the schedule (Autotune.h); null: the
   /// cost model's schedules.

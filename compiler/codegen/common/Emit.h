@@ -36,8 +36,9 @@ struct MachineOptions {
   int optLevel = 2;
 };
 
-/// Translates a module in the llvm dialect to LLVM IR in `ctx`, with the
-/// machine's data layout and triple, defines the profile counters when the
+/// Translates a module in the llvm dialect to LLVM IR in `ctx` (first
+/// dropping from `module` the argument attributes of dialects other than
+/// llvm, which have no translation), with the machine's data layout and triple, defines the profile counters when the
 /// module has profile regions (nin.profile_regions), and with `optimize` runs
 /// LLVM's pipeline at opts.optLevel (no SLP vectorizer: the schedules
 /// vectorise).
