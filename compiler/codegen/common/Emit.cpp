@@ -14,7 +14,9 @@
 
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InstrTypes.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -179,6 +181,28 @@ static void dropUntranslatedArgumentAttrs(mlir::ModuleOp module) {
   });
 }
 
+/// The functions that fork OpenMP regions (nin_infer, nin_train_step with
+/// threads > 1) are what is left of the model once its loop nests are
+/// outlined: memref descriptors, the captured values of each
+/// __kmpc_fork_call, copies through memcpy. They are compiled optnone: NiN's
+/// training step is 12k of the module's 59k instructions, and LLVM took
+/// 2.5-4 s of CPU on it at -O2 (its schedulers on long straight-line blocks)
+/// against 1 s at -O0, while the program's time outside the regions stayed
+/// 44-49 ms a step (bench --profile, "outside the regions", both ways).
+static void compileGlueAtO0(llvm::Module &module) {
+  llvm::Function *fork = module.getFunction("__kmpc_fork_call");
+  if (!fork)
+    return;
+  llvm::SmallPtrSet<llvm::Function *, 4> glue;
+  for (llvm::User *user : fork->users())
+    if (auto *call = llvm::dyn_cast<llvm::CallBase>(user))
+      glue.insert(call->getFunction());
+  for (llvm::Function *f : glue) {
+    f->addFnAttr(llvm::Attribute::OptimizeNone);
+    f->addFnAttr(llvm::Attribute::NoInline); // optnone requires it
+  }
+}
+
 Expected<std::unique_ptr<llvm::Module>>
 translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
                   const MachineOptions &opts, bool optimizeIt) {
@@ -196,6 +220,7 @@ translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
   llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
   if (auto regions = module->getAttrOfType<mlir::IntegerAttr>(attr::kProfileRegions))
     defineProfileHooks(*llvmModule, regions.getInt());
+  compileGlueAtO0(*llvmModule);
   if (optimizeIt)
     optimize(*llvmModule, **machine, opts.optLevel);
   return Expected<std::unique_ptr<llvm::Module>>(std::move(llvmModule));

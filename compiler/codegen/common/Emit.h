@@ -38,8 +38,10 @@ struct MachineOptions {
 
 /// Translates a module in the llvm dialect to LLVM IR in `ctx` (first
 /// dropping from `module` the argument attributes of dialects other than
-/// llvm, which have no translation), with the machine's data layout and triple, defines the profile counters when the
-/// module has profile regions (nin.profile_regions), and with `optimize` runs
+/// llvm, which have no translation), with the machine's data layout and
+/// triple and the functions that fork OpenMP regions marked optnone (glue,
+/// see Emit.cpp), defines the profile counters when the module has profile
+/// regions (nin.profile_regions), and with `optimize` runs
 /// LLVM's pipeline at opts.optLevel (no SLP vectorizer: the schedules
 /// vectorise).
 Expected<std::unique_ptr<llvm::Module>> translateToLLVMIR(mlir::ModuleOp module,
