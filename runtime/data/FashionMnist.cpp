@@ -11,6 +11,7 @@
 #include "runtime/data/FashionMnist.h"
 
 #include "runtime/support/Random.h"
+#include "runtime/support/Format.h"
 
 #include <zlib.h>
 
@@ -158,13 +159,15 @@ Expected<std::vector<uint32_t>> readHeader(gzFile file, const std::string &path,
   return dims;
 }
 
-/// Checks one header dimension against [1, max] before it sizes anything.
+/// Checks one header dimension against [1, max] before it sizes anything;
+/// `claimed`: the bytes the whole header asks for, named in the message.
 Status checkDim(const std::string &path, const char *what, uint32_t value,
-                int64_t max) {
+                int64_t max, double claimed) {
   if (value >= 1 && int64_t(value) <= max)
     return Status::ok();
   return Error{path + ": expected " + what + " between 1 and " +
-               std::to_string(max) + ", found " + std::to_string(value)};
+               std::to_string(max) + ", found " + std::to_string(value) + " (the header asks for " +
+               rt::formatBytes(claimed) + ")"};
 }
 
 /// Counts the bytes left in `file`, to report trailing data precisely.
@@ -301,11 +304,12 @@ Expected<Dataset> loadIdx(const std::string &imagesPath,
     return imageDims.error();
   const uint32_t count = (*imageDims)[0], rows = (*imageDims)[1],
                  cols = (*imageDims)[2];
-  if (Status s = checkDim(imagesPath, "image count", count, kMaxIdxCount); !s)
+  const double claimed = double(count) * rows * cols;
+  if (Status s = checkDim(imagesPath, "image count", count, kMaxIdxCount, claimed); !s)
     return s.error();
-  if (Status s = checkDim(imagesPath, "rows", rows, kMaxIdxSide); !s)
+  if (Status s = checkDim(imagesPath, "rows", rows, kMaxIdxSide, claimed); !s)
     return s.error();
-  if (Status s = checkDim(imagesPath, "columns", cols, kMaxIdxSide); !s)
+  if (Status s = checkDim(imagesPath, "columns", cols, kMaxIdxSide, claimed); !s)
     return s.error();
 
   Expected<GzHandle> labels = openIdx(labelsPath);
@@ -316,7 +320,7 @@ Expected<Dataset> loadIdx(const std::string &imagesPath,
   if (!labelDims)
     return labelDims.error();
   const uint32_t labelCount = (*labelDims)[0];
-  if (Status s = checkDim(labelsPath, "label count", labelCount, kMaxIdxCount);
+  if (Status s = checkDim(labelsPath, "label count", labelCount, kMaxIdxCount, labelCount);
       !s)
     return s.error();
   // Compare counts before reading 47 MB of pixels that would be rejected.

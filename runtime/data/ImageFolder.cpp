@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/data/Datasets.h"
+#include "runtime/support/Format.h"
 
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
@@ -135,6 +136,29 @@ std::string pngChunkProblem(const std::string &data) {
   return "";
 }
 
+/// A PNG's width and height from its IHDR chunk (the first, checked by
+/// pngChunkProblem), so that a size stb_image refuses ("too large": it
+/// reports "unknown image type") is named in the message. false: not a PNG.
+bool pngSize(const std::string &data, uint64_t &w, uint64_t &h) {
+  const auto *b = reinterpret_cast<const unsigned char *>(data.data());
+  if (data.size() < 24 || std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) != 0 ||
+      std::memcmp(b + 12, "IHDR", 4) != 0)
+    return false;
+  auto be32 = [&](size_t p) {
+    return uint64_t(b[p]) << 24 | uint64_t(b[p + 1]) << 16 | uint64_t(b[p + 2]) << 8 | b[p + 3];
+  };
+  w = be32(16);
+  h = be32(20);
+  return true;
+}
+
+/// "a 100000x100000 image (9.3 GiB of pixels a channel); at most 4096 a side"
+std::string tooLarge(uint64_t w, uint64_t h) {
+  return "a " + std::to_string(w) + "x" + std::to_string(h) + " image (" +
+         rt::formatBytes(double(w) * double(h)) + " of pixels a channel); at most " +
+         std::to_string(kMaxIdxSide) + " a side";
+}
+
 std::string failureReason() {
   std::string out = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
   for (char &c : out)
@@ -208,14 +232,16 @@ Expected<Dataset> loadImageFolder(const std::string &path, const DataShape &want
       return fail(file, "not a JPEG image stb_image can read (" + problem + ")");
     if (std::string problem = pngChunkProblem(data); !problem.empty())
       return fail(file, "not a PNG image stb_image can read (" + problem + ")");
+    if (uint64_t pw, ph; pngSize(data, pw, ph) &&
+                         (pw < 1 || ph < 1 || pw > uint64_t(kMaxIdxSide) || ph > uint64_t(kMaxIdxSide)))
+      return fail(file, tooLarge(pw, ph));
     int w = 0, h = 0, n = 0;
     if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc *>(data.data()), int(data.size()),
                                &w, &h, &n))
       return fail(file, "not a PNG or JPEG image stb_image can read (" +
                             failureReason() + ")");
     if (w < 1 || h < 1 || w > kMaxIdxSide || h > kMaxIdxSide)
-      return fail(file, "a " + std::to_string(w) + "x" + std::to_string(h) +
-                            " image; at most " + std::to_string(kMaxIdxSide) + " a side");
+      return fail(file, tooLarge(uint64_t(std::max(w, 0)), uint64_t(std::max(h, 0))));
     stbi_uc *pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc *>(data.data()),
                                             int(data.size()), &w, &h, &n, want.channels);
     if (!pixels)

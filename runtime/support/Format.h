@@ -23,6 +23,20 @@ inline std::string format(const char *fmt, ...) {
   return out;
 }
 
+/// A byte count for messages: "64 bytes", "1.5 MiB", "8.9 PiB" (a double,
+/// so that sizes a file only claims, past 2^64, still print).
+inline std::string formatBytes(double bytes) {
+  static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024)
+    return format("%.0f bytes", bytes);
+  int unit = -1;
+  while (bytes >= 1024 && unit + 1 < int(sizeof units / sizeof *units)) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return format(bytes >= 1024 ? "%.3g %s" : "%.1f %s", bytes, units[unit]);
+}
+
 } // namespace ninc::rt
 
 #endif // NINC_RUNTIME_SUPPORT_FORMAT_H

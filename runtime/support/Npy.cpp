@@ -2,6 +2,7 @@
 
 #include "runtime/support/Npy.h"
 #include "runtime/support/Wire.h"
+#include "runtime/support/Format.h"
 
 #include <cerrno>
 #include <cmath>
@@ -101,17 +102,22 @@ Expected<NpyView> parseNpy(const std::string &bytes, const std::string &where) {
       return fail("a .npy dimension '" + d + "' out of range");
     npy.shape.push_back(v);
   }
-  int64_t n = 1;
-  for (int64_t d : npy.shape)
-    if (d > 0 && n > (int64_t(1) << 40) / d)
-      return fail("an array too large to load");
-    else
-      n *= d;
   size_t item = npy.descr.size() >= 3 ? size_t(std::atoi(npy.descr.c_str() + 2)) : 0;
   if (item == 0 || (npy.descr[0] == '>' && item > 1))
     return fail("dtype '" + npy.descr + "' is not a little-endian number");
   npy.data = bytes.data() + start;
   npy.bytes = bytes.size() - start;
+  // The shape's size in a double first: a header may claim more than 2^64.
+  double claimed = double(item);
+  for (int64_t d : npy.shape)
+    claimed *= double(d);
+  if (claimed > double(npy.bytes))
+    return fail("shape (" + shape.substr(open + 1, close - open - 1) + ") of '" + npy.descr +
+                "' is " + rt::formatBytes(claimed) + "; the array holds " +
+                std::to_string(npy.bytes) + " bytes of data");
+  int64_t n = 1;
+  for (int64_t d : npy.shape)
+    n *= d; // at most npy.bytes / item: no overflow
   if (npy.bytes != size_t(n) * item)
     return fail("expected " + std::to_string(size_t(n) * item) + " bytes of data for shape (" +
                 shape.substr(open + 1, close - open - 1) + "), found " +

@@ -82,6 +82,26 @@ expect_error "00000.png: error: " "$work/tiny-infer" infer --test-data "$work/d/
 mkdir -p "$work/empty"
 expect_error "empty: error: expected one sub-folder per class, 10 for this model, found 0" "$work/tiny-infer" infer --test-data "$work/empty"
 expect_error "'x' has shape (256, 28, 28); the model takes 3 channel(s)" "$work/rgb" train --train-data "$work/d/train.npz" --test-data "$work/d/test.npz"
+# Absurd sizes in a header are refused before anything is allocated, with the size.
+/usr/bin/python3 - "$work/d/bad" <<'PY'
+import os, struct, sys, zipfile, zlib
+d = sys.argv[1]
+def npy(shape, data=b"\0" * 64):
+    h = "{'descr': '|u1', 'fortran_order': False, 'shape': %r, }" % (shape,)
+    h += " " * (63 - (10 + len(h)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data
+with zipfile.ZipFile(f"{d}/huge.npz", "w") as z:
+    z.writestr("x.npy", npy((1000000, 100000, 100000)))
+    z.writestr("y.npy", npy((64,)))
+def chunk(t, b): return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
+png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)) +
+       chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+for c in range(10):
+    os.makedirs(f"{d}/huge-folder/c{c}", exist_ok=True)
+    open(f"{d}/huge-folder/c{c}/0.png", "wb").write(png)
+PY
+expect_error "huge.npz: error: 'x': shape (1000000, 100000, 100000) of '|u1' is 8.9 PiB; the array holds 64 bytes of data" "$work/tiny-infer" infer --test-data "$work/d/bad/huge.npz"
+expect_error "0.png: error: a 100000x100000 image (9.3 GiB of pixels a channel); at most 4096 a side" "$work/tiny-infer" infer --test-data "$work/d/bad/huge-folder"
 expect_error "--train-data and --test-data go together" "$work/tiny" train --train-data "$work/d/train.npz"
 expect_error "--mean and --std need 1 value(s) each" "$work/tiny-infer" infer --test-data "$work/d/test.npz" --mean 0.1,0.2 --std 1,1
 echo PASS

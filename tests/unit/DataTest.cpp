@@ -362,7 +362,8 @@ TEST(FashionMnistErrors, HugeCountIsRejectedBeforeAllocating) {
   expectError(
       loadIdx(absurd, p.labels),
       {absurd,
-       "expected image count between 1 and 10000000, found 4294967295"});
+       "expected image count between 1 and 10000000, found 4294967295 (the header asks for "
+       "3.1 TiB)"});
 
   // Within every bound, but claiming 10^7 * 4096 * 4096 bytes (~168 TB, more
   // than the address space): allocating up front would throw or abort.
