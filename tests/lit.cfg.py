@@ -36,4 +36,8 @@ try:
     config.available_features.add("cuda-driver")
 except OSError:
     pass
+# A sanitizer build (scripts/sanitize.sh): ASan reserves terabytes of shadow
+# address space, so what runs under `ulimit -v` cannot be tested there.
+if "address" in getattr(config, "ninc_sanitize", ""):
+    config.available_features.add("asan")
 config.substitutions.append(("%fake-cuda", os.path.join(config.ninc_binary_dir, "tests", "fake-cuda")))
