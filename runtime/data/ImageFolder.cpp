@@ -114,6 +114,11 @@ std::string jpegHuffmanProblem(const std::string &data) {
   return "";
 }
 
+/// The big-endian 32-bit number at b (PNG lengths and sizes).
+uint64_t pngBe32(const unsigned char *b) {
+  return uint64_t(b[0]) << 24 | uint64_t(b[1]) << 16 | uint64_t(b[2]) << 8 | b[3];
+}
+
 /// stb_image allocates a PNG's IDAT buffer from the chunk's declared length
 /// (up to 2 GiB) before reading it (found by fuzz-image): every chunk must
 /// fit in the file. "" when they do.
@@ -125,8 +130,7 @@ std::string pngChunkProblem(const std::string &data) {
   for (size_t p = 8; p < n;) {
     if (n - p < 12)
       return "a truncated PNG chunk";
-    const uint64_t len = uint64_t(b[p]) << 24 | uint64_t(b[p + 1]) << 16 |
-                         uint64_t(b[p + 2]) << 8 | b[p + 3];
+    const uint64_t len = pngBe32(b + p);
     if (len > n - p - 12)
       return "a PNG chunk of " + std::to_string(len) + " bytes in a file of " + std::to_string(n);
     if (std::memcmp(b + p + 4, "IEND", 4) == 0)
@@ -144,11 +148,8 @@ bool pngSize(const std::string &data, uint64_t &w, uint64_t &h) {
   if (data.size() < 24 || std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) != 0 ||
       std::memcmp(b + 12, "IHDR", 4) != 0)
     return false;
-  auto be32 = [&](size_t p) {
-    return uint64_t(b[p]) << 24 | uint64_t(b[p + 1]) << 16 | uint64_t(b[p + 2]) << 8 | b[p + 3];
-  };
-  w = be32(16);
-  h = be32(20);
+  w = pngBe32(b + 16);
+  h = pngBe32(b + 20);
   return true;
 }
 
