@@ -5,6 +5,8 @@
 #   scripts/setup.sh            install + configure + build
 #   scripts/setup.sh --deps     install only
 #
+# openmpi-bin: mpirun for data-parallel training (docs/distributed.md); the
+# programs load its libmpi.so.40 at run time, only when launched by it.
 # PEERS are references for cross-checks and benchmarks only (the tests compare
 # the reference interpreter with PyTorch); ninc never links them. Set
 # NINC_NO_PEERS=1 to skip them (the cross-check test then reports "skipped").
@@ -18,6 +20,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev
   libcli11-dev libgtest-dev zlib1g-dev libomp-19-dev libstb-dev
   dataset-fashion-mnist
+  openmpi-bin
 )
 PEERS=(python3-torch python3-numpy python3-onnx)
 if [ -z "${NINC_NO_PEERS:-}" ]; then

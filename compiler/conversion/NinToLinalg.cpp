@@ -44,6 +44,7 @@ LinalgForms LinalgForms::all() {
   forms.reluGradInPlace = true;
   forms.maxPoolArgmax = true;
   forms.poolGradGather = true;
+  forms.gradSync = true;
   return forms;
 }
 
@@ -157,6 +158,7 @@ struct NinToLinalgPass : impl::NinToLinalgBase<NinToLinalgPass> {
     reluGradInPlace = forms.reluGradInPlace;
     maxPoolArgmax = forms.maxPoolArgmax;
     poolGradGather = forms.poolGradGather;
+    gradSync = forms.gradSync;
   }
 
   void getDependentDialects(DialectRegistry &registry) const override {
@@ -165,7 +167,7 @@ struct NinToLinalgPass : impl::NinToLinalgBase<NinToLinalgPass> {
 
   void runOnOperation() override {
     LinalgForms forms{weightGradGroupLoop, weightGradMatmulTransposeA, reluGradInPlace,
-                      maxPoolArgmax, poolGradGather};
+                      maxPoolArgmax, poolGradGather, gradSync};
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
     for (func::FuncOp f : funcs) {
       LogicalResult lowered = roleOf(f.getName()) == FunctionRole::TrainStep

@@ -60,6 +60,12 @@ struct LinalgForms {
   /// each dx element written once), instead of scattered one window tap at
   /// a time.
   bool poolGradGather = false;
+  /// Not a form of a computation but a call-out: between the backward and
+  /// the update the gradients are gathered into one buffer in the weights'
+  /// layout and passed to the runtime's `ninc_grad_sync(float *, int64_t)`
+  /// (data-parallel training averages them across ranks there; a lone
+  /// process returns at once), and the update reads them back from it.
+  bool gradSync = false;
 
   /// Every form on.
   static LinalgForms all();

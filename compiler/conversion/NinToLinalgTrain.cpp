@@ -122,8 +122,8 @@ LogicalResult TrainStepLowering::run() {
   if (!inputType || !labelsType || !logitsType || logitsType.getRank() != 2)
     return src_.emitError("expected static shapes: run nin-infer-shapes first");
 
-  // (input, labels, weights, velocity, hyper, seed, step, loss, logits); the
-  // blobs have @m_infer's layout.
+  // (input, labels, weights, velocity, hyper, seed, step, first_image, loss,
+  // logits); the blobs have @m_infer's layout.
   int64_t blobSize = 0;
   std::vector<rt::ParamSlot> slots = layoutParams(src_, 2, numParams, blobSize);
   Type f32 = b_.getF32Type();
@@ -135,13 +135,14 @@ LogicalResult TrainStepLowering::run() {
                              MemRefType::get({3}, f32),
                              b_.getI64Type(),
                              b_.getI64Type(),
+                             b_.getI64Type(),
                              MemRefType::get({1}, f32),
                              MemRefType::get(logitsType.getShape(), f32)};
   b_.setInsertionPoint(src_);
   auto dst = b_.create<func::FuncOp>(loc, src_.getName(), b_.getFunctionType(argTypes, {}));
   const char *argNames[] = {attr::kInput, attr::kLabels, attr::kWeights,
                             attr::kVelocity, attr::kHyper, attr::kSeed,
-                            attr::kStep, attr::kLoss, attr::kOutput};
+                            attr::kStep, attr::kFirstImage, attr::kLoss, attr::kOutput};
   for (auto [i, name] : llvm::enumerate(argNames))
     dst.setArgAttr(i, name, b_.getUnitAttr());
   dst->setAttr(attr::kParams, paramTable(b_.getContext(), slots));
@@ -164,10 +165,17 @@ LogicalResult TrainStepLowering::run() {
   map_[body.getArgument(2 + 2 * numParams)] = read(4);
   map_[body.getArgument(3 + 2 * numParams)] = entry->getArgument(5);
   map_[body.getArgument(4 + 2 * numParams)] = entry->getArgument(6);
+  firstImage_ = entry->getArgument(7);
 
-  for (Operation &op : body.without_terminator())
+  bool synced = !forms_.gradSync;
+  for (Operation &op : body.without_terminator()) {
+    if (!synced && isa<nin::SgdUpdateOp>(op)) {
+      syncGradients(loc, body, slots, blobSize);
+      synced = true;
+    }
     if (failed(lower(&op)))
       return failure();
+  }
 
   // The loss and logits go to their own buffers; the new parameters and
   // velocities are copied into the blobs last, after every read of the old ones.
@@ -175,7 +183,7 @@ LogicalResult TrainStepLowering::run() {
   for (unsigned i = 0; i < 2; ++i)
     b_.create<bufferization::MaterializeInDestinationOp>(loc, TypeRange{},
                                                          map_.lookup(ret->getOperand(i)),
-                                                         entry->getArgument(7 + i),
+                                                         entry->getArgument(8 + i),
                                                          /*restrict=*/true, /*writable=*/true);
   for (unsigned i = 0; i < numParams; ++i) {
     copyIntoBlob(loc, map_.lookup(ret->getOperand(2 + i)), entry->getArgument(2),
@@ -204,6 +212,36 @@ void TrainStepLowering::copyIntoBlob(Location loc, Value value, Value blob, int6
                                             ArrayRef<int64_t>{n}, ArrayRef<int64_t>{1});
   b_.create<bufferization::MaterializeInDestinationOp>(loc, TypeRange{}, value, slot,
                                                        /*restrict=*/false, /*writable=*/true);
+}
+
+void TrainStepLowering::syncGradients(Location loc, Block &body, ArrayRef<rt::ParamSlot> slots,
+                                      int64_t blobSize) {
+  // extern "C" void ninc_grad_sync(float *grads, int64_t count), by address.
+  ModuleOp module = src_->getParentOfType<ModuleOp>();
+  Type i64 = b_.getI64Type();
+  if (!module.lookupSymbol(kGradSync)) {
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToEnd(module.getBody());
+    b_.create<func::FuncOp>(loc, kGradSync, b_.getFunctionType({i64, i64}, {})).setPrivate();
+  }
+  Value buffer = b_.create<memref::AllocOp>(loc, MemRefType::get({blobSize}, b_.getF32Type()),
+                                            b_.getI64IntegerAttr(64));
+  // Parameter i is the body's argument 2 + i (run()'s signature check).
+  auto slotOf = [&](nin::SgdUpdateOp sgd) -> const rt::ParamSlot & {
+    return slots[cast<BlockArgument>(sgd.getParam()).getArgNumber() - 2];
+  };
+  for (auto sgd : body.getOps<nin::SgdUpdateOp>())
+    copyIntoBlob(loc, map_.lookup(sgd.getGrad()), buffer, slotOf(sgd).offset);
+  Value address = b_.create<arith::IndexCastOp>(
+      loc, i64, b_.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer));
+  Value count = b_.create<arith::ConstantIntOp>(loc, blobSize, 64);
+  b_.create<func::CallOp>(loc, kGradSync, TypeRange{}, ValueRange{address, count});
+  // The updates read (and overwrite) the synced gradients in the buffer.
+  Value grads = b_.create<bufferization::ToTensorOp>(loc, buffer, /*restrict=*/true,
+                                                     /*writable=*/true);
+  for (auto sgd : body.getOps<nin::SgdUpdateOp>())
+    map_[sgd.getGrad()] =
+        paramView(loc, grads, slotOf(sgd).offset, packedShape(slotOf(sgd).shape));
 }
 
 LogicalResult TrainStepLowering::lower(Operation *op) {

@@ -107,6 +107,9 @@ public:
   TrainStepLowering(mlir::func::FuncOp src, const LinalgForms &forms)
       : NhwcEmitter(src.getContext()), src_(src), forms_(forms) {}
 
+  /// The runtime function the step calls with the gradients (gradSync).
+  static constexpr const char *kGradSync = "ninc_grad_sync";
+
   /// Replaces src by its lowering (NinToLinalgTrain.cpp).
   mlir::LogicalResult run();
 
@@ -116,6 +119,12 @@ private:
   mlir::LogicalResult lower(mlir::Operation *op);
   /// The blob's slot [offset, offset + numel) = value.
   void copyIntoBlob(mlir::Location loc, mlir::Value value, mlir::Value blob, int64_t offset);
+  /// LinalgForms::gradSync, before the first update: every SGD update's
+  /// gradient copied into one buffer in the weights' layout (`slots`), the
+  /// call ninc_grad_sync(buffer, blobSize), and the gradients remapped to
+  /// the buffer's slots.
+  void syncGradients(mlir::Location loc, mlir::Block &body, llvm::ArrayRef<rt::ParamSlot> slots,
+                     int64_t blobSize);
 
   // Loss, update and dropout (NinToLinalgLoss.cpp, NinToLinalgDropout.cpp).
   /// Maps the loss and the logits' gradient of a softmax cross-entropy.
@@ -229,6 +238,8 @@ private:
 
   mlir::func::FuncOp src_;
   LinalgForms forms_;
+  /// The step's `first_image` argument (i64), which dropout offsets by.
+  mlir::Value firstImage_;
   /// The ReLU gradients (nin values) folded into their readers.
   llvm::DenseMap<mlir::Value, Masked> folded_;
   /// The argmax of each forward max pool (maxPoolArgmax form), by the

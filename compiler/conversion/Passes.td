@@ -43,6 +43,10 @@ def NinToLinalg : Pass<"nin-to-linalg", "mlir::ModuleOp"> {
     Option<"poolGradGather", "pool-grad-gather", "bool", /*default=*/"false",
            "Pooling gradients gathered per stride class (each dx element written once), "
            "not scattered one window tap at a time">,
+    Option<"gradSync", "grad-sync", "bool", /*default=*/"false",
+           "The training step's gradients gathered into one buffer in the weights' layout "
+           "and passed to the runtime's ninc_grad_sync(float *, int64_t) between the "
+           "backward and the update (data-parallel training)">,
   ];
 }
 

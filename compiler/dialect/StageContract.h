@@ -68,6 +68,10 @@ constexpr const char *kVelocity = "nin.velocity";
 constexpr const char *kHyper = "nin.hyper";
 constexpr const char *kSeed = "nin.seed";
 constexpr const char *kStep = "nin.step";
+/// The training step's index of its first image in the global batch (data
+/// parallel: rank r of N at batch B passes r * B), so dropout masks are
+/// those of the global batch however it is split.
+constexpr const char *kFirstImage = "nin.first_image";
 constexpr const char *kLoss = "nin.loss";
 constexpr const char *kOutput = "nin.output";
 /// The inference function's last argument, an i32: nonzero when the weights

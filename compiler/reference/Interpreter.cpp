@@ -157,7 +157,9 @@ template <typename T> void Interpreter<T>::forwardLayer(int i, const Params<T> &
     return;
   case OpKind::Dropout:
     for (size_t e = 0; e < x.size(); ++e)
-      y[e] = opts_.training ? x[e] * dropoutFactor<T>(opts_, i, layer.dropoutRate, e) : x[e];
+      y[e] = opts_.training
+                 ? x[e] * dropoutFactor<T>(opts_, i, layer.dropoutRate, e, x.size() / batch_)
+                 : x[e];
     return;
   case OpKind::Flatten: // NCHW row-major is already [N, C*H*W]
     y = x;
@@ -287,7 +289,8 @@ void Interpreter<T>::backwardLayer(int i, const Params<T> &params, std::vector<T
     if (gradIn)
       for (size_t e = 0; e < x.size(); ++e)
         (*gradIn)[e] = opts_.training
-                           ? gradOut[e] * dropoutFactor<T>(opts_, i, layer.dropoutRate, e)
+                           ? gradOut[e] * dropoutFactor<T>(opts_, i, layer.dropoutRate, e,
+                                                           x.size() / batch_)
                            : gradOut[e];
     return;
   case OpKind::Flatten:
@@ -327,11 +330,14 @@ void sgdUpdate(Params<T> &params, const Params<T> &grads, Params<T> &velocity,
 template <typename T>
 double trainStep(Interpreter<T> &interp, Params<T> &params, Params<T> &velocity,
                  const T *images, const int32_t *labels, int64_t batch, const SgdConfig &cfg,
-                 uint64_t dropoutSeed, uint64_t step) {
-  interp.forward(params, images, batch, RunOptions{true, dropoutSeed, step});
+                 uint64_t dropoutSeed, uint64_t step, uint64_t firstImage,
+                 const std::function<void(Params<T> &)> &syncGradients) {
+  interp.forward(params, images, batch, RunOptions{true, dropoutSeed, step, firstImage});
   double loss = interp.loss(labels);
   Params<T> grads;
   interp.backward(params, labels, grads, nullptr);
+  if (syncGradients)
+    syncGradients(grads);
   sgdUpdate(params, grads, velocity, cfg);
   return loss;
 }
@@ -348,7 +354,8 @@ double trainStep(Interpreter<T> &interp, Params<T> &params, Params<T> &velocity,
                              const SgdConfig &);                                         \
   template double trainStep<T>(Interpreter<T> &, Params<T> &, Params<T> &, const T *,    \
                                const int32_t *, int64_t, const SgdConfig &, uint64_t,    \
-                               uint64_t);
+                               uint64_t, uint64_t,                                       \
+                               const std::function<void(Params<T> &)> &);
 NINC_INSTANTIATE(float)
 NINC_INSTANTIATE(double)
 #undef NINC_INSTANTIATE

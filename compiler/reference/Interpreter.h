@@ -28,6 +28,7 @@
 #include "runtime/support/Labels.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace ninc::reference {
@@ -54,6 +55,9 @@ struct RunOptions {
   bool training = false;    ///< Dropout is active only in training.
   uint64_t dropoutSeed = 0; ///< Seed of the dropout masks.
   uint64_t step = 0;        ///< Training step; selects a fresh mask per step.
+  /// The batch's first image in the global batch of data-parallel training:
+  /// masks are drawn by global image index (NinToLinalgTrain.h).
+  uint64_t firstImage = 0;
 };
 
 /// Runs one model on batches of images with element type T (float or double).
@@ -136,11 +140,15 @@ void sgdUpdate(Params<T> &params, const Params<T> &grads, Params<T> &velocity,
                const SgdConfig &cfg);
 
 /// forward (training mode) + loss + backward + sgdUpdate on one batch; returns
-/// the loss before the update.
+/// the loss before the update. `syncGradients`, when set, sees the gradients
+/// between the backward and the update and may change them (the compiled
+/// step's ninc_grad_sync); `firstImage` as RunOptions's.
 template <typename T>
 double trainStep(Interpreter<T> &interp, Params<T> &params, Params<T> &velocity,
                  const T *images, const int32_t *labels, int64_t batch,
-                 const SgdConfig &cfg, uint64_t dropoutSeed, uint64_t step);
+                 const SgdConfig &cfg, uint64_t dropoutSeed, uint64_t step,
+                 uint64_t firstImage = 0,
+                 const std::function<void(Params<T> &)> &syncGradients = nullptr);
 
 } // namespace ninc::reference
 

@@ -265,11 +265,14 @@ void poolBackward(OpKind kind, const Pool2DAttrs &a, Dims in, Dims out, const T 
   });
 }
 
-/// The factor dropout layer `layer` applies to element `e`: 0 or 1/(1-rate).
+/// The factor dropout layer `layer` applies to element `e` of the batch
+/// (`perImage` elements an image): 0 or 1/(1-rate). The counter is the
+/// element's index in the global batch (RunOptions::firstImage).
 template <typename T>
-T dropoutFactor(const RunOptions &opts, int layer, float rate, int64_t e) {
+T dropoutFactor(const RunOptions &opts, int layer, float rate, int64_t e, size_t perImage) {
   float u = randomUniform01(opts.dropoutSeed, kStreamDropout + uint64_t(layer),
-                            (opts.step << 40) + uint64_t(e));
+                            (opts.step << 40) + opts.firstImage * uint64_t(perImage) +
+                                uint64_t(e));
   return u >= rate ? T(1) / (T(1) - T(rate)) : T(0);
 }
 

@@ -177,7 +177,8 @@ int ninc_model_train_step(ninc_model *model, const float *images, const int *lab
   std::copy(labels, labels + n, model->labels.begin());
   float stepLoss = 0;
   ninc_train_step(model->input.data(), model->labels.data(), model->weights.data(),
-                  model->velocity.data(), model->hyper, d.seed, model->steps, &stepLoss,
+                  model->velocity.data(), model->hyper, d.seed, model->steps,
+                  /*firstImage=*/0, &stepLoss,
                   model->logits.data(), model->arena.data());
   ++model->steps;
   model->packed = false; // new weights, and the step used the arena

@@ -32,7 +32,8 @@ using namespace ninc::cuda;
 
 extern "C" void ninc_device_train_step(const float *input, const int32_t *labels, float *weights,
                                        float *velocity, const float *hyper, uint64_t seed,
-                                       uint64_t step, float *loss, float *logits, uint8_t *arena);
+                                       uint64_t step, uint64_t firstImage, float *loss,
+                                       float *logits, uint8_t *arena);
 
 namespace {
 
@@ -68,7 +69,8 @@ struct Step {
 
 extern "C" void ninc_train_step(const float *input, const int32_t *labels, float *weights,
                                 float *velocity, const float *hyper, uint64_t seed, uint64_t step,
-                                float *loss, float *logits, uint8_t * /*host arena*/) {
+                                uint64_t firstImage, float *loss, float *logits,
+                                uint8_t * /*host arena*/) {
   static Step s;
   const Driver &d = driver();
   CUstream st = stream();
@@ -84,7 +86,8 @@ extern "C" void ninc_train_step(const float *input, const int32_t *labels, float
   blob().forStep(weights, velocity, deviceWeights, deviceVelocity);
   ninc_device_train_step(ptr<const float>(s.input), ptr<const int32_t>(s.labels),
                          ptr<float>(deviceWeights), ptr<float>(deviceVelocity), s.hyper, seed,
-                         step, ptr<float>(s.loss), ptr<float>(s.logits), ptr<uint8_t>(s.arena));
+                         step, firstImage, ptr<float>(s.loss), ptr<float>(s.logits),
+                         ptr<uint8_t>(s.arena));
   check(d.cuMemcpyDtoHAsync(s.stagedLoss, s.loss, sizeof(float), st),
         "copying the loss from the GPU");
   check(d.cuMemcpyDtoHAsync(s.stagedLogits, s.logits, s.logitBytes, st),

@@ -160,7 +160,7 @@ int runBench(const ModelDescriptor &d, const std::string &mode, int iters, int w
   auto run = [&] {
     if (training)
       ninc_train_step(images.data(), labels.data(), weights.data(), velocity.data(), hyper,
-                      d.seed, step++, &loss, logits.data(), arena.data());
+                      d.seed, step++, /*firstImage=*/0, &loss, logits.data(), arena.data());
     else
       ninc_infer(images.data(), weights.data(), logits.data(), arena.data(), repack);
     repack = 0;

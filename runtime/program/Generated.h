@@ -25,10 +25,12 @@ void ninc_infer(const float *input, const float *weights, float *logits, uint8_t
 extern const char ninc_descriptor[];
 /// Generated with --mode=train (else null): one SGD step on a batch, the
 /// contract of rt::TrainBackend::step, scratch in `arena` (train_arena bytes).
+/// CPU steps call ninc_grad_sync (runtime/distributed/GradSync.h) between
+/// the backward and the update.
 __attribute__((weak)) void ninc_train_step(const float *input, const int32_t *labels,
                                            float *weights, float *velocity, const float *hyper,
-                                           uint64_t seed, uint64_t step, float *loss,
-                                           float *logits, uint8_t *arena);
+                                           uint64_t seed, uint64_t step, uint64_t firstImage,
+                                           float *loss, float *logits, uint8_t *arena);
 /// The spec as binary protobuf, without weights, for self-contained
 /// checkpoints (null in objects of older ninc versions).
 __attribute__((weak)) extern const unsigned char ninc_spec[];

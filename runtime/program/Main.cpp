@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/data/Datasets.h"
+#include "runtime/distributed/Collective.h"
 #include "runtime/program/Arena.h"
 #include "runtime/program/Bench.h"
 #include "runtime/program/DataOptions.h"
@@ -37,6 +38,7 @@
 #include <numeric>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 
@@ -223,7 +225,40 @@ struct TrainCommand {
   bool fromScratch = false;
 };
 
+int trainAlone(const rt::ModelDescriptor &d, TrainCommand &c);
+
+/// `train`, alone or as one rank of a data-parallel job (mpirun, srun):
+/// rank 0 reports; a rank that fails ends the job (MPI_Abort), so no rank
+/// waits for it in a collective.
 int train(const rt::ModelDescriptor &d, TrainCommand &c) {
+  auto comm = rt::collectiveFromEnvironment();
+  if (!comm)
+    return fail(comm.message());
+  rt::Collective &group = **comm;
+  if (group.size() == 1)
+    return trainAlone(d, c);
+  std::FILE *devNull = nullptr;
+  if (group.rank() != 0) {
+    devNull = std::fopen("/dev/null", "w");
+    c.options.out = devNull ? devNull : stdout;
+    c.options.progress = nullptr;
+  }
+  c.options.collective = &group;
+  int rc = ninc_device_name
+               ? fail("error: data-parallel training of CUDA programs (NCCL) is not built yet; "
+                      "run one process, or compile for --target=cpu")
+               : trainAlone(d, c);
+  if (rc != kExitOk && rc < 128) { // an error; 128 + N: stopped by signal N, cleanly
+    std::fprintf(stderr, "rank %d of %d stopped with exit status %d: ending the job\n",
+                 group.rank(), group.size(), rc);
+    group.abort(rc);
+  }
+  if (devNull)
+    std::fclose(devNull);
+  return rc;
+}
+
+int trainAlone(const rt::ModelDescriptor &d, TrainCommand &c) {
   if (!rt::programCanTrain(d))
     return fail("error: this program was compiled for inference only (recompile with ninc "
                 "compile --mode=train)");
@@ -254,7 +289,7 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
     return fail(testSet->source + ": error: classes " + rt::classList(*testSet) + " differ from " +
                 trainSet->source + "'s " + rt::classList(*trainSet));
   if (!trainSet->classNames.empty())
-    std::printf("classes: %s\n", rt::classList(*trainSet).c_str());
+    std::fprintf(c.options.out, "classes: %s\n", rt::classList(*trainSet).c_str());
   const int64_t arenaBytes = std::max(d.arenaBytes, d.trainArenaBytes);
   if (std::string p = tooLarge(d, arenaBytes, true); !p.empty())
     return fail(p);
@@ -264,10 +299,10 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
                 "-byte arena for training");
   rt::TrainBackend backend;
   backend.step = [&](const float *input, const int32_t *labels, float *weights, float *velocity,
-                     const float *hyper, uint64_t seed, uint64_t step, float *loss,
-                     float *logits) {
-    ninc_train_step(input, labels, weights, velocity, hyper, seed, step, loss, logits,
-                    arena.data());
+                     const float *hyper, uint64_t seed, uint64_t step, uint64_t firstImage,
+                     float *loss, float *logits) {
+    ninc_train_step(input, labels, weights, velocity, hyper, seed, step, firstImage, loss,
+                    logits, arena.data());
   };
   // The evaluation packs the weights every time: the steps change them and
   // share the arena.
@@ -282,7 +317,7 @@ int train(const rt::ModelDescriptor &d, TrainCommand &c) {
     return fail(result.message());
   if (result->stoppedBy) // as a shell reports a program a signal ended
     return 128 + result->stoppedBy;
-  if (c.options.checkpoint.empty() && result->examplesPerSecond > 0)
+  if (c.options.checkpoint.empty() && result->examplesPerSecond > 0 && c.options.progress)
     std::fprintf(stderr, "note: the trained weights were not saved (--checkpoint FILE.pb "
                          "saves them)\n");
   return kExitOk;
@@ -296,8 +331,8 @@ CLI::App *addTrainCommand(CLI::App &app, const rt::ModelDescriptor &d, TrainComm
   o.device = ninc_device_name ? ninc_device_name() : "cpu";
   CLI::App *cmd = app.add_subcommand(
       "train", "Train on Fashion-MNIST, a .npz or an image folder (d2l's protocol: shuffled "
-               "batches, SGD, the "
-               "chapter's per-epoch line)");
+               "batches, SGD, the chapter's per-epoch line). Under mpirun -np N: data "
+               "parallel, N ranks of this batch each (docs/distributed.md)");
   auto recipe = [](auto v) {
     std::ostringstream os;
     os << v;
@@ -438,6 +473,10 @@ int main(int argc, char **argv) {
     app.exit(e);
     return kExitUsage;
   }
+  // Ranks of a data-parallel job on one host share its cores.
+  if (threads == 0 && trainCmd->parsed() && rt::launchedLocalRanks() > 1 &&
+      !std::getenv("OMP_NUM_THREADS"))
+    threads = std::max(1, int(std::thread::hardware_concurrency()) / rt::launchedLocalRanks());
   if (threads > 0)
     setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
   // Each command passes one weights (and velocity) buffer to every call,

@@ -1,12 +1,15 @@
 //===- runtime/program/Train.cpp - The training loop of a compiled model --===//
 
 #include "runtime/program/Train.h"
+#include "runtime/distributed/GradSync.h"
+#include "runtime/program/Progress.h"
 #include "runtime/program/Weights.h"
 #include "runtime/support/Fault.h"
 #include "runtime/support/Format.h"
 #include "runtime/support/Labels.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,20 +22,9 @@ namespace ninc::rt {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-
-/// "0:42", "12:05", "1:02:03".
-std::string clockTime(double seconds) {
-  long s = std::lround(std::max(seconds, 0.0));
-  if (s >= 3600)
-    return format("%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-  return format("%ld:%02ld", s / 60, s % 60);
-}
+using progress::Clock;
+using progress::Progress;
+using progress::secondsSince;
 
 bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -41,62 +33,6 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 /// Index of the largest of n values (the first on ties).
 int64_t argmax(const float *row, int64_t n) { return std::max_element(row, row + n) - row; }
 
-/// Progress of one epoch: on a terminal a bar redrawn in place (at most 5
-/// times a second), otherwise a plain line every ~10% of the batches.
-class Progress {
-public:
-  Progress(std::FILE *f, int64_t epoch, int64_t batches)
-      : f_(f), tty_(f && isatty(fileno(f))), epoch_(epoch), batches_(batches),
-        every_(std::max<int64_t>(1, (batches + 9) / 10)), start_(Clock::now()), last_(start_) {}
-
-  /// `done` batches of `images` images each so far, with this mean loss.
-  void update(int64_t done, double meanLoss, int64_t images) {
-    if (!f_)
-      return;
-    const double elapsed = secondsSince(start_);
-    const double rate = elapsed > 0 ? double(images) / elapsed : 0.0;
-    const double eta = elapsed * double(batches_ - done) / double(done);
-    if (tty_) {
-      if (done < batches_ && secondsSince(last_) < 0.2)
-        return;
-      last_ = Clock::now();
-      constexpr int kWidth = 24;
-      const int filled = int(kWidth * done / batches_);
-      std::fprintf(f_, "\r\033[Kepoch %lld [%s%s] %lld/%lld  loss %.4f  %.1f img/s  ETA %s",
-                   (long long)epoch_, std::string(filled, '=').c_str(),
-                   std::string(kWidth - filled, ' ').c_str(), (long long)done,
-                   (long long)batches_, meanLoss, rate, clockTime(eta).c_str());
-    } else if (done % every_ == 0 || done == batches_) {
-      std::fprintf(f_, "epoch %lld: %lld/%lld batches, loss %.4f, %.1f images/s, ETA %s\n",
-                   (long long)epoch_, (long long)done, (long long)batches_, meanLoss, rate,
-                   clockTime(eta).c_str());
-    }
-    std::fflush(f_);
-  }
-
-  /// Says the test set is being classified (terminal only).
-  void evaluating(int64_t images) {
-    if (!tty_)
-      return;
-    std::fprintf(f_, "\r\033[Kepoch %lld: testing on %lld images", (long long)epoch_,
-                 (long long)images);
-    std::fflush(f_);
-  }
-
-  /// Clears the bar, so the epoch line starts on a clean line.
-  void finish() {
-    if (!tty_)
-      return;
-    std::fprintf(f_, "\r\033[K");
-    std::fflush(f_);
-  }
-
-private:
-  std::FILE *f_;
-  bool tty_;
-  int64_t epoch_, batches_, every_;
-  Clock::time_point start_, last_;
-};
 
 /// SIGINT / SIGTERM while training: the step in flight finishes, then the
 /// run stops (the Trainer looks after every step) and writes its checkpoint.
@@ -189,7 +125,9 @@ Expected<Start> startingPoint(const ModelDescriptor &d, const TrainOptions &o,
   st.learningRate = choose(o.learningRate, st.learningRate, "lr", o, resuming);
   st.momentum = choose(o.momentum, st.momentum, "momentum", o, resuming);
   st.weightDecay = choose(o.weightDecay, st.weightDecay, "weight decay", o, resuming);
-  st.batch = choose(std::optional(d.batch), st.batch, "batch", o, resuming);
+  // The global batch: a run of N ranks at batch B trains as one at N * B.
+  const int64_t globalBatch = d.batch * (o.collective ? o.collective->size() : 1);
+  st.batch = choose(std::optional(globalBatch), st.batch, "batch", o, resuming);
   st.trainImages = choose(std::optional(trainImages), st.trainImages, "training images", o,
                           resuming);
   return s;
@@ -205,10 +143,18 @@ public:
         weights_(std::move(start.weights)), state_(std::move(start.state)),
         lastGood_(std::move(start.lastGood)), epochs_(epochs), testImages_(testImages),
         imageSize_(d.channels * d.height * d.width), images_(d.batch * imageSize_),
-        labels_(d.batch), logits_(d.batch * d.classes) {}
+        labels_(d.batch), logits_(d.batch * d.classes),
+        comm_(o.collective ? *o.collective : alone_), rank_(comm_.rank()), ranks_(comm_.size()),
+        global_(d.batch * ranks_) {}
 
   Expected<TrainResult> run() {
+    if (ranks_ > 1)
+      if (Status s = sameStart(); !s)
+        return s.error();
     printHeader();
+    std::optional<ScopedGradSync> sync;
+    if (ranks_ > 1)
+      sync.emplace([this](float *grads, int64_t count) { syncGradients(grads, count); });
     double trainSeconds = 0;
     int64_t trained = 0;
     for (int64_t e = int64_t(state_.epochsDone) + 1; e <= epochs_; ++e) {
@@ -225,14 +171,23 @@ public:
       faultPoint("epoch");
       if (Status s = saveOutputs(); !s)
         return s.error();
-      if (gStopSignal && e < epochs_)
+      // With ranks, the signal the last step's sums carried (all agree).
+      if ((ranks_ > 1 ? signal_ != 0 : gStopSignal != 0) && e < epochs_)
         return stop(e + 1);
     }
     syncHost();
     TrainResult r{std::move(weights_), std::move(state_), 0.0};
+    r.steps = steps_;
+    r.allreduceSeconds = allreduceSeconds_;
     if (trained > 0) {
       r.examplesPerSecond = trainSeconds > 0 ? double(trained) / trainSeconds : 0.0;
       std::fprintf(o_.out, "%.1f examples/sec on %s\n", r.examplesPerSecond, o_.device.c_str());
+      if (ranks_ > 1 && steps_ > 0)
+        std::fprintf(o_.out,
+                     "allreduce of the gradients: %.2f ms a step on rank 0 (%.1f%% of the "
+                     "training time), %d ranks\n",
+                     1e3 * allreduceSeconds_ / double(steps_),
+                     trainSeconds > 0 ? 100.0 * allreduceSeconds_ / trainSeconds : 0.0, ranks_);
     }
     return r;
   }
@@ -241,7 +196,8 @@ private:
   /// After a signal: the checkpoint (and metrics) as far as training got,
   /// in epoch `e`, and a note saying how to go on.
   Expected<TrainResult> stop(int64_t e) {
-    const int signal = int(gStopSignal);
+    // Another rank's signal stops this one too (signal_ is then SIGTERM).
+    const int signal = gStopSignal ? int(gStopSignal) : signal_;
     const char *name = signal == SIGINT ? "SIGINT" : "SIGTERM";
     if (state_.partial.batches > 0)
       if (Status s = saveOutputs(); !s)
@@ -260,11 +216,60 @@ private:
     syncHost();
     TrainResult r{std::move(weights_), std::move(state_), 0.0};
     r.stoppedBy = signal;
+    r.steps = steps_;
+    r.allreduceSeconds = allreduceSeconds_;
     return r;
   }
 
-  /// Batches an epoch: every image is trained, the last batch may be short.
-  int64_t batches() const { return (state_.trainImages + d_.batch - 1) / d_.batch; }
+  /// Batches an epoch: every image is trained, the last batch may be short
+  /// (global batches of ranks_ * d_.batch images).
+  int64_t batches() const { return (state_.trainImages + global_ - 1) / global_; }
+
+  /// Data parallel, before the first step: every rank starts from rank 0's
+  /// weights, velocity and state (they agree already when all initialise
+  /// from the seed or read the same checkpoint; this makes sure).
+  Status sameStart() {
+    if (Status s = comm_.broadcast(weights_.data(), weights_.size() * sizeof(float), 0); !s)
+      return s;
+    if (Status s = comm_.broadcast(state_.velocity.data(),
+                                   state_.velocity.size() * sizeof(float), 0);
+        !s)
+      return s;
+    uint64_t counters[3] = {state_.steps, state_.epochsDone, state_.partial.seen};
+    return comm_.broadcast(counters, sizeof counters, 0);
+  }
+
+  /// ninc_grad_sync with ranks_ > 1: this rank's gradient (the mean over
+  /// its real images) weighted by its share of the global batch's real
+  /// images, summed over the ranks.
+  void syncGradients(float *grads, int64_t count) {
+    const auto t0 = Clock::now();
+    ++syncCalls_;
+    if (gradScale_ != 1.0f)
+      for (int64_t i = 0; i < count; ++i)
+        grads[i] *= gradScale_;
+    if (Status s = comm_.allreduceSum(grads, size_t(count)); !s && syncError_.empty())
+      syncError_ = s.message();
+    allreduceSeconds_ += secondsSince(t0);
+  }
+
+  /// CRC-32 of the weights and velocity, the same on every rank or an error.
+  Status checkSameWeights(int64_t e) {
+    syncHost();
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (const std::vector<float> *v : {&weights_, &state_.velocity})
+      crc = crc32_z(crc, reinterpret_cast<const Bytef *>(v->data()), v->size() * sizeof(float));
+    double range[2] = {double(crc), -double(crc)};
+    if (Status s = comm_.allreduceMax(range, 2); !s)
+      return s;
+    if (range[0] != -range[1])
+      return Error{format("error: the weights of the %d ranks differ after epoch %lld (CRC-32 "
+                          "%08lx on rank %d; %.0f..%.0f across ranks): the ranks are not "
+                          "running the same program on the same data",
+                          ranks_, (long long)e, (unsigned long)crc, rank_, -range[1],
+                          range[0])};
+    return Status::ok();
+  }
 
   /// Before weights_ or state_.velocity are read (TrainBackend::sync).
   void syncHost() {
@@ -273,14 +278,19 @@ private:
   }
 
   void printHeader() const {
-    const int64_t last = state_.trainImages - (batches() - 1) * d_.batch;
+    const int64_t last = state_.trainImages - (batches() - 1) * global_;
+    const std::string ranks =
+        ranks_ > 1 ? format(" (%d ranks x %lld, %s)", ranks_, (long long)d_.batch,
+                            comm_.name().c_str())
+                   : std::string();
     std::fprintf(o_.out,
-                 "training '%s' on %s: %lld epoch%s of %lld batches of %lld (%lld training "
+                 "training '%s' on %s: %lld epoch%s of %lld batches of %lld%s (%lld training "
                  "images per epoch%s), %lld test images, lr %g, momentum %g, "
                  "weight decay %g, seed %llu\n",
                  d_.model.c_str(), o_.device.c_str(), (long long)epochs_, epochs_ == 1 ? "" : "s",
-                 (long long)batches(), (long long)d_.batch, (long long)state_.trainImages,
-                 last < d_.batch ? format("; the last batch has %lld", (long long)last).c_str()
+                 (long long)batches(), (long long)global_, ranks.c_str(),
+                 (long long)state_.trainImages,
+                 last < global_ ? format("; the last batch has %lld", (long long)last).c_str()
                                  : "",
                  (long long)testImages_, double(state_.learningRate), double(state_.momentum),
                  double(state_.weightDecay), (unsigned long long)state_.seed);
@@ -308,44 +318,69 @@ private:
         data::shuffledOrder(state_.trainImages, state_.seed, uint64_t(e - 1));
     const float hyper[3] = {state_.learningRate, state_.momentum, state_.weightDecay};
     Progress progress(o_.progress, e, batches());
-    // A resumed epoch that a signal stopped goes on where it stopped.
+    // A resumed epoch that a signal stopped goes on at the image it stopped
+    // at (its batches were full: `seen` images), whatever the ranks were.
     const TrainState::Partial resumed = state_.partial;
     state_.partial = {};
     double lossSum = resumed.lossSum;
     int64_t correct = int64_t(resumed.correct);
     int64_t seen = int64_t(resumed.seen);
-    if (resumed.batches >= uint64_t(batches()))
-      return Error{"error: the checkpoint stopped epoch " + std::to_string(e) + " after batch " +
-                   std::to_string(resumed.batches) + ", but an epoch has " +
-                   std::to_string(batches()) + " batches here"};
-    for (int64_t b = int64_t(resumed.batches); b < batches(); ++b) {
-      // A short last batch is padded with zero images whose ignore label
-      // keeps them out of the loss, the gradients and the accuracy; its loss
-      // (the mean over its own images) is weighted by its size, as d2l's
+    if (seen >= state_.trainImages)
+      return Error{"error: the checkpoint stopped epoch " + std::to_string(e) + " after " +
+                   std::to_string(seen) + " images, but an epoch has " +
+                   std::to_string(state_.trainImages) + " here"};
+    for (int64_t b = (seen + global_ - 1) / global_; seen < state_.trainImages; ++b) {
+      // This rank's images of the global batch [seen, seen + global_). A
+      // short batch is padded with zero images whose ignore label keeps
+      // them out of the loss, the gradients and the accuracy; its loss (the
+      // mean over its own images) is weighted by its size, as d2l's
       // train_ch6 does.
-      const int n = int(std::min<int64_t>(d_.batch, state_.trainImages - b * d_.batch));
+      const int64_t real = std::min<int64_t>(global_, state_.trainImages - seen);
+      const int64_t mine = seen + rank_ * d_.batch;
+      const int n = int(std::clamp<int64_t>(state_.trainImages - mine, 0, d_.batch));
       if (n < d_.batch) {
         std::fill(images_.begin(), images_.end(), 0.0f);
         std::fill(labels_.begin() + n, labels_.end(), kIgnoreLabel);
       }
-      data::makeBatch(trainSet_, order.data() + b * d_.batch, n, int(d_.height), int(d_.width),
-                      images_.data(), labels_.data());
+      if (n > 0)
+        data::makeBatch(trainSet_, order.data() + mine, n, int(d_.height), int(d_.width),
+                        images_.data(), labels_.data());
+      gradScale_ = ranks_ > 1 ? float(double(n) / double(real)) : 1.0f;
+      const int64_t calls = syncCalls_;
       float loss = 0;
       backend_.step(images_.data(), labels_.data(), weights_.data(), state_.velocity.data(),
-                    hyper, state_.seed, state_.steps, &loss, logits_.data());
-      if (!std::isfinite(loss)) {
+                    hyper, state_.seed, state_.steps, uint64_t(rank_ * d_.batch), &loss,
+                    logits_.data());
+      faultPoint("step");
+      // {loss sum, correct, images, stop}, summed over the ranks.
+      double sums[4] = {double(loss) * n, double(countCorrect(n)), double(n),
+                        gStopSignal ? 1.0 : 0.0};
+      if (ranks_ > 1) {
+        if (syncCalls_ == calls)
+          return Error{"error: this program's training step does not pass its gradients to "
+                       "ninc_grad_sync, so it cannot train with " + std::to_string(ranks_) +
+                       " ranks (CUDA programs: multi-rank training is not built yet)"};
+        if (!syncError_.empty())
+          return Error{syncError_};
+        if (Status s = comm_.allreduceSum(sums, 4); !s)
+          return s.error();
+      }
+      if (!std::isfinite(sums[0])) {
         progress.finish();
+        const double l = ranks_ > 1 ? sums[0] : double(loss);
         return diverged(format("loss is %s at epoch %lld, batch %lld",
-                               std::isnan(loss) ? "nan" : "inf", (long long)e,
+                               std::isnan(l) ? "nan" : "inf", (long long)e,
                                (long long)(b + 1)));
       }
       ++state_.steps;
-      faultPoint("step");
-      seen += n;
-      lossSum += double(loss) * n;
-      correct += countCorrect(n);
+      ++steps_;
+      seen += real;
+      lossSum += sums[0];
+      correct += int64_t(sums[1]);
       progress.update(b + 1, lossSum / double(seen), seen);
-      if (gStopSignal && b + 1 < batches()) {
+      if (sums[3] > 0 && !signal_)
+        signal_ = SIGTERM;
+      if (sums[3] > 0 && seen < state_.trainImages) {
         progress.finish();
         syncHost();
         state_.partial = {uint64_t(b + 1), lossSum, uint64_t(correct), uint64_t(seen),
@@ -360,14 +395,19 @@ private:
       progress.finish();
       return diverged(format("the weights are not finite after epoch %lld", (long long)e));
     }
+    if (ranks_ > 1)
+      if (Status s = checkSameWeights(e); !s)
+        return s.error();
     progress.evaluating(testImages_);
-    const double testAccuracy = evaluate();
+    Expected<double> testAccuracy = evaluate();
+    if (!testAccuracy)
+      return testAccuracy.error();
     progress.finish();
     const double images = double(seen);
     return EpochMetrics{e,
                         lossSum / images,
                         double(correct) / images,
-                        testAccuracy,
+                        *testAccuracy,
                         resumed.seconds + secondsSince(start),
                         stepSeconds > 0 ? images / stepSeconds : 0.0};
   }
@@ -380,21 +420,24 @@ private:
     return correct;
   }
 
-  /// Accuracy on the first testImages_ test images, in inference mode.
-  double evaluate() {
+  /// Accuracy on the first testImages_ test images, in inference mode (the
+  /// ranks take turns at the batches and sum their counts).
+  Expected<double> evaluate() {
     std::vector<int64_t> order(testImages_);
     for (int64_t i = 0; i < testImages_; ++i)
       order[i] = i;
-    int64_t correct = 0;
-    for (int64_t first = 0; first < testImages_; first += d_.batch) {
+    double correct = 0;
+    for (int64_t first = rank_ * d_.batch; first < testImages_; first += global_) {
       const int n = int(std::min<int64_t>(d_.batch, testImages_ - first));
       std::fill(images_.begin(), images_.end(), 0.0f); // a short last batch is padded
       data::makeBatch(testSet_, order.data() + first, n, int(d_.height), int(d_.width),
                       images_.data(), labels_.data());
       backend_.infer(images_.data(), weights_.data(), logits_.data());
-      correct += countCorrect(n);
+      correct += double(countCorrect(n));
     }
-    return testImages_ ? double(correct) / double(testImages_) : 0.0;
+    if (Status s = comm_.allreduceSum(&correct, 1); !s)
+      return s.error();
+    return testImages_ ? correct / double(testImages_) : 0.0;
   }
 
   Error diverged(const std::string &what) const {
@@ -404,8 +447,10 @@ private:
                                     : "the last good checkpoint is " + lastGood_)};
   }
 
-  /// Checkpoint, metrics and plot, each replaced atomically.
+  /// Checkpoint, metrics and plot, each replaced atomically (rank 0 only).
   Status saveOutputs() {
+    if (rank_ != 0)
+      return Status::ok();
     if (!o_.checkpoint.empty()) {
       syncHost();
       if (Status s = saveCheckpoint(o_.checkpoint, o_.specBytes, d_, weights_, state_); !s)
@@ -434,6 +479,16 @@ private:
   std::vector<float> images_;
   std::vector<int32_t> labels_;
   std::vector<float> logits_;
+  SingleProcess alone_;
+  Collective &comm_;
+  const int rank_, ranks_;
+  const int64_t global_;     ///< Images a step trains: ranks_ * d_.batch.
+  float gradScale_ = 1.0f;   ///< This rank's share of the step's real images.
+  int64_t syncCalls_ = 0;    ///< ninc_grad_sync calls seen.
+  std::string syncError_;    ///< The first failed allreduce of a step.
+  int64_t steps_ = 0;
+  double allreduceSeconds_ = 0;
+  int signal_ = 0;           ///< A signal that stopped some rank.
 };
 
 /// The first `limit` of `count` (all for limit 0).
@@ -474,6 +529,8 @@ Status checkSetup(const ModelDescriptor &d, const data::Dataset &trainSet,
                  "model spec (recompile with ninc compile --mode=train)"};
   if (o.epochs && *o.epochs < 1)
     return Error{"error: expected --epochs >= 1, found " + std::to_string(*o.epochs)};
+  if (o.collective && o.collective->rank() != 0)
+    return Status::ok(); // only rank 0 writes
   for (const auto &[path, what] : {std::pair{o.checkpoint, "checkpoint"},
                                    std::pair{o.metrics, "metrics file"}, std::pair{o.plot, "plot"}})
     if (Status s = checkWritable(path, what); !s)

@@ -32,12 +32,24 @@
 //  - A non-finite loss (or non-finite weights after an epoch) stops training
 //    with an error naming the epoch, the batch, the learning rate and the last
 //    good checkpoint, which is left untouched.
+//  - Data parallel (TrainOptions::collective of N ranks, each running the
+//    compiled batch B): a step trains a global batch of N * B images, the
+//    next slice of the epoch's one shuffled order, rank r taking images
+//    r * B .. r * B + B - 1 of it (firstImage r * B for the dropout masks).
+//    The step's gradients (ninc_grad_sync) are weighted by each rank's share
+//    of the real images and summed across the ranks, so every rank applies
+//    the update one process at batch N * B would, and the weights stay
+//    identical (their CRC-32 is compared after every epoch). Loss, accuracy
+//    and the stop signal are summed per step; the test set is split between
+//    the ranks. Rank 0 alone prints, and writes the checkpoint, metrics and
+//    plot. A partial epoch resumes at the image it stopped at, with any N.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NINC_RUNTIME_PROGRAM_TRAIN_H
 #define NINC_RUNTIME_PROGRAM_TRAIN_H
 
 #include "runtime/data/FashionMnist.h"
+#include "runtime/distributed/Collective.h"
 #include "runtime/program/Checkpoint.h"
 #include "runtime/program/Descriptor.h"
 #include "runtime/support/Error.h"
@@ -57,11 +69,14 @@ struct TrainBackend {
   /// One SGD step on a batch (input [batch, C, H, W], labels [batch]):
   /// updates `weights` and `velocity` (blobs in the descriptor's layout) in
   /// place; hyper = {learning rate, momentum, weight decay}; dropout masks
-  /// from (seed, step). Writes the loss before the update to *loss and the
-  /// logits [batch, classes].
+  /// from (seed, step) and the images' indices in the global batch, the
+  /// first being `firstImage` (data parallel; 0 alone). Writes the loss
+  /// before the update to *loss and the logits [batch, classes]. With more
+  /// than one rank it must call ninc_grad_sync (GradSync.h) on the gradients
+  /// before the update, as the compiled CPU step does.
   std::function<void(const float *input, const int32_t *labels, float *weights,
                      float *velocity, const float *hyper, uint64_t seed, uint64_t step,
-                     float *loss, float *logits)>
+                     uint64_t firstImage, float *loss, float *logits)>
       step;
   /// Logits [batch, classes] of a batch in inference mode.
   std::function<void(const float *input, const float *weights, float *logits)> infer;
@@ -93,6 +108,9 @@ struct TrainOptions {
   std::string device = "cpu";       ///< Named in the examples/sec line.
   std::FILE *out = stdout;          ///< The report: header and epoch lines.
   std::FILE *progress = stderr;     ///< Progress and warnings; null: silent.
+  /// Data-parallel training (docs/distributed.md): this process is one of
+  /// collective->size() ranks; null: alone. See the file comment.
+  Collective *collective = nullptr;
 };
 
 /// The outcome of a run that did not fail.
@@ -103,6 +121,10 @@ struct TrainResult {
   /// SIGINT or SIGTERM stopped the run after a step (0: it ran to the end);
   /// the checkpoint, if any, holds the epoch so far (TrainState::partial).
   int stoppedBy = 0;
+  /// Data parallel: this run's steps and the seconds spent in their
+  /// gradient allreduces (scaling included).
+  int64_t steps = 0;
+  double allreduceSeconds = 0;
 };
 
 /// Trains the model `d` describes on `trainSet`, evaluating on `testSet`

@@ -12,6 +12,8 @@
 // and velocity (the blobs unpacked to the spec's OIHW): max|diff| <= 1e-4 *
 // max|ref| + 1e-5 per tensor, and prints the worst tensor. Exit 0 iff all pass.
 //
+// --first-image I runs the steps as a data-parallel rank whose batch starts
+// at image I of the global batch (dropout masks by global image index).
 // --short N makes the last step's batch an epoch's short last batch: only
 // its first N images are real, the others zero images labelled kIgnoreLabel
 // (runtime/support/Labels.h), which both sides must leave out.
@@ -61,7 +63,7 @@ namespace {
 
 using TrainStepFn = void (*)(const float *input, const int32_t *labels, float *weights,
                              float *velocity, const float *hyper, uint64_t seed, uint64_t step,
-                             float *loss, float *logits, uint8_t *arena);
+                             uint64_t firstImage, float *loss, float *logits, uint8_t *arena);
 using InferFn = void (*)(const float *input, const float *weights, float *logits, uint8_t *arena,
                          int32_t repack);
 
@@ -96,6 +98,7 @@ int main(int argc, char **argv) {
   uint64_t seed = 1234;
   double velocityRtol = 1e-4, rtol = 1e-4;
   int64_t shortRows = 0;
+  uint64_t firstImage = 0;
   bool usage = argc < 4 || argc % 2 != 0;
   for (int i = 4; !usage && i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--seed") == 0)
@@ -106,12 +109,14 @@ int main(int argc, char **argv) {
       rtol = std::atof(argv[i + 1]);
     else if (std::strcmp(argv[i], "--short") == 0)
       shortRows = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--first-image") == 0)
+      firstImage = std::strtoull(argv[i + 1], nullptr, 10);
     else
       usage = true;
   }
   if (usage) {
     std::fprintf(stderr, "usage: train_step_check LIB.so WEIGHTS.pb STEPS [--seed S] "
-                         "[--velocity-rtol R] [--rtol R] [--short N]\n");
+                         "[--velocity-rtol R] [--rtol R] [--short N] [--first-image I]\n");
     return 2;
   }
   const std::string libPath = argv[1], weightsPath = argv[2];
@@ -180,9 +185,10 @@ int main(int argc, char **argv) {
     batchOf(step);
     float loss = NAN;
     trainStep(images.data(), labels.data(), weights->data(), velocity.data(), hyper, seed,
-              uint64_t(step), &loss, logits.data(), arena.get());
+              uint64_t(step), firstImage, &loss, logits.data(), arena.get());
     double refLoss = reference::trainStep(interp, params, refVelocity, images.data(),
-                                          labels.data(), batch, cfg, seed, uint64_t(step));
+                                          labels.data(), batch, cfg, seed, uint64_t(step),
+                                          firstImage);
 
     const std::vector<float> &refLogits = interp.activation(int(model->layers.size()) - 1);
     std::vector<Diff> diffs{

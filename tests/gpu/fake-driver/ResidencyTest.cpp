@@ -31,8 +31,8 @@ extern "C" {
 void ninc_infer(const float *input, const float *weights, float *logits, uint8_t *arena,
                 int32_t repack);
 void ninc_train_step(const float *input, const int32_t *labels, float *weights, float *velocity,
-                     const float *hyper, uint64_t seed, uint64_t step, float *loss,
-                     float *logits, uint8_t *arena);
+                     const float *hyper, uint64_t seed, uint64_t step, uint64_t firstImage,
+                     float *loss, float *logits, uint8_t *arena);
 void ninc_device_keep_weights();
 void ninc_device_sync_weights();
 // What the generated host code calls (runtime/cuda/Mgpu.cpp).
@@ -139,7 +139,7 @@ struct Run {
   float trainStep(std::vector<float> &weights, std::vector<float> &velocity) {
     float loss = -1;
     ninc_train_step(input.data(), labels.data(), weights.data(), velocity.data(), hyper, 7,
-                    step++, &loss, logits.data(), nullptr);
+                    step++, /*firstImage=*/0, &loss, logits.data(), nullptr);
     return loss;
   }
 };
@@ -269,7 +269,7 @@ extern "C" void ninc_device_infer(const float *input, const float *weights, floa
 // directly: the stream has run everything enqueued before it.
 extern "C" void ninc_device_train_step(const float *input, const int32_t *labels, float *weights,
                                        float *velocity, const float *hyper, uint64_t, uint64_t step,
-                                       float *loss, float *logits, uint8_t *) {
+                                       uint64_t, float *loss, float *logits, uint8_t *) {
   void *s = mgpuStreamCreate();
   launch(s);
   for (int i = 0; i < kWeights; ++i) {
