@@ -238,8 +238,23 @@ private:
                                    state_.velocity.size() * sizeof(float), 0);
         !s)
       return s;
-    uint64_t counters[3] = {state_.steps, state_.epochsDone, state_.partial.seen};
-    return comm_.broadcast(counters, sizeof counters, 0);
+    // Where each rank starts and what it trains on must agree, or the ranks
+    // would make different numbers of collective calls.
+    const uint64_t mine[5] = {state_.steps, state_.epochsDone, state_.partial.seen,
+                              uint64_t(state_.trainImages), uint64_t(testImages_)};
+    uint64_t root[5];
+    std::copy(mine, mine + 5, root);
+    if (Status s = comm_.broadcast(root, sizeof root, 0); !s)
+      return s;
+    const char *names[5] = {"steps done", "epochs done", "images done in the epoch",
+                            "training images", "test images"};
+    for (int i = 0; i < 5; ++i)
+      if (mine[i] != root[i])
+        return Error{format("error: rank %d starts with %llu %s, rank 0 with %llu: every rank "
+                            "must read the same dataset and checkpoint",
+                            rank_, (unsigned long long)mine[i], names[i],
+                            (unsigned long long)root[i])};
+    return Status::ok();
   }
 
   /// ninc_grad_sync with ranks_ > 1: this rank's gradient (the mean over
