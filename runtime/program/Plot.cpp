@@ -1,7 +1,8 @@
-//===- runtime/program/Plot.cpp - The training curves as SVG --------------===//
+//===- runtime/program/Plot.cpp - The training curves as SVG, the epoch lines ===//
 //
 // d2l's Animator figure of a run (train loss, train acc, test acc per
-// epoch), written by `train --plot FILE.svg`.
+// epoch), written by `train --plot FILE.svg`; the chapter's epoch line and
+// the metrics file (`--metrics`).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/program/Train.h"
@@ -107,6 +108,23 @@ std::string plotSvg(const std::vector<EpochMetrics> &history, const std::string 
   }
   svg += "</g>\n</svg>\n";
   return svg;
+}
+
+std::string formatEpochLine(const EpochMetrics &m) {
+  return format("epoch %lld, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec",
+                (long long)m.epoch, m.loss, m.trainAccuracy, m.testAccuracy, m.seconds);
+}
+
+std::string formatMetrics(const std::vector<EpochMetrics> &history, bool jsonLines) {
+  std::string out = jsonLines ? "" : "epoch,loss,train_acc,test_acc,seconds,images_per_sec\n";
+  const char *row = jsonLines
+                        ? "{\"epoch\": %lld, \"loss\": %.6f, \"train_acc\": %.6f, \"test_acc\": "
+                          "%.6f, \"seconds\": %.3f, \"images_per_sec\": %.1f}\n"
+                        : "%lld,%.6f,%.6f,%.6f,%.3f,%.1f\n";
+  for (const EpochMetrics &m : history)
+    out += format(row, (long long)m.epoch, m.loss, m.trainAccuracy, m.testAccuracy, m.seconds,
+                  m.imagesPerSecond);
+  return out;
 }
 
 } // namespace ninc::rt

@@ -583,21 +583,4 @@ Expected<TrainResult> train(const TrainBackend &backend, const ModelDescriptor &
   return trainer.run();
 }
 
-std::string formatEpochLine(const EpochMetrics &m) {
-  return format("epoch %lld, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec",
-                (long long)m.epoch, m.loss, m.trainAccuracy, m.testAccuracy, m.seconds);
-}
-
-std::string formatMetrics(const std::vector<EpochMetrics> &history, bool jsonLines) {
-  std::string out = jsonLines ? "" : "epoch,loss,train_acc,test_acc,seconds,images_per_sec\n";
-  const char *row = jsonLines
-                        ? "{\"epoch\": %lld, \"loss\": %.6f, \"train_acc\": %.6f, \"test_acc\": "
-                          "%.6f, \"seconds\": %.3f, \"images_per_sec\": %.1f}\n"
-                        : "%lld,%.6f,%.6f,%.6f,%.3f,%.1f\n";
-  for (const EpochMetrics &m : history)
-    out += format(row, (long long)m.epoch, m.loss, m.trainAccuracy, m.testAccuracy, m.seconds,
-                  m.imagesPerSecond);
-  return out;
-}
-
 } // namespace ninc::rt
