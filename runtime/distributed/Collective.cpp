@@ -82,7 +82,6 @@ public:
   LocalMember(LocalGroup::Shared &s, int rank) : s_(s), rank_(rank) {}
   int rank() const override { return rank_; }
   int size() const override { return s_.size; }
-  int localSize() const override { return s_.size; }
   std::string name() const override { return "threads of one process (test stand-in)"; }
   Status allreduceSum(float *data, size_t count) override {
     return reduce(data, count, [](float a, float b) { return a + b; });

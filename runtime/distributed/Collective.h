@@ -34,8 +34,6 @@ public:
   virtual int rank() const = 0;
   /// The number of ranks.
   virtual int size() const = 0;
-  /// Ranks on this host (to share its cores between them).
-  virtual int localSize() const { return 1; }
   /// "MPI (Open MPI 4.1.4)", "one process", ...
   virtual std::string name() const = 0;
   /// data[i] = the sum over the ranks of data[i], on every rank.

@@ -57,7 +57,6 @@ public:
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  int localSize() const override { return launchedLocalRanks(); }
   void abort(int code) override {
     std::fflush(nullptr);
     m_.abort(m_.world, code);
