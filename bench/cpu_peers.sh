@@ -57,13 +57,16 @@ onnx_for() { # onnx_for BATCH: the model exported at that batch (once)
 }
 [ "$precision" = fp32 ] && onnx_for "$batch" > /dev/null
 
-declare -A runs mem
+declare -A runs mem pct
 add() { runs[$1]="${runs[$1]:-} $2"; mem[$1]=$3; }
+# share MODE OUT: ninc's GFLOP/s as % of the FMA peak measured around that
+# very run (bench --peak: the higher of the peaks before and after it).
+share() { pct[$1]="${pct[$1]:-} $(sed -n 's/^compute: .* = \([0-9.]*\)% of the \([0-9.]*\) GFLOP.*/\1:\2/p' <<<"$2")"; }
 for r in $(seq "$rounds"); do
-  out=$(rss env OMP_NUM_THREADS="$threads" "$work/nin" bench --iters 3 --warmup 1)
-  add "ninc infer" "$(ips <<<"$out")" "$(mib <<<"$out")"
-  out=$(rss env OMP_NUM_THREADS="$threads" "$work/nin" bench --mode train --iters 2 --warmup 1)
-  add "ninc train" "$(ips <<<"$out")" "$(mib <<<"$out")"
+  out=$(rss env OMP_NUM_THREADS="$threads" "$work/nin" bench --iters 3 --warmup 1 --peak)
+  add "ninc infer" "$(ips <<<"$out")" "$(mib <<<"$out")"; share infer "$out"
+  out=$(rss env OMP_NUM_THREADS="$threads" "$work/nin" bench --mode train --iters 2 --warmup 1 --peak)
+  add "ninc train" "$(ips <<<"$out")" "$(mib <<<"$out")"; share train "$out"
   for mode in infer train; do
     out=$(rss /usr/bin/python3 "$root/bench/torch_nin.py" --device cpu --threads "$threads" \
             --batch "$batch" --size 224 --no-compile --warmup 1 --iters 2 --repeats 2 \
@@ -123,6 +126,11 @@ for mode in infer train; do
     printf '%-22s %10s %12s %14s %10s\n' "$key" "$v" "$(echo "scale=2; $n / $v" | bc)x" \
         "${mem[$key]}" "$(echo "scale=2; ${mem["ninc $mode"]} / ${mem[$key]}" | bc)x"
   done
+done
+echo
+for mode in infer train; do
+  p=$(printf '%s\n' ${pct[$mode]} | cut -d: -f1) g=$(printf '%s\n' ${pct[$mode]} | cut -d: -f2)
+  echo "ninc $mode: $(median $p)% of the FMA peak (median of ${rounds} rounds, each against the peak measured around it: $(echo $g) GFLOP/s)"
 done
 
 # Inference latency at small batches (ms a batch, median of alternating

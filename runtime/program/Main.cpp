@@ -464,6 +464,11 @@ int main(int argc, char **argv) {
                        "lines (region, function, ms, FLOPs, name) to FILE (what ninc compile "
                        "--autotune reads)")
       ->needs(benchCmd->get_option("--profile"));
+  bool peak = false;
+  benchCmd->add_flag("--peak", peak,
+                     "Also print the whole call's GFLOP/s at the median as a share of this "
+                     "machine's FMA peak (at the ISA the code was compiled for), measured "
+                     "before and after the timed runs; the higher of the two is used");
 
   try {
     app.parse(argc, argv);
@@ -492,5 +497,5 @@ int main(int argc, char **argv) {
     return fail("error: this program was compiled for batch " + std::to_string(desc->batch) +
                 ", not " + std::to_string(benchBatch) + " (recompile with ninc compile --batch=" +
                 std::to_string(benchBatch) + ")");
-  return rt::runBench(*desc, benchMode, iters, warmup, profile, profileOut);
+  return rt::runBench(*desc, benchMode, iters, warmup, profile, profileOut, peak);
 }
