@@ -40,7 +40,12 @@ echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; NiN-224, batch 
 echo "# ninc compile time (inference + training step): ${compile_s} s"
 "$work/nin" bench --profile --iters 1 --warmup 0 | sed -n 's/^FMA peak of this machine: /# FMA peak: /p'
 echo "# ninc code for: $("$build/bin/ninc" compile "${cpuflag[@]}" --print-target | sed -n 's/^  cpu: *//p') ($("$build/bin/ninc" compile "${cpuflag[@]}" --print-target | sed -n 's/^  features: *//p'))"
-echo "# ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-unset} (PyTorch, OpenVINO); ONNX Runtime (MLAS) and IREE pick their kernels from cpuid"
+if [ "${ONEDNN_MAX_CPU_ISA:-}" = AVX2 ]; then
+  export IREE_CPU=${IREE_CPU:-x86-64-v3} XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_max_isa=AVX2"
+  echo "# capped to AVX2: ONEDNN_MAX_CPU_ISA=AVX2 (PyTorch 1.13 and 2, OpenVINO), IREE for $IREE_CPU, XLA_FLAGS=$XLA_FLAGS (JAX); ONNX Runtime (MLAS) is not capped: it picks its kernels from cpuid"
+else
+  echo "# ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-unset}; IREE for ${IREE_CPU:-host}; ONNX Runtime (MLAS) picks its kernels from cpuid"
+fi
 
 # rss CMD...: runs CMD, prints its output, then "rss KB" of its peak RSS.
 rss() { /usr/bin/time -f "rss %M" "$@" 2>&1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """IREE peer (inference): iree_nin.py MODEL.onnx BATCH SIZE THREADS [ITERS].
 Imports the ONNX model with iree-import-onnx, compiles it for llvm-cpu with
-the host's CPU and the flags that were fastest on NiN (channels-last
+the host's CPU (or $IREE_CPU, an LLVM CPU name such as x86-64-v3: AVX2 code
+on an AVX-512 host) and the flags that were fastest on NiN (channels-last
 convolutions, im2col; docs/performance.md), runs it with THREADS workers.
 Prints 'iree VERSION infer IMAGES/S images/s latency MS ms peak_rss MIB'."""
 import os
@@ -22,13 +23,14 @@ import iree.compiler  # noqa: E402
 import iree.runtime as rt  # noqa: E402
 
 # Compiled once next to the model (MODEL.onnx.vmfb) and reused by later runs.
-mlir, vmfb = path + ".mlir", path + ".vmfb"
+cpu = os.environ.get("IREE_CPU", "host")
+mlir, vmfb = path + ".mlir", f"{path}.{cpu}.vmfb"
 if not os.path.exists(vmfb):
     # The batch is fixed at export time (the ONNX model's input shape).
     subprocess.run([os.path.join(bindir, "iree-import-onnx"), path, "-o", mlir,
                     "--opset-version", "17"], check=True)
     subprocess.run([os.path.join(bindir, "iree-compile"), mlir, "-o", vmfb + ".tmp",
-                    "--iree-hal-target-backends=llvm-cpu", "--iree-llvmcpu-target-cpu=host",
+                    "--iree-hal-target-backends=llvm-cpu", f"--iree-llvmcpu-target-cpu={cpu}",
                     "--iree-preprocessing-pass-pipeline=builtin.module(util.func("
                     "iree-preprocessing-convert-conv-to-channels-last))",
                     "--iree-global-opt-use-im2col-for-convs"], check=True)
