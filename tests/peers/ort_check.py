@@ -35,9 +35,11 @@ with tempfile.TemporaryDirectory() as tmp:
            "s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n"
            "np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: np.load(sys.argv[2])})[0])\n"
            "print('onnxruntime', ort.__version__)\n")
-    # OpenVINO too, where the venv has it (it reads the ONNX file itself).
+    # OpenVINO too, where the venv has it (it reads the ONNX file itself), in
+    # f32: on CPUs with AVX512-BF16 or AMX it would run bf16 by default (a
+    # Zen 4: 5e-3 from ninc's logits).
     ov = ("import sys, numpy as np, openvino as ov\n"
-          "m = ov.Core().compile_model(sys.argv[1], 'CPU')\n"
+          "m = ov.Core().compile_model(sys.argv[1], 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})\n"
           "np.save(sys.argv[3], m(np.load(sys.argv[2]))[0])\n"
           "print('openvino', ov.__version__)\n")
     ok = True

@@ -125,6 +125,15 @@ int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
 constexpr int64_t kStackBufferBytes = 256 * 1024;
 void stackAllocateLoopBuffers(mlir::ModuleOp module);
 
+/// After vectorization: a vector maximum of two computed values (the max
+/// pools' window, NiN's only such use besides reductions) becomes
+/// select(a > b, a, b), one vmaxps, instead of arith.maximumf's NaN and
+/// signed-zero handling (6 instructions an element on x86). A NaN in a
+/// window is then skipped, as the reference interpreter does after a
+/// window's first element; ReLU's max(x, 0) keeps arith.maximumf, so NaNs
+/// still reach the loss (Rewrites.cpp).
+void selectMaxima(mlir::ModuleOp module);
+
 /// The attribute that tags the ops a schedule refers to.
 constexpr const char *kScheduleTag = "ninc.sched";
 

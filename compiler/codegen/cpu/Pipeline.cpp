@@ -140,6 +140,7 @@ struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
     if (failed(apply(scheduler.finishingScript(), "finishing")))
       return signalPassFailure();
     detail::stackAllocateLoopBuffers(module);
+    detail::selectMaxima(module);
     module.walk([](Operation *op) { op->removeAttr(detail::kScheduleTag); });
   }
 

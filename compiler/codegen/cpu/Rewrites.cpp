@@ -2,7 +2,7 @@
 //
 // Before scheduling: wide reductions split into parallel partial sums (the
 // pass ninc-cpu-split-wide-reductions). After it: the buffers of parallel
-// loop bodies on the stack.
+// loop bodies on the stack, and the max pools' maxima as one compare-select.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
@@ -134,6 +134,25 @@ void stackAllocateLoopBuffers(ModuleOp module) {
                                             alloc.getAlignmentAttr());
     alloc.replaceAllUsesWith(stack.getResult());
     alloc.erase();
+  }
+}
+
+void selectMaxima(ModuleOp module) {
+  SmallVector<arith::MaximumFOp> maxima;
+  module.walk([&](arith::MaximumFOp op) {
+    auto type = dyn_cast<VectorType>(op.getType());
+    auto computed = [](Value v) { return !v.getDefiningOp<arith::ConstantOp>(); };
+    if (type && type.getNumElements() > 1 && computed(op.getLhs()) && computed(op.getRhs()))
+      maxima.push_back(op);
+  });
+  for (arith::MaximumFOp op : maxima) {
+    OpBuilder b(op);
+    // x86's maxps(a, b) is exactly a > b ? a : b (b when either is NaN).
+    Value greater = b.create<arith::CmpFOp>(op.getLoc(), arith::CmpFPredicate::OGT, op.getLhs(),
+                                            op.getRhs());
+    op.replaceAllUsesWith(
+        b.create<arith::SelectOp>(op.getLoc(), greater, op.getLhs(), op.getRhs()).getResult());
+    op.erase();
   }
 }
 
