@@ -172,10 +172,14 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
     // every register tile sweeps them, instead of each tile streaming all of
     // A's rows and B's column strip from memory. The B panel is then read
     // from L2 in place, so B is not packed.
+    // Blocked when a thread's A and B panels over the whole K (K x (M /
+    // threads + N) floats) do not fit in half the L2: block 3's 384 x 384
+    // weight gradient (K = 1152, 2.6 MiB) streamed them from L3 per tile.
     int64_t k = anchor.getStaticLoopRanges()[2];
     int64_t block = largestDivisorAtMost(k, p.reductionBlock);
-    bool blocked = k >= 8 * p.reductionBlock && block >= p.reductionBlock / 4 &&
-                   g.fillTag < 0 && g.consumerTag < 0;
+    int64_t panelBytes = k * (ceilDiv(out[0], threads) + out[1]) * 4;
+    bool blocked = k >= 2 * p.reductionBlock && panelBytes > p.l2Bytes / 2 &&
+                   block >= p.reductionBlock / 4 && g.fillTag < 0 && g.consumerTag < 0;
     if (choice.block >= 0) {
       blocked = choice.block > 0 && k % choice.block == 0;
       block = choice.block;
