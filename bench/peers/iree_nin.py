@@ -29,11 +29,15 @@ if not os.path.exists(vmfb):
     # The batch is fixed at export time (the ONNX model's input shape).
     subprocess.run([os.path.join(bindir, "iree-import-onnx"), path, "-o", mlir,
                     "--opset-version", "17"], check=True)
-    subprocess.run([os.path.join(bindir, "iree-compile"), mlir, "-o", vmfb + ".tmp",
-                    "--iree-hal-target-backends=llvm-cpu", f"--iree-llvmcpu-target-cpu={cpu}",
-                    "--iree-preprocessing-pass-pipeline=builtin.module(util.func("
-                    "iree-preprocessing-convert-conv-to-channels-last))",
-                    "--iree-global-opt-use-im2col-for-convs"], check=True)
+    compiled = subprocess.run([
+        os.path.join(bindir, "iree-compile"), mlir, "-o", vmfb + ".tmp",
+        "--iree-hal-target-backends=llvm-cpu", f"--iree-llvmcpu-target-cpu={cpu}",
+        "--iree-preprocessing-pass-pipeline=builtin.module(util.func("
+        "iree-preprocessing-convert-conv-to-channels-last))",
+        "--iree-global-opt-use-im2col-for-convs"])
+    if compiled.returncode != 0:
+        sys.exit(f"iree_nin.py: iree-compile failed for target CPU '{cpu}' (IREE_CPU); "
+                 "its message is above")
     os.rename(vmfb + ".tmp", vmfb)
 config = rt.Config("local-task")
 flags = [f"--task_topology_group_count={threads}"]

@@ -34,6 +34,13 @@ double peakRssMiB() {
   return usage.ru_maxrss / 1024.0; // Linux reports KiB
 }
 
+/// "2 threads, AVX2+FMA: the ISA the code was compiled for": what a peak was
+/// measured with, as `bench --profile` and `--peak` print it.
+std::string describePeak(const FmaPeak &peak) {
+  return std::to_string(peak.threads) + " threads, " + peak.isa +
+         (peak.capped ? ": the ISA the code was compiled for" : "");
+}
+
 /// The time of each instrumented region over `calls` calls that took
 /// `seconds` in all (cycle counts converted with the cycles per second of
 /// the whole run), against the FMA peak.
@@ -172,8 +179,9 @@ int runBench(const ModelDescriptor &d, const std::string &mode, int iters, int w
   for (int i = 0; i < warmup; ++i)
     run();
   std::vector<ProfileRegion> regions;
-  if (profile) {
+  if (profile || peak)
     regions = parseProfileTable(ninc_profile_table);
+  if (profile) {
     std::fill(ninc_prof_cycles, ninc_prof_cycles + regions.size(), 0);
     ninc_prof_enabled[0] = 1;
   }
@@ -203,19 +211,17 @@ int runBench(const ModelDescriptor &d, const std::string &mode, int iters, int w
     FmaPeak after = measureFmaPeak(int(d.threads), vectorBitsOf(d.isa));
     double best = std::max(fma.gflops, after.gflops);
     int64_t flops = 0;
-    for (const ProfileRegion &r : parseProfileTable(ninc_profile_table))
+    for (const ProfileRegion &r : regions)
       if (r.function == function)
         flops += r.flops;
     std::printf("compute: %.1f GFLOP/s at the median = %.1f%% of the %.1f GFLOP/s FMA peak "
-                "(%d threads, %s%s; %.1f before the runs, %.1f after)\n",
-                flops / median / 1e9, 100.0 * flops / median / 1e9 / best, best, fma.threads,
-                fma.isa.c_str(), fma.capped ? ": the ISA the code was compiled for" : "",
-                fma.gflops, after.gflops);
+                "(%s; %.1f before the runs, %.1f after)\n",
+                flops / median / 1e9, 100.0 * flops / median / 1e9 / best, best,
+                describePeak(fma).c_str(), fma.gflops, after.gflops);
   }
   if (profile) {
-    std::printf("FMA peak of this machine: %.1f GFLOP/s (%d threads, %s%s, measured now)\n",
-                fma.gflops, fma.threads, fma.isa.c_str(),
-                fma.capped ? ": the ISA the code was compiled for" : "");
+    std::printf("FMA peak of this machine: %.1f GFLOP/s (%s, measured now)\n", fma.gflops,
+                describePeak(fma).c_str());
     printProfile(regions, function, iters, total, cycles, fma);
     if (!profileOut.empty())
       if (Status s = writeProfileTable(profileOut, regions, iters, total, cycles); !s)
