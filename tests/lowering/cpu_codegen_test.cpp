@@ -50,6 +50,8 @@ std::vector<TestFunction> allCases() {
       convBiasRelu("conv_prime_width", {2, 29, 29, 8, 32, 3, 1, 1}),
       convBiasRelu("conv_batch1", {1, 12, 12, 8, 32, 3, 1, 1}),
       convBiasRelu("conv_batch3", {3, 10, 10, 16, 32, 3, 1, 1}),
+      // Padding taps skipped at a stride of 2 and in a peeled remainder tile.
+      convBiasRelu("conv_stride2_pad2", {2, 27, 27, 8, 32, 5, 2, 2}),
       // Short rows: 3 x 128 and 5 x 64 register tiles (weight-gradient shapes).
       convBiasRelu("conv_short_rows_128", {2, 5, 5, 16, 384, 3, 1, 0}),
       convBiasRelu("conv_short_rows_64", {2, 9, 9, 8, 256, 5, 1, 0}),

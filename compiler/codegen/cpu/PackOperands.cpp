@@ -158,9 +158,10 @@ void Scheduler::packOperands(ModuleOp module, bool keepPackedWeights) {
         slice->erase();
     }
   }
-  // Multi-row fp32 conv tiles, now on their packed filter slices.
+  // Multi-row fp32 conv tiles and those that skip the padding's taps, now
+  // on their packed filter slices.
   for (const Group &g : groups_) {
-    if (g.bf16 || g.outputRows <= 1)
+    if (g.bf16 || (g.outputRows <= 1 && !g.paddedInput))
       continue;
     llvm::SmallVector<linalg::Conv2DNhwcHwcfOp> tiles;
     module.walk([&](linalg::Conv2DNhwcHwcfOp op) {
@@ -170,7 +171,13 @@ void Scheduler::packOperands(ModuleOp module, bool keepPackedWeights) {
     });
     for (linalg::Conv2DNhwcHwcfOp op : tiles) {
       OpBuilder b(op);
-      Value result = buildFmaConvTile(b, op, params_.lanes);
+      Value result;
+      if (g.paddedInput)
+        result = buildPaddedConvTile(b, op, params_.lanes, g.paddedInput, g.padding);
+      if (!result && g.outputRows > 1)
+        result = buildFmaConvTile(b, op, params_.lanes);
+      if (!result)
+        continue; // one row, not a padded window after all: the schedule's tile
       op->getResult(0).replaceAllUsesWith(result);
       op->erase();
     }

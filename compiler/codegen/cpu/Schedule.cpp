@@ -263,6 +263,11 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
   }
   if (tile.peel)
     g.peelLoop = llvm::find(g.interchange, rowDim) - g.interchange.begin();
+  g.paddedInput = nullptr;
+  if (g.kind == Kind::Conv && !g.bf16 && !g.unrollChannels &&
+      g.reductionBlocks.empty() && tile.cols % p.lanes == 0)
+    if (std::optional<ZeroPadding> z = zeroPaddingOf(anchor))
+      std::tie(g.paddedInput, g.padding) = std::pair(anchor->getOperand(0).getDefiningOp(), *z);
 }
 
 void copyTags(Operation *from, Operation *to) {
