@@ -125,6 +125,11 @@ int64_t largestDivisorAtMost(int64_t extent, int64_t limit);
 constexpr int64_t kStackBufferBytes = 256 * 1024;
 void stackAllocateLoopBuffers(mlir::ModuleOp module);
 
+/// Before scheduling: a zero tensor.pad whose source is computed into a
+/// tensor.empty becomes that source inserted into a zero-filled canvas
+/// created before it, which its producer then writes into (Rewrites.cpp).
+void padsIntoCanvases(mlir::ModuleOp module);
+
 /// After vectorization: a vector maximum of two computed values (the max
 /// pools' window, NiN's only such use besides reductions) becomes
 /// select(a > b, a, b), one vmaxps, instead of arith.maximumf's NaN and

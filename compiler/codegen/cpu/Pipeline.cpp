@@ -125,6 +125,7 @@ struct CpuSchedulePass : impl::CpuScheduleBase<CpuSchedulePass> {
       return signalPassFailure();
     }
     detail::ScheduleParams params = detail::scheduleParamsFor(target->cpu, threads);
+    detail::padsIntoCanvases(module);
     detail::widenNarrowConvs(module, params.lanes, keepPackedWeights);
     detail::Scheduler scheduler(module, params, tuning_);
     if (sink_)

@@ -1,8 +1,9 @@
 //===- compiler/codegen/cpu/Rewrites.cpp - Wide reductions, loop buffers -===//
 //
 // Before scheduling: wide reductions split into parallel partial sums (the
-// pass ninc-cpu-split-wide-reductions). After it: the buffers of parallel
-// loop bodies on the stack, and the max pools' maxima as one compare-select.
+// pass ninc-cpu-split-wide-reductions), zero pads as canvases their source
+// is computed into. After it: the buffers of parallel loop bodies on the
+// stack, and the max pools' maxima as one compare-select.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/codegen/cpu/CpuInternal.h"
@@ -22,6 +23,48 @@
 using namespace mlir;
 
 namespace ninc::cpu::detail {
+
+// tensor.pad %y low[..] high[..] (a constant 0) becomes
+//   %canvas = linalg.fill 0 outs(tensor.empty [padded shape])
+//   insert_slice %y into %canvas [low offsets]
+// with the canvas created right before the tensor.empty %y is computed
+// into (through its ops' destinations), so that the finishing script's
+// empty-tensor elimination lets %y's producer (a pool) write into the
+// canvas: no copy of %y into the padded buffer (one read and one write of
+// it; bufferized, a tensor.pad is a fill and a copy).
+void padsIntoCanvases(ModuleOp module) {
+  SmallVector<tensor::PadOp> pads;
+  module.walk([&](tensor::PadOp pad) { pads.push_back(pad); });
+  for (tensor::PadOp pad : pads) {
+    Value value = pad.getConstantPaddingValue();
+    RankedTensorType type = pad.getResultType();
+    if (!value || !matchPattern(value, m_AnyZeroFloat()) || !type.hasStaticShape() ||
+        ShapedType::isDynamicShape(pad.getStaticLow()))
+      continue;
+    Operation *def = pad.getSource().getDefiningOp();
+    while (auto dps = dyn_cast_or_null<DestinationStyleOpInterface>(def)) {
+      if (dps.getNumDpsInits() != 1)
+        break;
+      def = dps.getDpsInitOperand(0)->get().getDefiningOp();
+    }
+    auto empty = dyn_cast_or_null<tensor::EmptyOp>(def);
+    if (!empty || empty->getBlock() != pad->getBlock())
+      continue;
+    OpBuilder b(empty);
+    Location loc = pad.getLoc();
+    Value zero = b.create<arith::ConstantOp>(loc, b.getZeroAttr(type.getElementType()));
+    Value canvas = b.create<tensor::EmptyOp>(loc, type.getShape(), type.getElementType());
+    Value filled = b.create<linalg::FillOp>(loc, zero, canvas).getResult(0);
+    b.setInsertionPoint(pad);
+    SmallVector<OpFoldResult> sizes, strides(type.getRank(), b.getIndexAttr(1));
+    for (int64_t d : pad.getSourceType().getShape())
+      sizes.push_back(b.getIndexAttr(d));
+    Value inserted = b.create<tensor::InsertSliceOp>(loc, pad.getSource(), filled,
+                                                     pad.getMixedLowPad(), sizes, strides);
+    pad.replaceAllUsesWith(inserted);
+    pad.erase();
+  }
+}
 
 // out[c] (+)= sum over (r0..rk-1) of body(in...[r0..rk-1, c]): the bias
 // gradients (dy summed over batch and pixels per channel). Scheduled as is it
