@@ -102,6 +102,8 @@ void printProfile(const std::vector<ProfileRegion> &regions, const std::string &
   double rest = std::max(0.0, perCall - covered);
   std::printf("%9.3f %5.1f%% %9s %6s  (outside the regions: views, copies, calls)\n",
               rest * 1e3, 100 * rest / perCall, "", "");
+  std::printf("GFLOP/s count each op's nominal FLOPs (as `ninc inspect` does); a conv on zero "
+              "padding skips the taps that read it, so its share of the peak can pass 100%%\n");
 }
 
 /// Every region's milliseconds a call as tab-separated lines "region
