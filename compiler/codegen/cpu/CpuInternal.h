@@ -113,6 +113,10 @@ struct RegisterTile {
 /// within the accumulator budget, or, when no divisor gives at least half the
 /// budget's accumulators, the largest fitting non-divisor (peeled).
 RegisterTile chooseRegisterTile(int64_t rowExtent, int64_t colExtent, const ScheduleParams &p);
+/// A pool's register tile: at most two vectors of channels by the largest
+/// divisor of rowExtent up to 6 (no FMA latency to hide; fewer registers
+/// for the window's loads).
+RegisterTile choosePoolTile(int64_t rowExtent, int64_t colExtent, const ScheduleParams &p);
 
 /// Largest divisor of `extent` that is at most `limit` (>= 1).
 int64_t largestDivisorAtMost(int64_t extent, int64_t limit);

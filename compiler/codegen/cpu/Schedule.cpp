@@ -190,8 +190,9 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
     }
   } else {
     rowDim = 2;
-    tile = choice.rows > 0 ? fixedTile(out[2], choice.rows, choice.cols)
-                           : chooseRegisterTile(out[2], out[3], p);
+    tile = choice.rows > 0        ? fixedTile(out[2], choice.rows, choice.cols)
+           : g.kind == Kind::Pool ? choosePoolTile(out[2], out[3], p)
+                                  : chooseRegisterTile(out[2], out[3], p);
     g.tileSizes = {1, 1, tile.rows, tile.cols};
     g.forallSizes = chooseForall({{0, out[0]}, {1, out[1]}}, threads);
     // Short output rows (the weight gradients' KW = 3 or 5 "pixels"): a tile
@@ -264,10 +265,9 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
   if (tile.peel)
     g.peelLoop = llvm::find(g.interchange, rowDim) - g.interchange.begin();
   g.paddedInput = nullptr;
-  if (g.kind == Kind::Conv && !g.bf16 && !g.unrollChannels &&
-      g.reductionBlocks.empty() && tile.cols % p.lanes == 0)
-    if (std::optional<ZeroPadding> z = zeroPaddingOf(anchor))
-      std::tie(g.paddedInput, g.padding) = std::pair(anchor->getOperand(0).getDefiningOp(), *z);
+  if (g.kind == Kind::Conv && !g.bf16 && !g.unrollChannels && g.reductionBlocks.empty() &&
+      tile.cols % p.lanes == 0 && (g.padding = zeroPaddingOf(anchor).value_or(ZeroPadding{})).height)
+    g.paddedInput = anchor->getOperand(0).getDefiningOp();
 }
 
 void copyTags(Operation *from, Operation *to) {
