@@ -154,9 +154,12 @@ void copyTags(mlir::Operation *from, mlir::Operation *to);
 /// Sets `ninc.sched = tag` on `op`.
 void tagForSchedule(mlir::Operation *op, int64_t tag);
 
-/// Zeros around an H x W region of a conv's [N, H', W', C] input: it starts
-/// at row `top`, column `left`; `right` zero columns follow it.
+/// Zeros around an H x W region of a conv's [N, H', W', C] input, the
+/// result of `source` (a tensor.pad or the insert_slice into a zero canvas):
+/// the region starts at row `top`, column `left`; `right` zero columns
+/// follow it.
 struct ZeroPadding {
+  mlir::Operation *source = nullptr;
   int64_t top = 0, left = 0, right = 0, height = 0, width = 0;
 };
 
@@ -211,10 +214,9 @@ public:
     bool bf16 = false;     // vdpbf16ps register tiles (Bf16.cpp)
     int64_t outputRows = 1; // conv tiles spanning this many output rows
                             // (hand-built tiles, MicroKernels.cpp)
-    // Set: hand-built tiles without the taps that read the padding of this
-    // op's zero-padded result, the input (buildPaddedConvTile).
-    mlir::Operation *paddedInput = nullptr;
-    ZeroPadding padding;
+    // Set: hand-built tiles without the taps that read the zero padding of
+    // the input (buildPaddedConvTile).
+    std::optional<ZeroPadding> padding;
     // Reduction dims tiled (an scf.for outside the register tiles) to these
     // sizes, 0 untiled; empty: none (matmul: K; conv: KH).
     std::vector<int64_t> reductionBlocks;
@@ -337,11 +339,12 @@ mlir::Value buildFmaConvTile(mlir::OpBuilder &b, mlir::Operation *tile, int64_t 
 /// H x W region: a tensor.pad of a constant 0 on H and W, or a zero fill
 /// with one unit-stride insert_slice (an input gradient's canvas).
 std::optional<ZeroPadding> zeroPaddingOf(mlir::Operation *conv);
-/// A tile [1, TH, TW, TF] of such a conv (input `padded`'s result, whose
-/// window it reads through unit-stride slices) as fp32 FMAs on vectors of `lanes`
-/// for only the taps that read the H x W region; null when it is not one.
+/// A tile [1, TH, TW, TF] of such a conv (whose window it reads through
+/// unit-stride slices of padding.source's result) as fp32 FMAs on vectors
+/// of `lanes` for only the taps that read the H x W region; null when it is
+/// not one.
 mlir::Value buildPaddedConvTile(mlir::OpBuilder &b, mlir::Operation *tile, int64_t lanes,
-                                mlir::Operation *padded, const ZeroPadding &padding);
+                                const ZeroPadding &padding);
 
 /// Before scheduling: a reduction over every dimension but the last
 /// (out[c] += f(in[..., c])) becomes parallel partial sums over 4..64 chunks

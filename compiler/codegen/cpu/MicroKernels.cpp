@@ -228,41 +228,47 @@ Value buildBf16DotTileImpl(OpBuilder &b, linalg::LinalgOp op, Value packed) {
 }
 
 
+/// One reduction step (kh, kw, c) of an fp32 conv tile over filter `w`
+/// ([KH, KW, C, TF]): TF/lanes filter loads, then for each of `pixels` one
+/// broadcast of its input and TF/lanes FMAs into its accumulators in `acc`
+/// (readAccumulators' order). Returns the accumulators after the step.
+SmallVector<Value> fmaConvStep(OpBuilder &b, Location loc, linalg::Conv2DNhwcHwcfOp op,
+                               int64_t lanes, ValueRange tap, Value c,
+                               llvm::ArrayRef<int64_t> pixels, ValueRange acc) {
+  Value x = op->getOperand(0), w = op->getOperand(1);
+  llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(op->getResult(0).getType()).getShape();
+  const int64_t tw = outShape[2], regs = outShape[3] / lanes;
+  auto f32xL = VectorType::get({lanes}, b.getF32Type());
+  SmallVector<Value> row;
+  for (int64_t j = 0; j < regs; ++j)
+    row.push_back(b.create<vector::TransferReadOp>(
+        loc, f32xL, w, ValueRange{tap[0], tap[1], c, index(b, loc, j * lanes)},
+        ArrayRef<bool>{true}));
+  SmallVector<Value> next(acc.begin(), acc.end());
+  for (int64_t p : pixels) {
+    Value v = b.create<tensor::ExtractOp>(loc, x, inputAt(b, loc, true, p, tw, stepsOf(op), tap, c));
+    Value splat = b.create<vector::BroadcastOp>(loc, f32xL, v);
+    for (int64_t j = 0; j < regs; ++j)
+      next[p * regs + j] = b.create<vector::FMAOp>(loc, splat, row[j], next[p * regs + j]);
+  }
+  return next;
+}
+
 /// An fp32 conv tile (x [1, IH, IW, C], filter [KH, KW, C, TF] - the packed
 /// column slice or the whole filter - out [1, TH, TW, TF]) as FMAs: per
 /// (kh, kw, c), TF/lanes filter loads, one broadcast a pixel of the tile.
 Value buildFmaConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op, int64_t lanes) {
   Location loc = op.getLoc();
-  Value x = op->getOperand(0), w = op->getOperand(1);
   Value out = op.getDpsInitOperand(0)->get();
   llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
-  int64_t cols = outShape.back(), tw = outShape[2];
-  int64_t rows = outShape[1] * outShape[2], regs = cols / lanes;
-  llvm::ArrayRef<int64_t> wShape = cast<ShapedType>(w.getType()).getShape();
-  ConvSteps steps = stepsOf(op);
-  auto f32xL = VectorType::get({lanes}, b.getF32Type());
+  llvm::ArrayRef<int64_t> wShape = cast<ShapedType>(op->getOperand(1).getType()).getShape();
+  SmallVector<int64_t> pixels = llvm::to_vector(llvm::seq<int64_t>(0, outShape[1] * outShape[2]));
   SmallVector<Value> accs = readAccumulators(b, loc, out, /*conv=*/true, lanes);
   SmallVector<Value> ivs;
   SmallVector<Value> result = loopNest(
       b, loc, wShape.drop_back(), ivs, accs,
       [&](OpBuilder &nb, ValueRange iv, ValueRange acc) -> SmallVector<Value> {
-        SmallVector<Value> row;
-        for (int64_t j = 0; j < regs; ++j)
-          row.push_back(nb.create<vector::TransferReadOp>(
-              loc, f32xL, w,
-              ValueRange{iv[0], iv[1], iv[2], index(nb, loc, j * lanes)},
-              ArrayRef<bool>{true}));
-        SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t p = 0; p < rows; ++p) {
-          Value v = nb.create<tensor::ExtractOp>(
-              loc, x, inputAt(nb, loc, true, p, tw, steps, iv, iv[2]));
-          Value splat = nb.create<vector::BroadcastOp>(loc, f32xL, v);
-          for (int64_t j = 0; j < regs; ++j) {
-            Value &a = next[p * regs + j];
-            a = nb.create<vector::FMAOp>(loc, splat, row[j], a);
-          }
-        }
-        return next;
+        return fmaConvStep(nb, loc, op, lanes, iv.take_front(2), iv[2], pixels, acc);
       });
   return writeAccumulators(b, loc, out, /*conv=*/true, result, lanes);
 }
@@ -273,12 +279,11 @@ struct PaddedWindow : ZeroPadding {
   OpFoldResult row, col;
 };
 
-/// The origin of the window `x` in `padded` when `x` is a chain of
-/// unit-stride slices of it; nullopt otherwise.
-std::optional<PaddedWindow> paddedWindowOf(OpBuilder &b, Value x, Value padded,
-                                           const ZeroPadding &padding) {
+/// The origin of the window `x` in padding.source's result when `x` is a
+/// chain of unit-stride slices of it; nullopt otherwise.
+std::optional<PaddedWindow> paddedWindowOf(OpBuilder &b, Value x, const ZeroPadding &padding) {
   SmallVector<OpFoldResult> rows, cols;
-  while (x != padded) {
+  while (x != padding.source->getResult(0)) {
     auto slice = x.getDefiningOp<tensor::ExtractSliceOp>();
     if (!slice || !slice.hasUnitStride() || slice.getSourceType().getRank() != 4 ||
         slice.getResultType().getRank() != 4)
@@ -306,14 +311,12 @@ std::optional<PaddedWindow> paddedWindowOf(OpBuilder &b, Value x, Value padded,
 Value buildPaddedConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op, int64_t lanes,
                               const PaddedWindow &pw) {
   Location loc = op.getLoc();
-  Value x = op->getOperand(0), w = op->getOperand(1);
   Value out = op.getDpsInitOperand(0)->get();
   llvm::ArrayRef<int64_t> outShape = cast<ShapedType>(out.getType()).getShape();
-  llvm::ArrayRef<int64_t> wShape = cast<ShapedType>(w.getType()).getShape();
-  const int64_t th = outShape[1], tw = outShape[2], regs = outShape[3] / lanes;
+  llvm::ArrayRef<int64_t> wShape = cast<ShapedType>(op->getOperand(1).getType()).getShape();
+  const int64_t th = outShape[1], tw = outShape[2];
   const int64_t kh = wShape[0], kw = wShape[1], channels = wShape[2];
   const ConvSteps steps = stepsOf(op);
-  auto f32xL = VectorType::get({lanes}, b.getF32Type());
   SmallVector<Value> accs = readAccumulators(b, loc, out, /*conv=*/true, lanes);
 
   // The filter rows kh whose input row lies in the source for one of the
@@ -335,21 +338,7 @@ Value buildPaddedConvTileImpl(OpBuilder &b, linalg::Conv2DNhwcHwcfOp op, int64_t
     auto loop = lb.create<scf::ForOp>(
         loc, index(lb, loc, 0), index(lb, loc, channels), index(lb, loc, 1), acc,
         [&](OpBuilder &nb, Location, Value c, ValueRange args) {
-          SmallVector<Value> wv;
-          for (int64_t j = 0; j < regs; ++j)
-            wv.push_back(nb.create<vector::TransferReadOp>(
-                loc, f32xL, w, ValueRange{r, s, c, index(nb, loc, j * lanes)},
-                ArrayRef<bool>{true}));
-          SmallVector<Value> next(args.begin(), args.end());
-          for (int64_t p : pixels) {
-            Value y = affineIndex(nb, loc, d0 + (p / tw) * steps.sh, r);
-            Value at = affineIndex(nb, loc, d0 + (p % tw) * steps.sw, s);
-            Value v = nb.create<tensor::ExtractOp>(loc, x, ValueRange{index(nb, loc, 0), y, at, c});
-            Value splat = nb.create<vector::BroadcastOp>(loc, f32xL, v);
-            for (int64_t j = 0; j < regs; ++j)
-              next[p * regs + j] = nb.create<vector::FMAOp>(loc, splat, wv[j], next[p * regs + j]);
-          }
-          nb.create<scf::YieldOp>(loc, next);
+          nb.create<scf::YieldOp>(loc, fmaConvStep(nb, loc, op, lanes, {r, s}, c, pixels, args));
         });
     return SmallVector<Value>(loop.getResults());
   };
@@ -431,7 +420,7 @@ std::optional<ZeroPadding> zeroPaddingOf(Operation *op) {
     if (!value || !matchPattern(value, m_AnyZeroFloat()) || ShapedType::isDynamicShape(low) ||
         ShapedType::isDynamicShape(high) || low[0] || high[0] || low[3] || high[3])
       return std::nullopt;
-    z = {low[1], low[2], high[2], pad.getSourceType().getDimSize(1),
+    z = {pad, low[1], low[2], high[2], pad.getSourceType().getDimSize(1),
          pad.getSourceType().getDimSize(2)};
   } else if (auto insert = x.getDefiningOp<tensor::InsertSliceOp>()) {
     // An input gradient's canvas: dz (ReLU-masked) inserted into zeros.
@@ -444,7 +433,7 @@ std::optional<ZeroPadding> zeroPaddingOf(Operation *op) {
     llvm::ArrayRef<int64_t> size = insert.getSourceType().getShape();
     if (at[0] || at[3] || size[0] != type.getDimSize(0) || size[3] != type.getDimSize(3))
       return std::nullopt;
-    z = {at[1], at[2], type.getDimSize(2) - at[2] - size[2], size[1], size[2]};
+    z = {insert, at[1], at[2], type.getDimSize(2) - at[2] - size[2], size[1], size[2]};
   } else {
     return std::nullopt;
   }
@@ -453,10 +442,10 @@ std::optional<ZeroPadding> zeroPaddingOf(Operation *op) {
   return z;
 }
 
-Value buildPaddedConvTile(OpBuilder &b, Operation *tile, int64_t lanes, Operation *padded,
+Value buildPaddedConvTile(OpBuilder &b, Operation *tile, int64_t lanes,
                           const ZeroPadding &padding) {
   auto conv = cast<linalg::Conv2DNhwcHwcfOp>(tile);
-  std::optional<PaddedWindow> pw = paddedWindowOf(b, conv->getOperand(0), padded->getResult(0), padding);
+  std::optional<PaddedWindow> pw = paddedWindowOf(b, conv->getOperand(0), padding);
   if (!pw)
     return nullptr;
   return buildPaddedConvTileImpl(b, conv, lanes, *pw);

@@ -161,7 +161,7 @@ void Scheduler::packOperands(ModuleOp module, bool keepPackedWeights) {
   // Multi-row fp32 conv tiles and those that skip the padding's taps, now
   // on their packed filter slices.
   for (const Group &g : groups_) {
-    if (g.bf16 || (g.outputRows <= 1 && !g.paddedInput))
+    if (g.bf16 || (g.outputRows <= 1 && !g.padding))
       continue;
     llvm::SmallVector<linalg::Conv2DNhwcHwcfOp> tiles;
     module.walk([&](linalg::Conv2DNhwcHwcfOp op) {
@@ -172,8 +172,8 @@ void Scheduler::packOperands(ModuleOp module, bool keepPackedWeights) {
     for (linalg::Conv2DNhwcHwcfOp op : tiles) {
       OpBuilder b(op);
       Value result;
-      if (g.paddedInput)
-        result = buildPaddedConvTile(b, op, params_.lanes, g.paddedInput, g.padding);
+      if (g.padding)
+        result = buildPaddedConvTile(b, op, params_.lanes, *g.padding);
       if (!result && g.outputRows > 1)
         result = buildFmaConvTile(b, op, params_.lanes);
       if (!result)

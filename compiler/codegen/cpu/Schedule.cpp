@@ -264,10 +264,10 @@ void planTiled(Group &g, linalg::LinalgOp anchor, const ScheduleParams &p,
   }
   if (tile.peel)
     g.peelLoop = llvm::find(g.interchange, rowDim) - g.interchange.begin();
-  g.paddedInput = nullptr;
+  g.padding.reset();
   if (g.kind == Kind::Conv && !g.bf16 && !g.unrollChannels && g.reductionBlocks.empty() &&
-      tile.cols % p.lanes == 0 && (g.padding = zeroPaddingOf(anchor).value_or(ZeroPadding{})).height)
-    g.paddedInput = anchor->getOperand(0).getDefiningOp();
+      tile.cols % p.lanes == 0)
+    g.padding = zeroPaddingOf(anchor);
 }
 
 void copyTags(Operation *from, Operation *to) {

@@ -76,7 +76,7 @@ std::string Scheduler::report(ModuleOp module) const {
       out += ", reduction in blocks " + ints(g.reductionBlocks);
     if (g.outputRows > 1)
       out += ", " + std::to_string(g.outputRows) + " output rows a tile (hand-built)";
-    if (g.paddedInput)
+    if (g.padding)
       out += ", the zero padding's taps skipped (hand-built)";
     if (g.bf16)
       out += ", bf16 vdpbf16ps (filter packed in pairs of channels)";
